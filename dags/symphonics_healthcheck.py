@@ -1,0 +1,42 @@
+"""
+### Symphonics health check
+
+Hourly check of everything the sync depends on: the app's database (`app_db`), this project's
+`sync` database (`sync_db`) and the Symphonics API (`symphonics_default`). Each result is stored in
+`symphonics.healthchecks`; a failed check turns its task red, so the grid shows at a glance which
+component is down.
+
+Schedule: `SYMPHONICS_HEALTHCHECK_SCHEDULE` (default `@hourly`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from airflow.sdk import dag, get_current_context, task
+
+from include.symphonics import health
+from include.symphonics.dag_defaults import DEFAULT_ARGS, HEALTHCHECK_SCHEDULE, START_DATE
+
+
+@dag(
+    schedule=HEALTHCHECK_SCHEDULE,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["symphonics", "ops"],
+)
+def symphonics_healthcheck() -> None:
+    @task
+    def check_database(conn_id: str) -> dict[str, object]:
+        result = health.check_database(conn_id)
+        health.record(result, run_id=get_current_context()["run_id"])
+        return asdict(health.raise_if_failed(result))
+
+    check_database.override(task_id="check_app_db")("app_db")
+    check_database.override(task_id="check_sync_db")("sync_db")
+
+
+symphonics_healthcheck()

@@ -1,0 +1,1 @@
+"""Code shared by the DAGs, importable as ``include.<package>`` (Astro project layout)."""

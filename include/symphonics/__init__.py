@@ -1,0 +1,1 @@
+"""Keep the Workforce Automation App in sync with the Symphonics energy-efficiency platform."""

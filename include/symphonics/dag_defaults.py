@@ -1,0 +1,33 @@
+"""What every DAG of the project shares, and the settings that must be known at parse time.
+
+A schedule is read when the DAG file is parsed, so it comes from an environment variable (or this
+module's default), never from an Airflow Variable or a database read.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+# Task retries are for infrastructure failures only (a worker lost, a database restart); the partner's
+# answers are handled in the ledger, so HTTP retries and task retries never multiply into a storm.
+# The delay between tries is Airflow's own ``[core] default_task_retry_delay``, which tests shorten.
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "data-engineering",
+    "retries": 2,
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+def schedule_from_env(variable: str, default: str) -> str:
+    """The schedule (cron or preset) in ``variable``, else ``default``; an empty value means ``default``."""
+    return os.environ.get(variable, "").strip() or default
+
+
+HEALTHCHECK_SCHEDULE = schedule_from_env("SYMPHONICS_HEALTHCHECK_SCHEDULE", "@hourly")

@@ -1,0 +1,40 @@
+"""Connections to the project's PostgreSQL databases and the migrations of the ``sync`` database."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+SYNC_CONN_ID = "sync_db"
+APP_CONN_ID = "app_db"
+
+
+def dsn(conn_id: str) -> str:
+    """The libpq connection string of the Airflow connection ``conn_id``.
+
+    Resolved through Airflow's secrets backends (``AIRFLOW_CONN_*`` environment variables first, then
+    the metadata database), so the same code serves tasks, the CLI and the tests. The host may be a
+    unix-socket folder, as the embedded server's is.
+    """
+    from airflow.sdk import BaseHook  # only where a connection id must be resolved
+
+    conn = BaseHook.get_connection(conn_id)
+    params: dict[str, str | int] = {"dbname": conn.schema or conn_id}
+    if conn.host:
+        params["host"] = conn.host
+    if conn.port:
+        params["port"] = conn.port
+    if conn.login:
+        params["user"] = conn.login
+    if conn.password:
+        params["password"] = conn.password
+    for key in ("sslmode", "connect_timeout", "application_name"):
+        if key in conn.extra_dejson:
+            params[key] = conn.extra_dejson[key]
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def connect(conn_id_or_dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a psycopg connection from an Airflow connection id or a libpq connection string."""
+    target = conn_id_or_dsn if ("=" in conn_id_or_dsn or "://" in conn_id_or_dsn) else dsn(conn_id_or_dsn)
+    return psycopg.connect(target, autocommit=autocommit)

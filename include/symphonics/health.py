@@ -1,0 +1,65 @@
+"""Health checks of what the pipelines depend on: the app's database, the sync database, the partner API.
+
+Each check returns a :class:`CheckResult` and records it in ``symphonics.healthchecks`` so ops can see
+the history; a failed check raises after it is recorded, so the task (and the run) goes red.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from include.symphonics import db
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check.
+
+    :param component: what was checked (``app_db``, ``sync_db``, ``symphonics_api``).
+    :param ok: whether it answered as expected.
+    :param latency_ms: how long it took to answer.
+    :param detail: a one-line explanation, without secrets.
+    """
+
+    component: str
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+class HealthCheckFailed(RuntimeError):
+    """A component did not answer; the message says which and why."""
+
+
+def check_database(conn_id: str) -> CheckResult:
+    """Connect to the database of ``conn_id`` and run a trivial query."""
+    started = time.perf_counter()
+    try:
+        with psycopg.connect(db.dsn(conn_id), connect_timeout=10) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        detail = f"PostgreSQL {version[0] if version else '?'}"
+        ok = True
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        ok = False
+    return CheckResult(conn_id, ok, (time.perf_counter() - started) * 1000, detail)
+
+
+def record(result: CheckResult, run_id: str | None = None) -> None:
+    """Store ``result`` in the sync database's health-check history."""
+    with db.connect(db.SYNC_CONN_ID) as conn:
+        conn.execute(
+            "INSERT INTO symphonics.healthchecks (component, ok, latency_ms, detail, run_id) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (result.component, result.ok, result.latency_ms, result.detail, run_id),
+        )
+
+
+def raise_if_failed(result: CheckResult) -> CheckResult:
+    """Return ``result`` when it is healthy, else raise :class:`HealthCheckFailed`."""
+    if not result.ok:
+        raise HealthCheckFailed(f"{result.component} is unhealthy: {result.detail}")
+    return result

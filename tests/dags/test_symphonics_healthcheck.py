@@ -1,0 +1,51 @@
+"""The health-check DAG end to end with ``dag.test()`` against the test databases."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import psycopg
+import pytest
+
+
+@pytest.fixture
+def healthcheck_dag(sync_dsn: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.dags.test_dag_integrity import DAGS_DIR
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / "symphonics_healthcheck.py"))
+    return bag.dags["symphonics_healthcheck"]
+
+
+def _checks(sync_dsn: str, run_id: str) -> dict[str, tuple[bool, str]]:
+    with psycopg.connect(sync_dsn) as conn:
+        rows = conn.execute(
+            "SELECT component, ok, detail FROM symphonics.healthchecks WHERE run_id = %s", (run_id,)
+        ).fetchall()
+    return {component: (ok, detail) for component, ok, detail in rows}
+
+
+def test_healthy_databases_give_a_green_run(healthcheck_dag, sync_dsn: str) -> None:
+    run = healthcheck_dag.test()
+    assert run.state == "success"
+    checks = _checks(sync_dsn, run.run_id)
+    assert set(checks) == {"app_db", "sync_db"}
+    assert all(ok for ok, _ in checks.values())
+    assert checks["sync_db"][1].startswith("PostgreSQL 1")
+
+
+def test_an_unreachable_database_turns_its_task_red(
+    healthcheck_dag, sync_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = json.loads(os.environ["AIRFLOW_CONN_APP_DB"])
+    broken["host"] = "/nonexistent-socket-dir"
+    monkeypatch.setenv("AIRFLOW_CONN_APP_DB", json.dumps(broken))
+    run = healthcheck_dag.test()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"check_app_db": "failed", "check_sync_db": "success"}
+    checks = _checks(sync_dsn, run.run_id)
+    assert checks["app_db"][0] is False
+    assert "nonexistent-socket-dir" in checks["app_db"][1]
