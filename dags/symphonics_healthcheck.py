@@ -29,7 +29,7 @@ from include.symphonics.dag_defaults import DEFAULT_ARGS, HEALTHCHECK_SCHEDULE, 
     tags=["symphonics", "ops"],
 )
 def symphonics_healthcheck() -> None:
-    @task
+    @task(multiple_outputs=False)
     def check_database(conn_id: str) -> dict[str, object]:
         result = health.check_database(conn_id)
         health.record(result, run_id=get_current_context()["run_id"])

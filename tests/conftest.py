@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.fixtures import stack as test_stack
 
@@ -52,11 +54,23 @@ def app_dsn(stack: test_stack.TestStack) -> str:
 
 
 @pytest.fixture
-def scratch_db(stack: test_stack.TestStack, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new empty database for one test, dropped afterwards."""
-    name = f"symphonics_scratch_{request.node.name[:30].lower()}".replace("[", "_").replace("]", "_")
-    name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    stack.server.ensure_databases([name], recreate=True)
-    yield stack.server.url(name)
+def make_scratch_database(stack: test_stack.TestStack) -> Iterator[Callable[[], str]]:
+    """Factory of empty databases on the test server (returns each one's URL); dropped when the test ends."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"symphonics_scratch_{uuid.uuid4().hex[:12]}"
+        stack.server.ensure_databases([name])
+        created.append(name)
+        return stack.server.url(name)
+
+    yield create
     with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def scratch_db(make_scratch_database: Callable[[], str]) -> str:
+    """One new empty database for one test, dropped afterwards."""
+    return make_scratch_database()

@@ -18,6 +18,7 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -107,12 +108,18 @@ def check_reachable(url: str) -> None:
         ) from exc
 
 
-def start_embedded(data_dir: Path) -> PgServer:
-    """Start (or find running) the embedded server whose data lives in ``data_dir``."""
+def _import_pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells) and falls back to /tmp.
         warnings.simplefilter("ignore")
         import pgserver  # heavy import, only where the embedded server is wanted
+        import pgserver._commands
+    return pgserver
+
+
+def start_embedded(data_dir: Path) -> PgServer:
+    """Start (or find running) the embedded server whose data lives in ``data_dir``."""
+    pgserver = _import_pgserver()
 
     data_dir.mkdir(parents=True, exist_ok=True)
     if any(data_dir.iterdir()) and not (data_dir / "PG_VERSION").exists():
@@ -139,8 +146,7 @@ def start_embedded(data_dir: Path) -> PgServer:
 
 
 def _pg_ctl(data_dir: Path, *args: str) -> bool:
-    from pgserver._commands import pg_ctl
-
+    pg_ctl = _import_pgserver()._commands.pg_ctl
     # pgserver runs the server as a system user of its own when started by root.
     user = "pgserver" if os.geteuid() == 0 else None
     try:

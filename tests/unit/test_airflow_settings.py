@@ -1,0 +1,130 @@
+"""The Astro-format settings loader: parsing rules (pure) and applying rules (metadata database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from include.symphonics.airflow_settings import SettingsError, apply_settings, parse_settings
+
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "airflow_settings.yaml"
+
+SAMPLE = """
+airflow:
+  connections:
+    - conn_id: test_loader_db
+      conn_type: postgres
+      conn_host: ${LOADER_TEST_HOST}
+      conn_port: 5432
+      conn_schema: sync
+      conn_extra: {sslmode: disable}
+  pools:
+    - pool_name: test_loader_pool
+      pool_slot: 3
+      pool_description: for the loader tests
+  variables:
+    - variable_name: test_loader_var
+      variable_value: "on"
+"""
+
+
+def test_project_file_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SYMPHONICS_PG_HOST", "SYMPHONICS_PG_PORT", "SYMPHONICS_PG_USER", "SYMPHONICS_PG_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("SYMPHONICS_SANDBOX_PORT", "8099")
+    settings = parse_settings(PROJECT_FILE.read_text())
+    assert {c.conn_id for c in settings.connections} == {"app_db", "sync_db", "symphonics_default"}
+    assert {p.name for p in settings.pools} == {"symphonics_api"}
+    assert {v.key for v in settings.variables} == {"symphonics_kill_switch"}
+
+
+def test_placeholders_are_filled_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOADER_TEST_HOST", "/run/pg-socket")
+    (conn,) = parse_settings(SAMPLE).connections
+    assert conn.host == "/run/pg-socket"
+    assert conn.port == 5432
+    assert json.loads(conn.extra or "") == {"sslmode": "disable"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("airflow: [1, 2]", "top level"),
+        ("airflow:\n  connections:\n    - conn_type: http\n", "'conn_id' is required"),
+        ("airflow:\n  pools:\n    - pool_name: p\n      pool_slot: -1\n", "pool_slot"),
+        ("airflow:\n  connections:\n    - {conn_id: a, conn_type: http, conn_port: abc}\n", "not a number"),
+        ("airflow:\n  connections:\n    - {conn_id: a, conn_type: http, conn_host: '${NOPE_UNSET_VAR}'}\n", "NOPE"),
+        ("airflow: {connections: [", "not valid YAML"),
+    ],
+)
+def test_bad_files_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("$", r"\$")):
+        parse_settings(text)
+
+
+@pytest.fixture
+def clean_metadata():
+    from airflow.models import Connection, Pool, Variable
+    from airflow.utils.session import create_session
+
+    def wipe() -> None:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "test_loader_db").delete()
+            session.query(Pool).filter(Pool.pool == "test_loader_pool").delete()
+            session.query(Variable).filter(Variable.key == "test_loader_var").delete()
+
+    wipe()
+    yield
+    wipe()
+
+
+def _conn_host() -> str | None:
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(Connection).filter(Connection.conn_id == "test_loader_db").one().host
+
+
+def test_apply_creates_then_leaves_operator_changes_alone(
+    clean_metadata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.models import Connection, Pool
+    from airflow.utils.session import create_session
+
+    state = tmp_path / "applied.json"
+    monkeypatch.setenv("LOADER_TEST_HOST", "/first")
+    report = apply_settings(parse_settings(SAMPLE), state)
+    assert sorted(report.created) == ["connection:test_loader_db", "pool:test_loader_pool", "variable:test_loader_var"]
+    assert _conn_host() == "/first"
+
+    # The same file again changes nothing.
+    again = apply_settings(parse_settings(SAMPLE), state)
+    assert again.created == []
+    assert again.updated == []
+    assert len(again.unchanged) == 3
+
+    # The file changes, and nobody touched the connection: it follows the file.
+    monkeypatch.setenv("LOADER_TEST_HOST", "/second")
+    assert apply_settings(parse_settings(SAMPLE), state).updated == ["connection:test_loader_db"]
+    assert _conn_host() == "/second"
+
+    # An operator edits the connection and the pool: a later load keeps their values.
+    with create_session() as session:
+        session.query(Connection).filter(Connection.conn_id == "test_loader_db").one().host = "/operator"
+        session.query(Pool).filter(Pool.pool == "test_loader_pool").one().slots = 9
+    monkeypatch.setenv("LOADER_TEST_HOST", "/third")
+    kept = apply_settings(parse_settings(SAMPLE), state)
+    assert sorted(kept.kept_operator_change) == ["connection:test_loader_db", "pool:test_loader_pool"]
+    assert _conn_host() == "/operator"
+    assert "secret" not in state.read_text()
+
+
+def test_environment_connection_wins(clean_metadata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOADER_TEST_HOST", "/from-file")
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_LOADER_DB", "postgres://env-host/sync")
+    report = apply_settings(parse_settings(SAMPLE), tmp_path / "applied.json")
+    assert report.skipped_env == ["test_loader_db"]
+    assert "connection:test_loader_db" not in report.created
