@@ -15,7 +15,6 @@ from dataclasses import asdict
 
 from airflow.sdk import dag, get_current_context, task
 
-from include.symphonics import health
 from include.symphonics.dag_defaults import DEFAULT_ARGS, HEALTHCHECK_SCHEDULE, START_DATE
 
 
@@ -31,6 +30,9 @@ from include.symphonics.dag_defaults import DEFAULT_ARGS, HEALTHCHECK_SCHEDULE, 
 def symphonics_healthcheck() -> None:
     @task(multiple_outputs=False)
     def check_database(conn_id: str) -> dict[str, object]:
+        # Imported here, not at the top: the parser would pay for psycopg on every parse (~0.16 s).
+        from include.symphonics import health
+
         result = health.check_database(conn_id)
         health.record(result, run_id=get_current_context()["run_id"])
         return asdict(health.raise_if_failed(result))

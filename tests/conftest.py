@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _STACK is not None:
         shutil.rmtree(_STACK.airflow_home, ignore_errors=True)
+        test_stack.drop_session_databases(_STACK.server)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +61,7 @@ def make_scratch_database(stack: test_stack.TestStack) -> Iterator[Callable[[], 
     created: list[str] = []
 
     def create() -> str:
-        name = f"symphonics_scratch_{uuid.uuid4().hex[:12]}"
+        name = f"symphonics_scratch_{os.getpid()}_{uuid.uuid4().hex[:12]}"
         stack.server.ensure_databases([name])
         created.append(name)
         return stack.server.url(name)
