@@ -27,9 +27,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    report = seed_database(
-        resolve_app_dsn(args.dsn), interventions=args.interventions, seed=args.seed, reset=True
-    )
+    report = seed_database(resolve_app_dsn(args.dsn), interventions=args.interventions, seed=args.seed, reset=True)
     total_rows = sum(report.rows.values())
     print(f"interventions      {args.interventions:>12,}")
     for table, rows in report.rows.items():

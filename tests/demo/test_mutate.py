@@ -49,9 +49,7 @@ def test_mutate_bumps_updated_at_and_adds_late_documents(app_dsn: str) -> None:
                 "FROM interventions i"
             )
         }
-    changed = {
-        intervention_id for intervention_id in after if after[intervention_id] != before[intervention_id]
-    }
+    changed = {intervention_id for intervention_id in after if after[intervention_id] != before[intervention_id]}
     assert changed == {m.intervention_id for m in report.mutations}
     assert all(after[i] > high_water_mark for i in changed)  # seen by an extraction past the old mark
     for mutation in report.mutations:

@@ -22,9 +22,7 @@ def _insert_intervention(conn: psycopg.Connection) -> None:
         "INSERT INTO installers (id, company_id, first_name, last_name, email) "
         "VALUES (1, 1, 'Jean', 'Dupont', 'jean.dupont@test-energies.fr')"
     )
-    conn.execute(
-        "INSERT INTO customers (id, first_name, last_name, phone) VALUES (1, 'Thomas', 'Martin', '0612')"
-    )
+    conn.execute("INSERT INTO customers (id, first_name, last_name, phone) VALUES (1, 'Thomas', 'Martin', '0612')")
     conn.execute(
         "INSERT INTO interventions "
         "(id, external_id, status, completed_at, updated_at, customer_id, installer_id) "
@@ -42,12 +40,8 @@ def test_schema_applies_twice(app_dsn: str) -> None:
     _apply(app_dsn)
     _apply(app_dsn)
     with psycopg.connect(app_dsn) as conn:
-        tables = {
-            row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        }
-        indexes = {
-            row[0] for row in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
-        }
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        indexes = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
     assert set(APP_TABLES) <= tables
     assert "interventions_updated_at_id_idx" in indexes
 

@@ -47,9 +47,7 @@ def test_same_seed_gives_identical_tables(make_scratch_database: Callable[[], st
     seed_database(second, interventions=N, seed=SEED)
     seed_database(other, interventions=N, seed=SEED + 1)
     assert _checksums(first) == _checksums(second)
-    assert all(
-        _checksums(first)[table] != _checksums(other)[table] for table in ("customers", "interventions")
-    )
+    assert all(_checksums(first)[table] != _checksums(other)[table] for table in ("customers", "interventions"))
 
 
 @dataclass
@@ -87,8 +85,7 @@ def _load(dsn: str) -> list[_Row]:
             """
         ).fetchall()
     return [
-        _Row(*row[:11], documents=set(row[11]), photos={k: (v[0], v[1]) for k, v in row[12].items()})
-        for row in rows
+        _Row(*row[:11], documents=set(row[11]), photos={k: (v[0], v[1]) for k, v in row[12].items()}) for row in rows
     ]
 
 
@@ -112,9 +109,7 @@ def _classify(row: _Row) -> tuple[ExpectedState, Reason | None]:
     """The documented local rules (in precedence order), then the partner sandbox's rules."""
     if row.status != "completed":
         return ExpectedState.OUT_OF_SCOPE, Reason.NOT_COMPLETED
-    address_usable = bool(
-        row.address and row.city and row.postal_code and re.fullmatch(r"[0-9]{5}", row.postal_code)
-    )
+    address_usable = bool(row.address and row.city and row.postal_code and re.fullmatch(r"[0-9]{5}", row.postal_code))
     pdl_ok = bool(row.pdl and PDL_PATTERN.match(row.pdl.replace(" ", "")))
     local: list[tuple[bool, Reason]] = [
         (row.completed_at is None, Reason.MISSING_COMPLETION_DATE),
@@ -157,8 +152,7 @@ def test_each_intervention_ends_as_expected(seeded: list[_Row]) -> None:
     mismatches = [
         (row.external_id, expected.outcomes[row.external_id].case, _classify(row))
         for row in seeded
-        if _classify(row)
-        != (expected.outcomes[row.external_id].state, expected.outcomes[row.external_id].reason)
+        if _classify(row) != (expected.outcomes[row.external_id].state, expected.outcomes[row.external_id].reason)
     ]
     assert mismatches == []
 
@@ -197,8 +191,7 @@ def test_installer_emails_trigger_partner_rules_only_on_purpose(app_dsn: str) ->
     seed_database(app_dsn, interventions=N, seed=SEED)
     with psycopg.connect(app_dsn) as conn:
         rows = conn.execute(
-            "SELECT i.email, i.is_active, c.email_domain "
-            "FROM installers i JOIN companies c ON c.id = i.company_id"
+            "SELECT i.email, i.is_active, c.email_domain FROM installers i JOIN companies c ON c.id = i.company_id"
         ).fetchall()
     reserved = [email for email, _, _ in rows if email.startswith(RESERVED_EMAIL_PREFIXES)]
     assert 0 < len(reserved) < len(rows) // 10

@@ -63,22 +63,14 @@ def _build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--reset", action="store_true", help="drop and recreate the app's tables first")
     add_shares(seed)
 
-    mutate = commands.add_parser(
-        "mutate", help="late documents, address edits and cancellations after publish"
-    )
+    mutate = commands.add_parser("mutate", help="late documents, address edits and cancellations after publish")
     add_dsn(mutate)
-    mutate.add_argument(
-        "--seed", type=int, required=True, metavar="S", help="the seed the data set was made with"
-    )
+    mutate.add_argument("--seed", type=int, required=True, metavar="S", help="the seed the data set was made with")
     mutate.add_argument("--edits", type=int, required=True, metavar="K")
-    mutate.add_argument(
-        "--round", type=int, default=1, dest="round_number", help="1, 2, ...: disjoint targets"
-    )
+    mutate.add_argument("--round", type=int, default=1, dest="round_number", help="1, 2, ...: disjoint targets")
     add_shares(mutate)
 
-    expect = commands.add_parser(
-        "expect", help="print the expected pipeline outcome of a data set (no database)"
-    )
+    expect = commands.add_parser("expect", help="print the expected pipeline outcome of a data set (no database)")
     expect.add_argument("--interventions", type=int, required=True, metavar="N")
     expect.add_argument("--seed", type=int, required=True, metavar="S")
     add_shares(expect)

@@ -202,9 +202,7 @@ def expected_outcomes_of_plan(plan: DatasetPlan) -> ExpectedDataset:
     )
 
 
-def expected_outcomes(
-    seed: int, interventions: int, shares: Mapping[str, float] | None = None
-) -> ExpectedDataset:
+def expected_outcomes(seed: int, interventions: int, shares: Mapping[str, float] | None = None) -> ExpectedDataset:
     """Expected pipeline outcome of each intervention of the data set ``seed --interventions N`` would make.
 
     :param seed: the seed given to ``seed``.

@@ -207,9 +207,7 @@ def _make_reference(rng: random.Random, pools: NamePools, plan: DatasetPlan, ts:
     defect_installer_count = max(1, len(clean) // 100)
     # The partner's sandbox reads these local parts as an inactive / a non-existent user. The partner-inactive
     # ones left the company: the app has deactivated them too (the sync does not read that flag).
-    inactive = [
-        add_installer(rng.choice(onboarded_ids), "inactive.", False) for _ in range(defect_installer_count)
-    ]
+    inactive = [add_installer(rng.choice(onboarded_ids), "inactive.", False) for _ in range(defect_installer_count)]
     unknown = [
         add_installer(rng.choice(onboarded_ids), rng.choice(("unknown.", "nonexistent.")), True)
         for _ in range(defect_installer_count)
@@ -227,9 +225,7 @@ def _make_reference(rng: random.Random, pools: NamePools, plan: DatasetPlan, ts:
 class _InterventionWriter:
     """Dresses each planned intervention with rows, chunk by chunk."""
 
-    def __init__(
-        self, plan: DatasetPlan, pools: NamePools, rng: random.Random, reference: _Reference
-    ) -> None:
+    def __init__(self, plan: DatasetPlan, pools: NamePools, rng: random.Random, reference: _Reference) -> None:
         self.plan = plan
         self.pools = pools
         self.rng = rng
@@ -461,9 +457,7 @@ class _InterventionWriter:
                 f"{ts.text(doc_created)}\n"
             )
 
-        without_coordinates = (
-            rng.choice(photos) if case == Case.PHOTO_WITHOUT_COORDINATES and photos else None
-        )
+        without_coordinates = rng.choice(photos) if case == Case.PHOTO_WITHOUT_COORDINATES and photos else None
         for photo_type in photos:
             photo_id = self.next_id["intervention_photos"]
             self.next_id["intervention_photos"] = photo_id + 1
@@ -568,15 +562,12 @@ def _move_identities_past_data(cur: psycopg.Cursor) -> None:
     for table in APP_TABLES:
         cur.execute(
             sql.SQL(
-                "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, false)"
-                " FROM {table}"
+                "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
             ).format(name=sql.Literal(f"public.{table}"), table=sql.Identifier("public", table))
         )
 
 
-def _generated_in_background(
-    chunks: Iterator[dict[str, list[str]]], depth: int = 2
-) -> Iterator[dict[str, list[str]]]:
+def _generated_in_background(chunks: Iterator[dict[str, list[str]]], depth: int = 2) -> Iterator[dict[str, list[str]]]:
     """Make the chunks in a thread while the caller COPYs the previous ones.
 
     The server parses and indexes a chunk on one core while Python formats the next on the other; the GIL is
@@ -662,9 +653,7 @@ def seed_database(
                 _move_identities_past_data(cur)
         # Fresh statistics, so that the extraction's plan uses its index from the first run.
         conn.execute(
-            sql.SQL("ANALYZE {}").format(
-                sql.SQL(", ").join(sql.Identifier("public", table) for table in APP_TABLES)
-            )
+            sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(sql.Identifier("public", table) for table in APP_TABLES))
         )
 
     counts = plan.case_counts()

@@ -185,9 +185,7 @@ def plan_dataset(seed: int, interventions: int, shares: Mapping[str, float] | No
     valid_ids = [i + 1 for i, case in enumerate(cases) if case == Case.VALID]
     # The first valid intervention is never a repeat: a repeat needs an earlier customer to come back.
     repeat_candidates = valid_ids[1:]
-    repeat_count = min(
-        len(repeat_candidates), _count_for(modifier_shares[Modifier.REPEAT_CUSTOMER], len(valid_ids))
-    )
+    repeat_count = min(len(repeat_candidates), _count_for(modifier_shares[Modifier.REPEAT_CUSTOMER], len(valid_ids)))
     late_count = min(len(valid_ids), _count_for(modifier_shares[Modifier.LATE_DOCUMENT], len(valid_ids)))
     return DatasetPlan(
         seed=seed,
