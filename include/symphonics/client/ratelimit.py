@@ -1,0 +1,438 @@
+"""The quota shared by every process of one client id: per minute, per day and per priority class.
+
+Design
+------
+The state of a client id is one **counter row** in ``symphonics.quota_windows`` (plus one row per priority
+class and day in ``symphonics.quota_class_usage``), read and written in a short transaction that holds the row
+lock (``SELECT ... FOR UPDATE``). We chose the row over an advisory lock because one decision needs several
+numbers at once (the minute's sends, the day's count, the class's count, the server's floor) and must
+update them together: the row is both the lock and the data, the lock is released with the transaction even
+when a worker dies (no session-level lock left behind by a pooled connection), and no request is ever made
+while it is held. pyrate-limiter's PostgreSQL bucket was set aside: it cannot take the server's numbers into
+account.
+
+* **Per minute**: a sliding window. The row keeps the send times of the last minute; a request is granted when
+  fewer than ``requests_per_minute`` were sent in the last ``60 s + window_margin``, else the caller sleeps
+  until the oldest one leaves the window. A sliding window never exceeds the limit whatever window the partner
+  uses (any fixed minute is also a 60 s interval); the small margin absorbs network delay between our send and
+  the partner's receipt.
+* **Per day**: a counter reset at the day boundary (``day_reset_utc``, default midnight UTC).
+* **Priority classes** (``publish``, ``reconcile``, ``ops``): each has a ``share`` (the most of the day it may
+  use) and a ``reserve`` (what the other classes must leave to it). When its share is spent, or only other
+  classes' reserves are left, :class:`QuotaExhausted` is raised at once: nobody sleeps until tomorrow.
+* **The partner's numbers** (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, and a 429's ``Retry-After``)
+  only tighten: they set a floor "at most R more until T" that every grant decrements, and a later reply may
+  only lower it. Replies from concurrent workers arrive out of order, so a higher Remaining is ignored. The
+  document does not say which window the headers describe, so the pair is read as a statement of its own and
+  ``Reset`` is moved to our clock by the offset of the partner's ``Date`` header.
+
+Every request actually sent takes a slot first: retries and token requests included. Clocks are the hosts'
+(kept in step by NTP, as Airflow's scheduler needs anyway).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from include.symphonics.client.errors import QuotaExhausted
+from include.symphonics.client.pg import SyncDatabase
+from include.symphonics.client.redaction import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+PUBLISH = "publish"
+RECONCILE = "reconcile"
+OPS = "ops"
+#: The priority classes, in the order a caller states them.
+PRIORITY_CLASSES: tuple[str, ...] = (PUBLISH, RECONCILE, OPS)
+
+MINUTE = 60.0
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class ClassQuota:
+    """The part of the day a priority class may use.
+
+    :param share: the most of ``requests_per_day`` this class may spend (0..1).
+    :param reserve: the part of the day other classes must leave to this one (0..1).
+    """
+
+    share: float = 1.0
+    reserve: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.share <= 1.0 and 0.0 <= self.reserve <= 1.0):
+            raise ValueError("share and reserve are fractions of the day, between 0 and 1")
+
+
+def default_classes() -> dict[str, ClassQuota]:
+    """Publishing gets most of the day; reconciliation a bounded part; ops (health checks) a small reserve."""
+    return {
+        PUBLISH: ClassQuota(share=0.75),
+        RECONCILE: ClassQuota(share=0.40),
+        OPS: ClassQuota(share=0.10, reserve=0.02),
+    }
+
+
+@dataclass(frozen=True)
+class QuotaPolicy:
+    """The limits of one client id.
+
+    :param requests_per_minute: the partner's per-minute limit (100 by its document).
+    :param requests_per_day: the partner's per-day limit (5,000 by its document).
+    :param classes: the share and reserve of each priority class.
+    :param day_reset_utc: seconds after midnight UTC at which the day window starts again.
+    :param window_margin: seconds added to the minute window, for network delay.
+    :param max_wait: the partner's floor is waited out when it ends sooner than this; otherwise the quota is
+        reported exhausted.
+    :param time_scale: partner seconds per real second: 1 in production; a sandbox run with ``time_scale`` 60
+        has one-second minutes, and the windows here must match.
+    """
+
+    requests_per_minute: int = 100
+    requests_per_day: int = 5000
+    classes: Mapping[str, ClassQuota] = field(default_factory=default_classes)
+    day_reset_utc: float = 0.0
+    window_margin: float = 0.25
+    max_wait: float = 2 * MINUTE
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.requests_per_minute < 1 or self.requests_per_day < 1:
+            raise ValueError("requests_per_minute and requests_per_day must be at least 1")
+        unknown = set(self.classes) - set(PRIORITY_CLASSES)
+        if unknown:
+            raise ValueError(f"unknown priority classes {sorted(unknown)}; known: {', '.join(PRIORITY_CLASSES)}")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if sum(q.reserve for q in self.classes.values()) > 1.0:
+            raise ValueError("the reserves of the priority classes add up to more than the day")
+
+    def quota_of(self, priority: str) -> ClassQuota:
+        """The share and reserve of ``priority`` (a class left out of ``classes`` may use the whole day)."""
+        check_priority(priority)
+        return self.classes.get(priority, ClassQuota())
+
+    def class_cap(self, priority: str) -> int:
+        """Requests ``priority`` may send per day."""
+        return math.floor(self.quota_of(priority).share * self.requests_per_day)
+
+    def class_reserve(self, priority: str) -> int:
+        """Requests kept for ``priority`` per day."""
+        return math.ceil(self.quota_of(priority).reserve * self.requests_per_day)
+
+    @property
+    def minute_length(self) -> float:
+        """Real seconds of the partner's minute."""
+        return MINUTE / self.time_scale
+
+    @property
+    def day_length(self) -> float:
+        """Real seconds of the partner's day."""
+        return DAY / self.time_scale
+
+    def day_start(self, now: float) -> float:
+        """Epoch seconds at which the day window holding ``now`` began."""
+        offset = self.day_reset_utc / self.time_scale
+        return math.floor((now - offset) / self.day_length) * self.day_length + offset
+
+
+def check_priority(priority: str) -> None:
+    """Refuse a priority class that does not exist (a typo would otherwise escape every share).
+
+    :param priority: the caller's priority class.
+    """
+    if priority not in PRIORITY_CLASSES:
+        raise ValueError(f"unknown priority class {priority!r}; use one of {', '.join(PRIORITY_CLASSES)}")
+
+
+@dataclass
+class QuotaState:
+    """What the counter row holds for one client id."""
+
+    recent_sends: list[float] = field(default_factory=list)
+    day_start: float = 0.0
+    day_used: int = 0
+    class_used: dict[str, int] = field(default_factory=dict)
+    server_remaining: int | None = None
+    server_reset_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may I send one request now?".
+
+    :param granted: a slot was taken.
+    :param wait: seconds to wait before asking again (when not granted).
+    :param exhausted: why the day is spent for this class (then ``QuotaExhausted``), else ``None``.
+    :param resets_at: when the day window starts again (with ``exhausted``).
+    """
+
+    granted: bool
+    wait: float = 0.0
+    exhausted: str | None = None
+    resets_at: float | None = None
+
+
+def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) -> Decision:
+    """Grant one request to ``priority`` at ``now`` if every limit allows it, updating ``state``.
+
+    Pure arithmetic: the storage calls it inside its lock.
+
+    :param policy: the limits.
+    :param state: the client id's counters (changed in place).
+    :param priority: the caller's priority class.
+    :param now: epoch seconds.
+    """
+    day_start = policy.day_start(now)
+    if state.day_start != day_start:
+        state.day_start, state.day_used, state.class_used = day_start, 0, {}
+    next_day = day_start + policy.day_length
+
+    used = state.class_used.get(priority, 0)
+    if used >= policy.class_cap(priority):
+        return Decision(
+            False, exhausted=f"the {priority} share of the day is spent ({used} requests)", resets_at=next_day
+        )
+    reserved_for_others = sum(
+        max(0, policy.class_reserve(other) - state.class_used.get(other, 0))
+        for other in PRIORITY_CLASSES
+        if other != priority
+    )
+    if state.day_used + reserved_for_others >= policy.requests_per_day:
+        return Decision(
+            False,
+            exhausted=(
+                f"the day's quota is spent ({state.day_used} sent, {reserved_for_others} kept for other classes)"
+            ),
+            resets_at=next_day,
+        )
+
+    waits: list[float] = []
+    if state.server_reset_at is not None and state.server_reset_at <= now:
+        state.server_remaining = state.server_reset_at = None
+    if state.server_remaining is not None and state.server_reset_at is not None and state.server_remaining <= 0:
+        server_wait = state.server_reset_at - now
+        if server_wait > policy.max_wait:
+            return Decision(False, exhausted="the partner reports no requests left", resets_at=state.server_reset_at)
+        waits.append(server_wait)
+
+    window = policy.minute_length + policy.window_margin
+    state.recent_sends = sorted(sent for sent in state.recent_sends if sent > now - window)
+    if len(state.recent_sends) >= policy.requests_per_minute:
+        waits.append(state.recent_sends[-policy.requests_per_minute] + window - now)
+
+    if waits:
+        return Decision(False, wait=max(0.0, *waits))
+    state.recent_sends.append(now)
+    state.day_used += 1
+    state.class_used[priority] = used + 1
+    if state.server_remaining is not None:
+        state.server_remaining -= 1
+    return Decision(True)
+
+
+def observe_server(state: QuotaState, remaining: int, reset_at: float, now: float) -> bool:
+    """Fold the partner's "``remaining`` requests left until ``reset_at``" into ``state``; only ever tighter.
+
+    :param state: the client id's counters (changed in place).
+    :param remaining: ``X-RateLimit-Remaining`` (0 after a 429).
+    :param reset_at: when that count resets, on our clock.
+    :param now: epoch seconds.
+    :return: whether the state changed.
+    """
+    if reset_at <= now or remaining < 0:
+        return False
+    current_remaining, current_reset = state.server_remaining, state.server_reset_at
+    if (
+        current_remaining is not None
+        and current_reset is not None
+        and current_reset > now
+        and (remaining > current_remaining or (remaining == current_remaining and reset_at <= current_reset))
+    ):
+        return False  # a looser (or equal) statement than the floor we hold: out of order, or older
+    state.server_remaining, state.server_reset_at = remaining, reset_at
+    return True
+
+
+class QuotaStore(Protocol):
+    """Where the counters of a client id live; ``transact`` runs ``step`` on them under an exclusive lock."""
+
+    def transact(self, client_id: str, policy: QuotaPolicy, step: Callable[[QuotaState], T]) -> T: ...
+
+
+class InMemoryQuotaStore:
+    """Counters for one process (scripts, unit tests)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, QuotaState] = {}
+        self._lock = threading.Lock()
+
+    def transact(self, client_id: str, policy: QuotaPolicy, step: Callable[[QuotaState], T]) -> T:
+        with self._lock:
+            return step(self._states.setdefault(client_id, QuotaState()))
+
+
+def _ts(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
+
+
+class PostgresQuotaStore:
+    """The counters in ``symphonics.quota_windows`` and ``symphonics.quota_class_usage`` of the ``sync`` DB.
+
+    :param dsn: the ``sync`` database.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self._db = SyncDatabase(dsn)
+
+    def transact(self, client_id: str, policy: QuotaPolicy, step: Callable[[QuotaState], T]) -> T:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO symphonics.quota_windows (client_id) VALUES (%s) "
+                "ON CONFLICT ON CONSTRAINT quota_windows_pkey DO NOTHING",
+                (client_id,),
+            )
+            row = conn.execute(
+                "SELECT recent_sends, day_start, day_used, server_remaining, server_reset_at "
+                "FROM symphonics.quota_windows WHERE client_id = %s FOR UPDATE",
+                (client_id,),
+            ).fetchone()
+            assert row is not None
+            recent, day_start, day_used, server_remaining, server_reset_at = row
+            state = QuotaState(
+                recent_sends=list(recent or []),
+                day_start=day_start.timestamp() if day_start else 0.0,
+                day_used=day_used,
+                server_remaining=server_remaining,
+                server_reset_at=server_reset_at.timestamp() if server_reset_at else None,
+            )
+            if day_start is not None:
+                state.class_used = {
+                    name: used
+                    for name, used in conn.execute(
+                        "SELECT priority_class, used FROM symphonics.quota_class_usage "
+                        "WHERE client_id = %s AND day_start = %s",
+                        (client_id, day_start),
+                    )
+                }
+            before = (
+                list(state.recent_sends),
+                state.day_start,
+                state.day_used,
+                dict(state.class_used),
+                state.server_remaining,
+                state.server_reset_at,
+            )
+            result = step(state)
+            after = (
+                state.recent_sends,
+                state.day_start,
+                state.day_used,
+                state.class_used,
+                state.server_remaining,
+                state.server_reset_at,
+            )
+            if after == before:
+                return result
+            conn.execute(
+                "UPDATE symphonics.quota_windows SET recent_sends = %s, day_start = %s, day_used = %s, "
+                "server_remaining = %s, server_reset_at = %s, updated_at = now() WHERE client_id = %s",
+                (
+                    state.recent_sends,
+                    _ts(state.day_start),
+                    state.day_used,
+                    state.server_remaining,
+                    _ts(state.server_reset_at),
+                    client_id,
+                ),
+            )
+            for name, used in state.class_used.items():
+                if used != before[3].get(name):
+                    conn.execute(
+                        "INSERT INTO symphonics.quota_class_usage "
+                        "(client_id, day_start, priority_class, used) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT ON CONSTRAINT quota_class_usage_pkey "
+                        "DO UPDATE SET used = EXCLUDED.used",
+                        (client_id, _ts(state.day_start), name, used),
+                    )
+            return result
+
+    def close(self) -> None:
+        """Close the store's database connection."""
+        self._db.close()
+
+
+class QuotaLimiter:
+    """Takes one slot of the shared quota before every request.
+
+    :param client_id: whose quota.
+    :param policy: the limits.
+    :param store: where the counters live (default: this process only).
+    :param clock: epoch seconds.
+    :param sleep: how to wait (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        policy: QuotaPolicy | None = None,
+        store: QuotaStore | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.client_id = client_id
+        self.policy = policy or QuotaPolicy()
+        self.store: QuotaStore = store if store is not None else InMemoryQuotaStore()
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self, priority: str) -> float:
+        """Wait for a slot under every limit and take it.
+
+        :param priority: the caller's priority class.
+        :return: seconds spent waiting.
+        :raises QuotaExhausted: at once when the class's share (or the day) is spent.
+        """
+        check_priority(priority)
+        waited = 0.0
+        while True:
+            decision = self.store.transact(
+                self.client_id, self.policy, lambda state: decide(self.policy, state, priority, self._clock())
+            )
+            if decision.granted:
+                return waited
+            if decision.exhausted is not None:
+                raise QuotaExhausted(
+                    f"Symphonics quota exhausted for class {priority!r}: {decision.exhausted}",
+                    priority=priority,
+                    resets_at=decision.resets_at,
+                )
+            # A few ms of jitter keep waiting workers from all asking at the same instant.
+            pause = decision.wait + random.uniform(0.001, 0.02)  # noqa: S311 - jitter, not cryptography
+            waited += pause
+            self._sleep(pause)
+
+    def observe(self, remaining: int, reset_at: float) -> None:
+        """Tighten the quota with the partner's numbers (see :func:`observe_server`).
+
+        :param remaining: requests the partner says are left.
+        :param reset_at: when, on our clock, that count resets.
+        """
+        changed = self.store.transact(
+            self.client_id,
+            self.policy,
+            lambda state: observe_server(state, remaining, reset_at, self._clock()),
+        )
+        if changed:
+            log.debug("Symphonics quota tightened by the partner: %s left until %.0f", remaining, reset_at)

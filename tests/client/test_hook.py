@@ -1,0 +1,139 @@
+"""``SymphonicsHook``: the client built from an Airflow connection given as an environment variable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from include.symphonics.client import InsecureURLError, SymphonicsClient
+from include.symphonics.hook import SymphonicsHook, get_provider_info
+from tests.client.conftest import api_calls
+from tests.fixtures.sandbox import SandboxAdmin
+
+pytestmark = pytest.mark.integration
+
+
+def _connection(monkeypatch: pytest.MonkeyPatch, host: str, secret: str, **extra: Any) -> None:
+    conn = {
+        "conn_type": "symphonics",
+        "host": host,
+        "login": "wfa-sandbox-demo",
+        "password": secret,
+        "extra": {"webhook_secret": "hook-test-webhook-secret", "backoff_base": 0.01, **extra},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SYMPHONICS_DEFAULT", json.dumps(conn))
+
+
+def test_client_from_the_connection(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str) -> None:
+    _connection(monkeypatch, sandbox.url, sandbox.client_secret, requests_per_minute=90, max_retries=2)
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "symphonics_publish")
+    monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "validate")
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "manual__1")
+    hook = SymphonicsHook()
+    try:
+        client = hook.get_conn()
+        assert isinstance(client, SymphonicsClient)
+        assert hook.get_conn() is client
+        assert client.base_url == sandbox.url
+        assert client.settings.requests_per_minute == 90
+        assert client.settings.requests_per_day == 5000
+        assert client.settings.max_retries == 2
+        assert not client.settings.compress_requests
+        assert hook.webhook_secret == "hook-test-webhook-secret"
+
+        assert hook.validate_pdl("12345678901234", priority="reconcile").valid
+        rows = api_calls(clean_sync)
+        assert [(r["operation"], r["priority_class"]) for r in rows] == [
+            ("obtain_token", "reconcile"),
+            ("validate_pdl", "reconcile"),
+        ]
+        assert {(r["dag_id"], r["task_id"], r["run_id"]) for r in rows} == {
+            ("symphonics_publish", "validate", "manual__1")
+        }
+    finally:
+        hook.close()
+
+
+def test_no_extra_is_sent_as_a_header(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str) -> None:
+    _connection(monkeypatch, sandbox.url, sandbox.client_secret, X_Custom="should-not-leave")
+    hook = SymphonicsHook()
+    try:
+        session_headers = {k.lower() for k in hook.get_conn().session.headers}
+        assert "webhook_secret" not in session_headers
+        assert "x_custom" not in session_headers
+        assert hook.get_conn().session.auth is None  # no basic auth over the bearer token
+    finally:
+        hook.close()
+
+
+def test_test_connection(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str) -> None:
+    _connection(monkeypatch, sandbox.url, sandbox.client_secret)
+    ok, message = SymphonicsHook().test_connection()
+    assert ok, message
+    assert sandbox.client_secret not in message
+    assert [c["path"] for c in sandbox.calls()] == ["/auth/token"]
+
+
+def test_test_connection_with_a_wrong_secret(
+    monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str
+) -> None:
+    _connection(monkeypatch, sandbox.url, "a-wrong-client-secret")
+    ok, message = SymphonicsHook().test_connection()
+    assert not ok
+    assert "SymphonicsAuthError" in message
+    assert "a-wrong-client-secret" not in message
+
+
+def test_plain_http_to_a_remote_host_is_refused(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
+    _connection(monkeypatch, "http://sandbox-api.symphonics.fr", "secret-value-1234")
+    hook = SymphonicsHook()
+    with pytest.raises(InsecureURLError, match="HTTPS only"):
+        hook.get_conn()
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "HTTPS only" in message
+
+
+def test_plain_http_allowed_by_the_connection(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
+    _connection(monkeypatch, "http://sandbox:8099", "secret-value-1234", allow_insecure_http="true")
+    hook = SymphonicsHook()
+    try:
+        assert hook.get_conn().base_url == "http://sandbox:8099"
+    finally:
+        hook.close()
+
+
+def test_a_bare_host_gets_https(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
+    _connection(monkeypatch, "sandbox-api.symphonics.fr", "secret-value-1234")
+    hook = SymphonicsHook()
+    try:
+        assert hook.get_conn().base_url == "https://sandbox-api.symphonics.fr"
+    finally:
+        hook.close()
+
+
+def test_priority_shares_from_the_extras(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
+    _connection(
+        monkeypatch,
+        "https://api.symphonics.fr",
+        "secret-value-1234",
+        priority_shares={"publish": 0.6, "reconcile": 0.3},
+        priority_reserves={"ops": 0.05},
+        day_reset_utc="02:00",
+    )
+    settings = SymphonicsHook().settings
+    assert settings.priority_classes["publish"].share == 0.6
+    assert settings.priority_classes["reconcile"].share == 0.3
+    assert settings.priority_classes["ops"].reserve == 0.05
+    assert settings.day_reset_utc == 7200
+
+
+def test_hook_attributes_and_provider_info() -> None:
+    assert SymphonicsHook.conn_name_attr == "symphonics_conn_id"
+    assert SymphonicsHook.default_conn_name == "symphonics_default"
+    assert SymphonicsHook.conn_type == "symphonics"
+    assert SymphonicsHook.hook_name == "Symphonics"
+    info = get_provider_info()
+    assert info["connection-types"][0]["hook-class-name"] == "include.symphonics.hook.SymphonicsHook"
