@@ -13,7 +13,7 @@ from psycopg import sql
 
 from tests.fixtures import stack as test_stack
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures.sandbox"]
 
 _STACK: test_stack.TestStack | None = None
 

@@ -10,7 +10,6 @@ import pytest
 from cryptography.fernet import Fernet
 
 from include.symphonics.client import ClassQuota, ClientSettings, SymphonicsClient
-from tests.fixtures.sandbox import *  # noqa: F403
 from tests.fixtures.sandbox import SandboxAdmin
 
 #: Every class may use the whole day, unless a test is about shares.
