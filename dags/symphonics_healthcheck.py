@@ -37,8 +37,17 @@ def symphonics_healthcheck() -> None:
         health.record(result, run_id=get_current_context()["run_id"])
         return asdict(health.raise_if_failed(result))
 
+    @task(multiple_outputs=False)
+    def check_symphonics_api() -> dict[str, object]:
+        from include.symphonics import health
+
+        result = health.check_partner_api()
+        health.record(result, run_id=get_current_context()["run_id"])
+        return asdict(health.raise_if_failed(result))
+
     check_database.override(task_id="check_app_db")("app_db")
     check_database.override(task_id="check_sync_db")("sync_db")
+    check_symphonics_api()
 
 
 symphonics_healthcheck()

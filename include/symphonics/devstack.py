@@ -185,15 +185,14 @@ def _prepare(env: dict[str, str], server: localpg.PgServer) -> None:
         _python("include.symphonics.airflow_settings", "--file", str(PROJECT_ROOT / "airflow_settings.yaml")),
         env,
     )
-    if (PROJECT_ROOT / "include" / "symphonics" / "demo" / "__main__.py").exists():
-        app_env = {**env, "SYMPHONICS_APP_DSN": server.url("app")}
-        _run_step("applying the app's reference schema", _python("include.symphonics.demo", "init-schema"), app_env)
-        if _app_is_empty(server.url("app")):
-            _run_step(
-                f"seeding {DEMO_INTERVENTIONS} demo interventions",
-                _python("include.symphonics.demo", "seed", "--interventions", str(DEMO_INTERVENTIONS), "--seed", "42"),
-                app_env,
-            )
+    app_env = {**env, "SYMPHONICS_APP_DSN": server.url("app")}
+    _run_step("applying the app's reference schema", _python("include.symphonics.demo", "init-schema"), app_env)
+    if _app_is_empty(server.url("app")):
+        _run_step(
+            f"seeding {DEMO_INTERVENTIONS} demo interventions",
+            _python("include.symphonics.demo", "seed", "--interventions", str(DEMO_INTERVENTIONS), "--seed", "42"),
+            app_env,
+        )
 
 
 def _app_is_empty(app_url: str) -> bool:
@@ -242,12 +241,11 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        if (PROJECT_ROOT / "include" / "symphonics" / "sandbox" / "__main__.py").exists():
-            processes["sandbox"] = _start(
-                _python("include.symphonics.sandbox", "--port", str(SANDBOX_PORT)), env, "sandbox", None
-            )
-            _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
-            _say(f"Symphonics sandbox on http://127.0.0.1:{SANDBOX_PORT}")
+        processes["sandbox"] = _start(
+            _python("include.symphonics.sandbox", "--port", str(SANDBOX_PORT)), env, "sandbox", None
+        )
+        _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
+        _say(f"Symphonics sandbox on http://127.0.0.1:{SANDBOX_PORT}")
         group: int | None = None
         for component in AIRFLOW_COMPONENTS:
             argv = _python("airflow", component) + (["--port", str(AIRFLOW_PORT)] if component == "api-server" else [])
@@ -258,7 +256,7 @@ def run() -> int:
                 {
                     "runner_pid": os.getpid(),
                     "airflow_pgid": group,
-                    "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
+                    "sandbox_pid": processes["sandbox"].pid,
                     "pg_dir": str(server.embedded_dir) if server.embedded_dir else None,
                 }
             )

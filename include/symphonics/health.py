@@ -48,6 +48,19 @@ def check_database(conn_id: str) -> CheckResult:
     return CheckResult(conn_id, ok, (time.perf_counter() - started) * 1000, detail)
 
 
+def check_partner_api(conn_id: str = "symphonics_default") -> CheckResult:
+    """Obtain a token from the partner with the connection's credentials (one request, ``ops`` class).
+
+    The token endpoint is the one route that proves both that the API answers and that our credentials
+    are accepted, at the cost of one request an hour against the day's quota.
+    """
+    from include.symphonics.hook import SymphonicsHook
+
+    started = time.perf_counter()
+    ok, detail = SymphonicsHook(symphonics_conn_id=conn_id).test_connection()
+    return CheckResult("symphonics_api", ok, (time.perf_counter() - started) * 1000, detail)
+
+
 def record(result: CheckResult, run_id: str | None = None) -> None:
     """Store ``result`` in the sync database's health-check history."""
     with db.connect(db.SYNC_CONN_ID) as conn:

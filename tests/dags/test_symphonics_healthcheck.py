@@ -10,7 +10,21 @@ import pytest
 
 
 @pytest.fixture
-def healthcheck_dag(sync_dsn: str):
+def partner_connection(sandbox, monkeypatch: pytest.MonkeyPatch):
+    """``symphonics_default`` pointing at the test sandbox with its demo credentials."""
+    conn = {
+        "conn_type": "symphonics",
+        "host": sandbox.url,
+        "login": sandbox.client_id,
+        "password": sandbox.client_secret,
+        "extra": {"backoff_base": 0.01, "max_retries": 1},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SYMPHONICS_DEFAULT", json.dumps(conn))
+    return sandbox
+
+
+@pytest.fixture
+def healthcheck_dag(sync_dsn: str, partner_connection):
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.dags.test_dag_integrity import DAGS_DIR
@@ -27,13 +41,32 @@ def _checks(sync_dsn: str, run_id: str) -> dict[str, tuple[bool, str]]:
     return {component: (ok, detail) for component, ok, detail in rows}
 
 
-def test_healthy_databases_give_a_green_run(healthcheck_dag, sync_dsn: str) -> None:
+def test_healthy_components_give_a_green_run(healthcheck_dag, sync_dsn: str, partner_connection) -> None:
     run = healthcheck_dag.test()
     assert run.state == "success"
     checks = _checks(sync_dsn, run.run_id)
-    assert set(checks) == {"app_db", "sync_db"}
+    assert set(checks) == {"app_db", "sync_db", "symphonics_api"}
     assert all(ok for ok, _ in checks.values())
     assert checks["sync_db"][1].startswith("PostgreSQL 1")
+    # The API check costs exactly one token request, and the secret never reaches the stored detail.
+    assert [call["path"] for call in partner_connection.calls()] == ["/auth/token"]
+    assert partner_connection.client_secret not in checks["symphonics_api"][1]
+
+
+def test_refused_credentials_turn_the_api_check_red(
+    healthcheck_dag, sync_dsn: str, partner_connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = json.loads(os.environ["AIRFLOW_CONN_SYMPHONICS_DEFAULT"])
+    conn["password"] = "not-the-right-secret"
+    monkeypatch.setenv("AIRFLOW_CONN_SYMPHONICS_DEFAULT", json.dumps(conn))
+    run = healthcheck_dag.test()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["check_symphonics_api"] == "failed"
+    assert states["check_sync_db"] == "success"
+    ok, detail = _checks(sync_dsn, run.run_id)["symphonics_api"]
+    assert ok is False
+    assert "not-the-right-secret" not in detail
 
 
 def test_an_unreachable_database_turns_its_task_red(
@@ -45,7 +78,7 @@ def test_an_unreachable_database_turns_its_task_red(
     run = healthcheck_dag.test()
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"check_app_db": "failed", "check_sync_db": "success"}
+    assert states == {"check_app_db": "failed", "check_sync_db": "success", "check_symphonics_api": "success"}
     checks = _checks(sync_dsn, run.run_id)
     assert checks["app_db"][0] is False
     assert "nonexistent-socket-dir" in checks["app_db"][1]

@@ -1,0 +1,124 @@
+"""
+### Symphonics publish
+
+Publishes the app's completed interventions to Symphonics, each exactly once, under the partner's quota.
+
+`extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise`
+
+* **extract**: interventions changed since the persisted high-water mark (updated_at, id), minus a small
+  overlap, into the ledger `symphonics.interventions_ledger` (set-based; unchanged rows are skipped by
+  fingerprint). Params `from`/`to` (or a backfill) re-extract a range; `external_ids` re-extracts those.
+* **prevalidate**: the local rules (no quota spent): PDL or usable address, phone in E.164, documents,
+  photos, completion date, company id. Published rows are diffed: new documents → PATCH, an address edit or
+  a cancellation → `changed_after_publish`.
+* **validate_with_partner**: each distinct PDL, address and installer once (cached with a TTL).
+* **publish**: creates and PATCHes, claimed with `FOR UPDATE SKIP LOCKED`; `sending` is committed before
+  each request. Stops cleanly when the quota share or the run's call budget is spent.
+* **summarise**: counts in `symphonics.publish_runs` and the log; updates the `symphonics_ledger` Asset.
+
+Params: `external_ids`, `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent), `force`
+(ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call;
+runs still succeed and report it. Schedule: `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.symphonics.publish.assets import LEDGER_ASSET
+from include.symphonics.publish.settings import publish_schedule
+
+SCHEDULE = publish_schedule()
+
+
+def _run_id() -> str:
+    return str(get_current_context()["run_id"])
+
+
+@dag(
+    schedule=SCHEDULE,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["symphonics", "publish"],
+    params={
+        "external_ids": Param([], type=["array", "null"], description="Publish these external ids again"),
+        "from": Param(None, type=["null", "string"], description="Re-extract from this time (ISO 8601)"),
+        "to": Param(None, type=["null", "string"], description="Re-extract up to this time (ISO 8601)"),
+        "dry_run": Param(False, type="boolean", description="Everything but the creates and PATCHes"),
+        "force": Param(False, type="boolean", description="Ignore the fingerprint: check every row again"),
+    },
+)
+def symphonics_publish() -> None:
+    @task
+    def extract() -> dict[str, Any]:
+        from include.symphonics.publish import steps
+
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        return steps.run_extract(
+            context["params"],
+            run_id=_run_id(),
+            run_type=str(dag_run.run_type),
+            logical_date=context.get("logical_date"),
+            schedule=SCHEDULE,
+        )
+
+    @task
+    def prevalidate(extracted: dict[str, Any]) -> dict[str, int]:
+        from include.symphonics.publish import steps
+
+        return steps.run_prevalidate(run_id=_run_id())
+
+    @task
+    def validate_with_partner(local: dict[str, int]) -> dict[str, Any]:
+        from include.symphonics.publish import steps
+
+        return steps.run_partner_validation(run_id=_run_id())
+
+    @task
+    def publish(partner: dict[str, Any]) -> dict[str, Any]:
+        from include.symphonics.publish import steps
+
+        return steps.run_publish(
+            get_current_context()["params"], run_id=_run_id(), calls_before=int(partner.get("calls") or 0)
+        )
+
+    @task(outlets=[LEDGER_ASSET])
+    def summarise(
+        extracted: dict[str, Any],
+        local: dict[str, int],
+        partner: dict[str, Any],
+        published: dict[str, Any],
+    ) -> dict[str, Any]:
+        from include.symphonics.publish import steps
+        from include.symphonics.publish.summary import RunInfo
+
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        run = RunInfo(
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            run_type=str(dag_run.run_type),
+            logical_date=context.get("logical_date"),
+            started_at=dag_run.start_date,
+        )
+        result = steps.run_summarise(run, context["params"], extracted, local, partner, published)
+        context["outlet_events"][LEDGER_ASSET].extra = {
+            key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
+        }
+        return result
+
+    extracted = extract()
+    local = prevalidate(extracted)
+    partner = validate_with_partner(local)
+    published = publish(partner)
+    summarise(extracted, local, partner, published)
+
+
+symphonics_publish()

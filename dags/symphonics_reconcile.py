@@ -1,0 +1,141 @@
+"""
+### Symphonics reconcile
+
+Nightly: what became of each published intervention, the analysts' snapshot, data-quality checks and alerts.
+
+`apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge` → `evaluate_alerts`
+
+* **apply_webhooks**: received events applied in event order: `conflict_unresolved` rows get the Symphonics id
+  events carry; one `symphonics.status_history` row per event; events marked processed.
+* **poll_statuses**: `GET /crm/interventions/{id}` for interventions queued by late webhooks, then published ones
+  not in a final state and quiet for `SYMPHONICS_RECONCILE_POLL_AFTER_HOURS` (48), within the `reconcile` quota
+  share: a spent share stops the pass cleanly, the rest is polled next night.
+* **copy_app_state**: the app's changed interventions (personal data masked) copied with COPY into
+  `symphonics.app_interventions_copy`; then the optional write-back to the app's `symphonics_sync` schema
+  (Variable `symphonics_writeback` or `SYMPHONICS_WRITEBACK` = `on`; off by default).
+* **build_snapshot**: `analytics.reconciliation_snapshots` of the date, one `INSERT … SELECT`, written once.
+  The date is the run's logical date (Europe/Paris), or the param `snapshot_date`; rebuilding a date reads the
+  history as of then and gives the same rows.
+* **checks** (common-sql): one app intervention per external id, ledger ids unique and complete, snapshot vs ledger.
+* **purge** (runs whatever the checks said): raw webhook bodies and `api_calls` past their retention.
+* **evaluate_alerts** (runs whatever failed): rules of docs/ANALYTICS.md, to `symphonics.alerts`, the log and an
+  optional connection; fails the run when a task of it failed, so the grid shows it.
+
+Schedule: `SYMPHONICS_RECONCILE_SCHEDULE` (default `0 2 * * *`, Europe/Paris).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
+from airflow.sdk import Param, dag, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.symphonics.dag_defaults import DEFAULT_ARGS
+from include.symphonics.publish.assets import LEDGER_ASSET
+from include.symphonics.reconcile import checks
+from include.symphonics.reconcile.assets import SNAPSHOT_ASSET
+from include.symphonics.reconcile.settings import reconcile_schedule
+
+SYNC_CONN_ID = "sync_db"
+
+
+def _run_id() -> str:
+    return str(get_current_context()["run_id"])
+
+
+@dag(
+    schedule=reconcile_schedule(),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["symphonics", "reconcile", "analytics"],
+    template_searchpath=[str(checks.SQL_DIR)],
+    params={
+        "snapshot_date": Param(
+            None, type=["null", "string"], description="Build this date (YYYY-MM-DD) instead of the logical date's"
+        ),
+    },
+)
+def symphonics_reconcile() -> None:
+    @task
+    def apply_webhooks() -> dict[str, int]:
+        from include.symphonics.reconcile import steps
+
+        return steps.run_apply_webhooks(run_id=_run_id())
+
+    @task
+    def poll_statuses() -> dict[str, Any]:
+        from include.symphonics.reconcile import steps
+
+        return steps.run_poll_statuses(run_id=_run_id())
+
+    @task
+    def copy_app_state() -> dict[str, int]:
+        from include.symphonics.reconcile import steps
+
+        return steps.run_copy_app_state(run_id=_run_id())
+
+    @task(inlets=[LEDGER_ASSET], outlets=[SNAPSHOT_ASSET])
+    def build_snapshot() -> dict[str, Any]:
+        from include.symphonics.reconcile import steps
+
+        context = get_current_context()
+        return steps.run_build_snapshot(context["params"], logical_date=context.get("logical_date"), run_id=_run_id())
+
+    @task_group
+    def quality_checks() -> None:
+        SQLTableCheckOperator(
+            task_id="check_app_copy",
+            conn_id=SYNC_CONN_ID,
+            table="symphonics.app_interventions_copy",
+            checks=checks.APP_COPY_CHECKS,
+        )
+        SQLColumnCheckOperator(
+            task_id="check_ledger_columns",
+            conn_id=SYNC_CONN_ID,
+            table="symphonics.interventions_ledger",
+            column_mapping=checks.LEDGER_COLUMN_CHECKS,
+        )
+        SQLTableCheckOperator(
+            task_id="check_ledger_ids",
+            conn_id=SYNC_CONN_ID,
+            table="symphonics.interventions_ledger",
+            checks=checks.LEDGER_TABLE_CHECKS,
+        )
+        checks.BoundSQLCheckOperator(
+            task_id="check_snapshot",
+            conn_id=SYNC_CONN_ID,
+            sql="check_snapshot.sql",
+            parameters={"snapshot_date": "{{ ti.xcom_pull(task_ids='build_snapshot')['snapshot_date'] }}"},
+        )
+
+    @task(trigger_rule="all_done")
+    def purge() -> dict[str, int]:
+        from include.symphonics.reconcile import steps
+
+        return steps.run_purge()
+
+    @task(trigger_rule="all_done")
+    def evaluate_alerts() -> dict[str, Any]:
+        from include.symphonics.reconcile import steps
+
+        context = get_current_context()
+        ti = context["ti"]
+        result = steps.run_evaluate_alerts(
+            context, ti.xcom_pull(task_ids="build_snapshot"), ti.xcom_pull(task_ids="poll_statuses")
+        )
+        if result["failed_tasks"]:
+            # After the alerts are out: the run turns red (its last task would otherwise be green).
+            raise AirflowFailException(f"failed task(s): {', '.join(result['failed_tasks'])}")
+        return result
+
+    built = apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
+    built >> quality_checks() >> purge() >> evaluate_alerts()
+
+
+symphonics_reconcile()
