@@ -114,11 +114,12 @@ def symphonics_publish() -> None:
         }
         return result
 
+    # TaskFlow passes XComArgs where the bodies receive their values: mypy cannot see through the decorator.
     extracted = extract()
-    local = prevalidate(extracted)
-    partner = validate_with_partner(local)
-    published = publish(partner)
-    summarise(extracted, local, partner, published)
+    local = prevalidate(extracted)  # type: ignore[arg-type]
+    partner = validate_with_partner(local)  # type: ignore[arg-type]
+    published = publish(partner)  # type: ignore[arg-type]
+    summarise(extracted, local, partner, published)  # type: ignore[arg-type]
 
 
 symphonics_publish()

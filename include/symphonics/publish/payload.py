@@ -1,0 +1,226 @@
+"""The payload sent to Symphonics, built from an extracted source record; its fingerprint; what changed.
+
+Pure functions (no database, no network), so the rules are unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import phonenumbers
+
+PDL_DIGITS = re.compile(r"^[0-9]{14}$")
+POSTAL_CODE = re.compile(r"^[0-9]{5}$")
+# The partner's own e-mail check is stricter than "has an @"; this catches what the app lets through.
+EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+#: The fields of the documented create payload that a PATCH cannot change (only documents and photos can be
+#: added): a difference in one of these after publication is reported as changed_after_publish.
+UNPATCHABLE_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("customer", "first_name"),
+    ("customer", "last_name"),
+    ("customer", "email"),
+    ("customer", "phone"),
+    ("installation", "address"),
+    ("installation", "postal_code"),
+    ("installation", "city"),
+    ("installation", "pdl"),
+    ("installation", "pce"),
+    ("installer", "company_id"),
+    ("installer", "name"),
+    ("services",),
+    ("equipment",),
+    ("photos",),
+    ("completion_date",),
+)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal data gives equal text, whatever the key order."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(value: Any) -> str:
+    """SHA-256 of :func:`canonical_json` (hex): tells a changed source or payload from an unchanged one.
+
+    :param value: JSON-serialisable data.
+    """
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def normalise_phone(raw: str | None, region: str = "FR") -> str | None:
+    """The phone number in E.164, or None when it does not parse to a valid number.
+
+    ``06 12 34 56 78``, ``06.12.34.56.78``, ``0033612345678`` and ``+33 6 12 34 56 78`` all give
+    ``+33612345678``.
+
+    :param raw: the number as typed in the app.
+    :param region: the region assumed for a national number.
+    """
+    if not raw or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.startswith("00"):
+        # The international prefix typed as digits: phonenumbers reads it as national digits otherwise.
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_pdl(raw: str | None) -> str | None:
+    """The PDL as 14 digits (spaces removed), or None when it is missing or malformed.
+
+    :param raw: the PDL as typed in the app.
+    """
+    if raw is None:
+        return None
+    digits = "".join(raw.split())
+    return digits if PDL_DIGITS.match(digits) else None
+
+
+def pdl_is_missing(raw: str | None) -> bool:
+    """Whether no PDL was typed at all (NULL or blank).
+
+    :param raw: the PDL as typed in the app.
+    """
+    return raw is None or not raw.strip()
+
+
+def address_is_usable(installation: Mapping[str, Any]) -> bool:
+    """Whether an address can be looked up: a 5-digit postal code, a street and a city.
+
+    The partner answers "not found" otherwise, so the lookup would be a wasted call.
+
+    :param installation: the ``installation`` block of a source record.
+    """
+    street = (installation.get("address") or "").strip()
+    city = (installation.get("city") or "").strip()
+    postal_code = (installation.get("postal_code") or "").strip()
+    return bool(street and city and POSTAL_CODE.match(postal_code))
+
+
+def email_is_well_formed(email: str | None) -> bool:
+    """Whether an e-mail address looks like one the partner accepts.
+
+    :param email: the address.
+    """
+    return bool(email) and len(email or "") <= 254 and bool(EMAIL.match(email or ""))
+
+
+def lookup_address(installation: Mapping[str, Any]) -> dict[str, str]:
+    """The ``address`` object of a PDL lookup.
+
+    :param installation: the ``installation`` block of a source record.
+    """
+    return {
+        "street": (installation.get("address") or "").strip(),
+        "postal_code": (installation.get("postal_code") or "").strip(),
+        "city": (installation.get("city") or "").strip(),
+    }
+
+
+def lookup_key(address: Mapping[str, str], customer_name: str) -> str:
+    """The cache key of a lookup: the address and customer name, trimmed, spaces collapsed, lower-cased.
+
+    :param address: the lookup's address object.
+    :param customer_name: the customer's last name.
+    """
+    parts = [address["street"], address["postal_code"], address["city"], customer_name]
+    return "|".join(" ".join(part.split()).lower() for part in parts)
+
+
+def _without_none(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if value is not None}
+
+
+def build_payload(source: Mapping[str, Any], *, phone_e164: str, pdl: str | None) -> dict[str, Any]:
+    """The create payload of a source record that passed the local rules.
+
+    ``installer.id`` (the partner's user id) is filled by the partner validation, and so is
+    ``installation.pdl`` when it comes from a lookup.
+
+    :param source: the extracted record (see ``sql/publish/build_sources.sql``).
+    :param phone_e164: the customer's phone, normalised.
+    :param pdl: the normalised PDL, None when it is to be looked up.
+    """
+    customer = source["customer"]
+    installation = source["installation"]
+    installer = source["installer"]
+    pce = normalise_pdl(installation.get("pce"))
+    return {
+        "external_id": source["external_id"],
+        "customer": {
+            "first_name": customer["first_name"],
+            "last_name": customer["last_name"],
+            "email": customer["email"],
+            "phone": phone_e164,
+        },
+        "installation": _without_none(
+            {
+                "address": installation["address"].strip(),
+                "postal_code": installation["postal_code"].strip(),
+                "city": installation["city"].strip(),
+                "pdl": pdl,
+                "pce": pce,
+            }
+        ),
+        "services": [dict(service) for service in source.get("services") or []],
+        "equipment": [_without_none(item) for item in source.get("equipment") or []],
+        "documents": [dict(document) for document in source.get("documents") or []],
+        "photos": [
+            {
+                "type": photo["type"],
+                "url": photo["url"],
+                "coordinates": {"latitude": photo["latitude"], "longitude": photo["longitude"]},
+                "timestamp": photo["timestamp"],
+            }
+            for photo in source.get("photos") or []
+        ],
+        "installer": {"id": None, "company_id": installer["company_id"], "name": installer["name"]},
+        "completion_date": source["completion_date"],
+    }
+
+
+def new_documents(documents: Sequence[Mapping[str, Any]], sent: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The documents not sent yet (by URL), in their order: what a PATCH carries.
+
+    :param documents: the documents the app holds now.
+    :param sent: the documents the partner holds.
+    """
+    sent_urls = {document.get("url") for document in sent}
+    return [dict(document) for document in documents if document.get("url") not in sent_urls]
+
+
+def _field(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def unpatchable_changes(current: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields that differ between the payload now and the one the partner holds, which a PATCH cannot carry.
+
+    A PDL the partner found by lookup (absent from the app) is not a change.
+
+    :param current: the payload built from the app's data now (before partner enrichment).
+    :param sent: the payload sent (with its PATCHes).
+    :return: ``{"installation.address": {"sent": ..., "now": ...}, ...}``.
+    """
+    changes: dict[str, dict[str, Any]] = {}
+    for path in UNPATCHABLE_FIELDS:
+        now, before = _field(current, path), _field(sent, path)
+        if path == ("installation", "pdl") and now is None:
+            continue
+        if canonical_json(now) != canonical_json(before):
+            changes[".".join(path)] = {"sent": before, "now": now}
+    return changes

@@ -1,0 +1,155 @@
+"""Step 2: the local rules over the pending rows, and the diff of the rows the partner already holds.
+
+No partner call here. Rows are taken in batches with ``FOR UPDATE SKIP LOCKED``, so two runs at once split
+the work instead of doing it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from include.symphonics.publish.payload import (
+    build_payload,
+    fingerprint,
+    new_documents,
+    normalise_pdl,
+    normalise_phone,
+    unpatchable_changes,
+)
+from include.symphonics.publish.rules import check_local_rules
+from include.symphonics.publish.settings import PublishSettings
+from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.states import LedgerState, Reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the step decided for one row.
+
+    :param state: the new state.
+    :param reason: its reason (None on the happy path).
+    :param detail: a sentence for ops.
+    :param payload: the payload to send (or that would be sent), when there is one.
+    :param changed_fields: for changed_after_publish, what changed.
+    """
+
+    state: LedgerState
+    reason: str | None = None
+    detail: str | None = None
+    payload: dict[str, Any] | None = None
+    changed_fields: dict[str, Any] | None = None
+
+
+def _current_payload(source: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload the app's data gives now, even when a local rule would now fail (for the diff)."""
+    customer = source.get("customer") or {}
+    installation = dict(source.get("installation") or {})
+    for key in ("address", "postal_code", "city"):
+        installation[key] = installation.get(key) or ""
+    phone = normalise_phone(customer.get("phone")) or customer.get("phone") or ""
+    return build_payload(
+        {**source, "installation": installation}, phone_e164=phone, pdl=normalise_pdl(installation.get("pdl"))
+    )
+
+
+def decide_for_published(
+    source: Mapping[str, Any], sent_payload: Mapping[str, Any], sent_documents: list[dict[str, Any]], *, patched: bool
+) -> Decision:
+    """The decision for a row the partner holds (its id known) whose source changed.
+
+    A cancellation or an edit a PATCH cannot carry is changed_after_publish, with what changed; new
+    documents make the row ready for a PATCH carrying only them; anything else leaves it as it was.
+
+    :param source: the extracted record now.
+    :param sent_payload: what the partner holds.
+    :param sent_documents: the documents the partner holds.
+    :param patched: whether documents were already added by PATCH (the row was ``updated``).
+    """
+    status = source.get("status")
+    if status != "completed":
+        reason = Reason.CANCELLED_AFTER_PUBLISH if status == "cancelled" else Reason.EDITED_AFTER_PUBLISH
+        return Decision(
+            LedgerState.CHANGED_AFTER_PUBLISH,
+            reason.value,
+            f"status changed to {status} after publication: the API cannot carry it",
+            changed_fields={"status": {"sent": "completed", "now": status}},
+        )
+    current = _current_payload(source)
+    changes = unpatchable_changes(current, sent_payload)
+    if changes:
+        return Decision(
+            LedgerState.CHANGED_AFTER_PUBLISH,
+            Reason.EDITED_AFTER_PUBLISH.value,
+            f"changed after publication, which the API cannot carry: {', '.join(sorted(changes))}",
+            changed_fields=changes,
+        )
+    added = new_documents(current["documents"], sent_documents)
+    if added:
+        payload = {**sent_payload, "documents": [*sent_documents, *added]}
+        return Decision(LedgerState.READY, payload=payload)
+    return Decision(LedgerState.UPDATED if patched else LedgerState.PUBLISHED)
+
+
+def decide(row: Mapping[str, Any]) -> Decision:
+    """The step's decision for one pending row.
+
+    :param row: ``source``, ``sent_payload``, ``sent_documents``, ``symphonics_id``, ``patched_at``.
+    """
+    source = row["source"]
+    if row["symphonics_id"] is not None and row["sent_payload"] is not None:
+        return decide_for_published(
+            source, row["sent_payload"], list(row["sent_documents"] or []), patched=row["patched_at"] is not None
+        )
+    verdict = check_local_rules(source)
+    return Decision(verdict.state, verdict.reason, verdict.detail, verdict.payload)
+
+
+def prevalidate(sync_dsn: str, *, run_id: str, settings: PublishSettings | None = None) -> dict[str, int]:
+    """Apply the local rules to every pending row not checked yet.
+
+    :param sync_dsn: the ``sync`` database.
+    :param run_id: the Airflow run.
+    :param settings: the pipeline's settings.
+    :return: rows per resulting state (``pending`` = passed, on to the partner validation).
+    """
+    settings = settings or PublishSettings()
+    counts: Counter[str] = Counter()
+    after_id = 0
+    with psycopg.connect(sync_dsn) as sync:
+        while True:
+            with sync.transaction(), sync.cursor(row_factory=psycopg.rows.dict_row) as cur:
+                cur.execute(query("claim_for_prevalidation"), {"after_id": after_id, "batch_size": settings.batch_size})
+                rows = cur.fetchall()
+                if not rows:
+                    break
+                updates = []
+                for row in rows:
+                    decision = decide(row)
+                    counts[decision.state.value] += 1
+                    updates.append(
+                        {
+                            "id": row["id"],
+                            "state": decision.state.value,
+                            "reason": decision.reason,
+                            "detail": decision.detail,
+                            "payload": None if decision.payload is None else Jsonb(decision.payload),
+                            "payload_fingerprint": None if decision.payload is None else fingerprint(decision.payload),
+                            "changed_fields": None
+                            if decision.changed_fields is None
+                            else Jsonb(decision.changed_fields),
+                            "run_id": run_id,
+                        }
+                    )
+                cur.executemany(query("prevalidation_update"), updates)
+                after_id = rows[-1]["id"]
+    log.info("local rules: %s", dict(counts))
+    return dict(counts)

@@ -1,0 +1,305 @@
+"""Step 4: create the new interventions, PATCH the new documents of published ones, each exactly once.
+
+Rows are claimed in batches (``sql/publish/claim_for_publish.sql``): the claim is an ``UPDATE`` over a
+``SELECT … FOR UPDATE SKIP LOCKED`` that stamps the rows with this publisher's claim key, and the publisher
+holds the session-level advisory lock of that key while it works. Another publisher skips rows whose claim
+key's lock is held, and takes over the rows of a publisher that died (its session, hence its lock, is gone).
+
+Each row is moved to ``sending`` and committed before its request leaves; the answer is committed right after.
+A crash in between leaves ``sending``, which the next run resolves by sending the create again: the partner
+answers 201 (it never arrived) or 409 (it did: with the id, or without, then ``conflict_unresolved``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from include.symphonics.client import (
+    CreateOutcome,
+    SymphonicsAuthError,
+    SymphonicsError,
+    SymphonicsValidationError,
+    TransientSymphonicsError,
+)
+from include.symphonics.publish.partner import PartnerGateway, StopPartnerCalls
+from include.symphonics.publish.payload import fingerprint, new_documents
+from include.symphonics.publish.settings import PublishSettings
+from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.states import LedgerState, Reason
+
+log = logging.getLogger(__name__)
+
+#: The advisory-lock class of publish claims ("SY" "PB"), so the keys never meet another lock user's.
+CLAIM_LOCK_CLASS = 0x5359_5042 & 0x7FFF_FFFF
+
+
+@dataclass
+class PublishCounts:
+    """What the step did."""
+
+    created: int = 0
+    already_existed: int = 0
+    conflict_unresolved: int = 0
+    patched: int = 0
+    rejected: int = 0
+    failed_retryable: int = 0
+    dead_letter: int = 0
+    would_create: int = 0
+    would_patch: int = 0
+    stopped: str | None = None
+    backlog: int = 0
+    eta: str | None = None
+    by_outcome: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def published(self) -> int:
+        """Rows that reached ``published`` (created now or found by a 409 with the id)."""
+        return self.created + self.already_existed
+
+    def as_dict(self) -> dict[str, Any]:
+        """For XCom and the run summary."""
+        return {
+            "published": self.published,
+            "created": self.created,
+            "already_existed": self.already_existed,
+            "conflict_unresolved": self.conflict_unresolved,
+            "updated": self.patched,
+            "rejected": self.rejected,
+            "failed_retryable": self.failed_retryable,
+            "dead_letter": self.dead_letter,
+            "would_create": self.would_create,
+            "would_patch": self.would_patch,
+            "stopped": self.stopped,
+            "backlog": self.backlog,
+            "eta": self.eta,
+        }
+
+
+def _outcome(
+    row_id: int,
+    state: LedgerState,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+    symphonics_id: str | None = None,
+    sent_payload: dict[str, Any] | None = None,
+    sent_documents: list[dict[str, Any]] | None = None,
+    error: SymphonicsError | None = None,
+    request_id: str | None = None,
+    undo_attempt: bool = False,
+) -> dict[str, Any]:
+    return {
+        "id": row_id,
+        "state": state.value,
+        "reason": reason,
+        "detail": detail,
+        "symphonics_id": symphonics_id,
+        "sent_payload": None if sent_payload is None else Jsonb(sent_payload),
+        "sent_fingerprint": None if sent_payload is None else fingerprint(sent_payload),
+        "sent_documents": None if sent_documents is None else Jsonb(sent_documents),
+        "error_code": None
+        if error is None
+        else (error.code or (str(error.status) if error.status else type(error).__name__)),
+        "error_message": None if error is None else error.message,
+        "request_id": request_id if error is None else error.request_id,
+        "http_status": None if error is None else error.status,
+        "undo_attempt": undo_attempt,
+    }
+
+
+def _send_one(
+    row: dict[str, Any], attempts: int, gateway: PartnerGateway, settings: PublishSettings, counts: PublishCounts
+) -> dict[str, Any]:
+    """Send one claimed row (already committed as ``sending``) and return the outcome to record.
+
+    :raises StopPartnerCalls: nothing was sent (quota, budget, kill switch, breaker open).
+    :raises SymphonicsAuthError: the credentials are refused: an infrastructure failure, the task fails.
+    """
+    payload = row["payload"]
+    sent_documents = list(row["sent_documents"] or [])
+    try:
+        if row["symphonics_id"] is None:
+            result = gateway.create_intervention(payload)
+            documents = list(payload.get("documents") or [])
+            if result.outcome is CreateOutcome.ALREADY_EXISTS_ID_UNKNOWN:
+                counts.conflict_unresolved += 1
+                return _outcome(
+                    row["id"],
+                    LedgerState.CONFLICT_UNRESOLVED,
+                    reason=Reason.CONFLICT_ID_UNKNOWN.value,
+                    detail="the partner holds it (409) without its id: a webhook or the reconciliation completes it",
+                    sent_payload=payload,
+                    sent_documents=documents,
+                    request_id=result.request_id,
+                )
+            if result.outcome is CreateOutcome.CREATED:
+                counts.created += 1
+            else:
+                counts.already_existed += 1
+            return _outcome(
+                row["id"],
+                LedgerState.PUBLISHED,
+                symphonics_id=result.symphonics_id,
+                sent_payload=payload,
+                sent_documents=documents,
+                request_id=result.request_id,
+            )
+        added = new_documents(payload.get("documents") or [], sent_documents)
+        if not added:
+            # Nothing new to carry (a PATCH answered before a crash, then re-extracted): nothing to send.
+            return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, undo_attempt=True)
+        gateway.update_intervention(row["symphonics_id"], {"documents": added})
+        counts.patched += 1
+        return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, sent_documents=[*sent_documents, *added])
+    except (StopPartnerCalls, SymphonicsAuthError):
+        raise
+    except SymphonicsValidationError as error:
+        counts.rejected += 1
+        log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
+        return _outcome(
+            row["id"],
+            LedgerState.REJECTED_VALIDATION,
+            reason=Reason.PARTNER_REFUSED.value,
+            detail=str(error),
+            error=error,
+        )
+    except SymphonicsError as error:
+        retryable = isinstance(error, TransientSymphonicsError) or error.status is None or (error.status or 0) >= 500
+        if attempts >= settings.max_attempts or not retryable:
+            counts.dead_letter += 1
+            reason = Reason.TOO_MANY_ATTEMPTS if retryable else Reason.PARTNER_REFUSED
+            log.error("%s goes to dead_letter after %s attempt(s): %s", row["external_id"], attempts, error)
+            return _outcome(row["id"], LedgerState.DEAD_LETTER, reason=reason.value, detail=str(error), error=error)
+        counts.failed_retryable += 1
+        return _outcome(
+            row["id"],
+            LedgerState.FAILED_RETRYABLE,
+            reason=Reason.PARTNER_UNAVAILABLE.value,
+            detail=f"attempt {attempts} failed: {error}",
+            error=error,
+        )
+
+
+def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
+    with sync.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(query("ready_for_dry_run")):
+            if row["symphonics_id"] is None:
+                counts.would_create += 1
+                log.info("dry run: would create %s: %s", row["external_id"], row["payload"])
+            else:
+                added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
+                counts.would_patch += 1
+                log.info("dry run: would PATCH %s with %s new document(s)", row["external_id"], len(added))
+    sync.rollback()
+
+
+def _eta(backlog: int, resets_at: float | None, daily_capacity: int | None) -> str | None:
+    if resets_at is None:
+        return None
+    days = 0 if not daily_capacity else max(backlog - 1, 0) // daily_capacity
+    return datetime.fromtimestamp(resets_at + days * 86400, tz=UTC).isoformat(timespec="seconds")
+
+
+def publish(
+    sync_dsn: str,
+    gateway: PartnerGateway,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    dry_run: bool = False,
+    daily_capacity: int | None = None,
+) -> PublishCounts:
+    """Send every ready row (and resolve the ones a crash left in ``sending``) until done or told to stop.
+
+    :param sync_dsn: the ``sync`` database.
+    :param gateway: the run's partner calls (kill switch, budget).
+    :param run_id: the Airflow run.
+    :param settings: the pipeline's settings.
+    :param dry_run: only log what would be sent.
+    :param daily_capacity: calls of the publish class per day, for the backlog's ETA.
+    """
+    settings = settings or PublishSettings()
+    counts = PublishCounts()
+    with psycopg.connect(sync_dsn, autocommit=True) as owner, psycopg.connect(sync_dsn) as sync:
+        if dry_run:
+            _dry_run(sync, counts)
+            log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
+            return counts
+        claim_key = int(owner.execute("SELECT nextval('symphonics.publish_claim_key_seq')").fetchone()[0])  # type: ignore[index]
+        # Held for the whole step by this session: if the process dies, the lock goes and the claims with it.
+        owner.execute("SELECT pg_advisory_lock(%s, %s)", (CLAIM_LOCK_CLASS, claim_key))
+        stop: StopPartnerCalls | None = None
+        try:
+            after_id = 0
+            while stop is None:
+                try:
+                    gateway.check()
+                except StopPartnerCalls as refused:
+                    stop = refused
+                    break
+                with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
+                    cur.execute(
+                        query("claim_for_publish"),
+                        {
+                            "claim_key": claim_key,
+                            "lock_class": CLAIM_LOCK_CLASS,
+                            "after_id": after_id,
+                            "batch_size": settings.batch_size,
+                        },
+                    )
+                    rows = sorted(cur.fetchall(), key=lambda claimed: claimed["id"])
+                if not rows:
+                    break
+                after_id = rows[-1]["id"]
+                for row in rows:
+                    try:
+                        gateway.check()
+                    except StopPartnerCalls as refused:
+                        stop = refused
+                        break
+                    with sync.transaction():
+                        marked = sync.execute(
+                            query("mark_sending"), {"id": row["id"], "claim_key": claim_key, "run_id": run_id}
+                        ).fetchone()
+                    if marked is None:
+                        continue  # taken over meanwhile: not ours any more
+                    try:
+                        outcome = _send_one(row, int(marked[0]), gateway, settings, counts)
+                    except StopPartnerCalls as refused:
+                        # Nothing left the process: the row goes back to ready, its attempt undone.
+                        stop = refused
+                        outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
+                    with sync.transaction():
+                        sync.execute(query("publish_outcome"), outcome)
+                    counts.by_outcome[outcome["state"]] += 1
+                    if stop is not None:
+                        break
+        finally:
+            with sync.transaction():
+                sync.execute(query("release_claims"), {"claim_key": claim_key})
+            owner.execute("SELECT pg_advisory_unlock(%s, %s)", (CLAIM_LOCK_CLASS, claim_key))
+
+        backlog: dict[str, int] = {str(state): int(count) for state, count in sync.execute(query("backlog")).fetchall()}
+        sync.commit()
+        counts.backlog = sum(backlog.values())
+        if stop is not None:
+            counts.stopped = stop.reason
+            counts.eta = _eta(counts.backlog, stop.resets_at, daily_capacity)
+            log.warning(
+                "publishing stopped (%s): %s; backlog %s rows %s, ETA %s",
+                stop.reason,
+                stop,
+                counts.backlog,
+                backlog,
+                counts.eta or "next run",
+            )
+    log.info("publish: %s", counts.as_dict())
+    return counts

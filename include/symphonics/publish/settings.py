@@ -1,0 +1,76 @@
+"""The publish pipeline's tunables, read from the environment when a task runs (never at parse time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
+
+PIPELINE = "symphonics_publish"
+KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """What a publish run may do and how.
+
+    :param app_conn_id: the app's database (read only).
+    :param sync_conn_id: the ``sync`` database holding the ledger.
+    :param symphonics_conn_id: the partner's connection.
+    :param overlap: how far below its high-water mark the extraction reads again, for late commits.
+    :param page_size: interventions read (and upserted) per round trip of the extraction.
+    :param batch_size: ledger rows claimed per batch by the validation and publish steps.
+    :param call_budget: the most partner calls one run may spend (a runaway loop cannot eat the day).
+    :param lookup_confidence: the lowest PDL lookup confidence accepted.
+    :param pdl_ttl: how long a PDL validation stays in the cache.
+    :param lookup_ttl: how long a lookup by address stays in the cache.
+    :param user_ttl: how long an installer's validation stays in the cache (statuses change more often).
+    :param max_attempts: sends that failed on the partner's side before a row goes to dead_letter.
+    """
+
+    app_conn_id: str = APP_CONN_ID
+    sync_conn_id: str = SYNC_CONN_ID
+    symphonics_conn_id: str = "symphonics_default"
+    overlap: timedelta = timedelta(minutes=5)
+    page_size: int = 5000
+    batch_size: int = 200
+    call_budget: int = 3000
+    lookup_confidence: float = 0.8
+    pdl_ttl: timedelta = timedelta(days=30)
+    lookup_ttl: timedelta = timedelta(days=30)
+    user_ttl: timedelta = timedelta(days=1)
+    max_attempts: int = 5
+
+    @classmethod
+    def from_environment(cls) -> PublishSettings:
+        """The settings, with ``SYMPHONICS_PUBLISH_*`` environment variables overriding the defaults."""
+        return cls(
+            overlap=timedelta(seconds=_env_int("SYMPHONICS_PUBLISH_OVERLAP_SECONDS", 300)),
+            page_size=_env_int("SYMPHONICS_PUBLISH_PAGE_SIZE", 5000),
+            batch_size=_env_int("SYMPHONICS_PUBLISH_BATCH_SIZE", 200),
+            call_budget=_env_int("SYMPHONICS_PUBLISH_CALL_BUDGET", 3000),
+            lookup_confidence=_env_float("SYMPHONICS_LOOKUP_MIN_CONFIDENCE", 0.8),
+            pdl_ttl=timedelta(hours=_env_float("SYMPHONICS_PDL_CACHE_TTL_HOURS", 24 * 30)),
+            lookup_ttl=timedelta(hours=_env_float("SYMPHONICS_LOOKUP_CACHE_TTL_HOURS", 24 * 30)),
+            user_ttl=timedelta(hours=_env_float("SYMPHONICS_USER_CACHE_TTL_HOURS", 24)),
+            max_attempts=_env_int("SYMPHONICS_PUBLISH_MAX_ATTEMPTS", 5),
+        )
+
+
+def publish_schedule() -> str:
+    """The DAG's schedule: ``SYMPHONICS_PUBLISH_SCHEDULE``, else every 15 minutes (read at parse time)."""
+    from include.symphonics.dag_defaults import schedule_from_env
+
+    return schedule_from_env("SYMPHONICS_PUBLISH_SCHEDULE", "*/15 * * * *")

@@ -1,0 +1,4 @@
+-- Rows still to work on, per state (for the quota ETA and the run summary).
+SELECT state, count(*) FROM symphonics.interventions_ledger
+ WHERE state IN ('pending', 'ready', 'sending', 'failed_retryable')
+ GROUP BY state

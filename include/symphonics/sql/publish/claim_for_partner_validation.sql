@@ -1,0 +1,10 @@
+-- A batch of rows that passed the local rules and wait for the partner's validation. The row locks are held
+-- while the batch's validations are asked, so a concurrent run takes other rows.
+SELECT id, external_id, source, payload
+  FROM symphonics.interventions_ledger
+ WHERE state = 'pending'
+   AND prevalidated_at IS NOT NULL
+   AND id > %(after_id)s
+ ORDER BY id
+ LIMIT %(batch_size)s
+   FOR UPDATE SKIP LOCKED

@@ -1,0 +1,37 @@
+-- Upsert an extraction page into the ledger. A new row is pending; a row whose source changed (or every row
+-- when %(force)s) goes back to pending to be checked again, except a row in `sending`, which only the
+-- publisher resolves; conflict_unresolved waits for its id unless forced. An unchanged row is left alone.
+-- Returns one row per staged intervention that was inserted or changed.
+INSERT INTO symphonics.interventions_ledger AS l
+       (external_id, app_intervention_id, app_status, app_updated_at, source, source_fingerprint, state,
+        last_run_id)
+SELECT external_id, app_intervention_id, app_status, app_updated_at, source, source_fingerprint, 'pending',
+       %(run_id)s
+  FROM publish_extracted
+    ON CONFLICT ON CONSTRAINT interventions_ledger_external_id_key DO UPDATE
+   SET app_status = EXCLUDED.app_status,
+       app_updated_at = EXCLUDED.app_updated_at,
+       source = EXCLUDED.source,
+       source_fingerprint = EXCLUDED.source_fingerprint,
+       last_run_id = EXCLUDED.last_run_id,
+       updated_at = now(),
+       state = CASE
+           WHEN l.state = 'sending' THEN l.state
+           WHEN l.state = 'conflict_unresolved' AND NOT %(force)s THEN l.state
+           ELSE 'pending'
+       END,
+       state_reason = CASE
+           WHEN l.state = 'sending' OR (l.state = 'conflict_unresolved' AND NOT %(force)s) THEN l.state_reason
+       END,
+       state_detail = CASE
+           WHEN l.state = 'sending' OR (l.state = 'conflict_unresolved' AND NOT %(force)s) THEN l.state_detail
+       END,
+       state_changed_at = CASE
+           WHEN l.state IN ('sending', 'pending') OR (l.state = 'conflict_unresolved' AND NOT %(force)s)
+               THEN l.state_changed_at
+           ELSE now()
+       END,
+       prevalidated_at = NULL,
+       attempts = CASE WHEN l.state = 'sending' THEN l.attempts ELSE 0 END
+ WHERE l.source_fingerprint IS DISTINCT FROM EXCLUDED.source_fingerprint OR %(force)s
+RETURNING l.external_id, (xmax = 0) AS inserted

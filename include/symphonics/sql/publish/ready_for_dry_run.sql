@@ -1,0 +1,5 @@
+-- What a real run would send now (dry run: nothing is claimed or changed).
+SELECT id, external_id, state, payload, sent_documents, symphonics_id
+  FROM symphonics.interventions_ledger
+ WHERE state IN ('ready', 'sending', 'failed_retryable')
+ ORDER BY id
