@@ -241,8 +241,13 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
+        # The sandbox delivers its signed webhooks to the receiver the api-server mounts (plugins/).
+        webhook_url = f"http://localhost:{AIRFLOW_PORT}/symphonics/webhooks"
         processes["sandbox"] = _start(
-            _python("include.symphonics.sandbox", "--port", str(SANDBOX_PORT)), env, "sandbox", None
+            _python("include.symphonics.sandbox", "--port", str(SANDBOX_PORT), "--webhook-url", webhook_url),
+            env,
+            "sandbox",
+            None,
         )
         _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
         _say(f"Symphonics sandbox on http://127.0.0.1:{SANDBOX_PORT}")

@@ -26,6 +26,7 @@ def test_compose_has_the_components() -> None:
         "airflow-dag-processor",
         "airflow-triggerer",
         "symphonics-sandbox",
+        "symphonics-webhooks",
         "redis",
         "airflow-worker",
     } <= services
@@ -41,7 +42,7 @@ def test_long_running_services_have_a_healthcheck(name: str) -> None:
 
 def test_components_wait_for_the_init_to_complete() -> None:
     for name, service in COMPOSE["services"].items():
-        if name.startswith("airflow-") and name not in ONE_SHOT:
+        if (name.startswith("airflow-") or name == "symphonics-webhooks") and name not in ONE_SHOT:
             assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
 
 

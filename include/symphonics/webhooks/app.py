@@ -1,0 +1,293 @@
+"""The webhook receiver as an ASGI app: served stand-alone (``python -m include.symphonics.webhooks``) or mounted
+by the api-server plugin at ``/symphonics/webhooks``.
+
+Order of the checks, cheapest and safest first: the declared size (413, nothing read), the presence of a
+signature (401, nothing read), the body read up to the limit (413), the signature (401), the content type
+(415), the JSON and its fields (400), the event time (422, but a validly signed late event is stored, flagged
+and its intervention queued for a status poll). Only then is the event stored, once (200). An unsigned caller
+learns nothing but "401". No client input leads to a 5xx; a 503 means the database did not take the write and
+the partner should retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from include.symphonics.webhooks import signature, store
+from include.symphonics.webhooks.events import MalformedEvent, WebhookEvent, parse_event
+from include.symphonics.webhooks.settings import WebhookConfigurationError, WebhookSettings
+
+log = logging.getLogger(__name__)
+
+SettingsSource = WebhookSettings | Callable[[], WebhookSettings]
+
+#: Headers copied into a rejection row are cut to this length: they are the sender's to choose.
+_MAX_HEADER_CHARS = 200
+_RETRY_AFTER_SECONDS = "30"
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    settings: WebhookSettings
+    secrets: list[tuple[str, bytes]]
+    pool: store.ConnectionPool
+
+
+def _clip(value: str | None) -> str | None:
+    # Header values arrive latin-1 decoded: always valid text, but NUL is not storable.
+    return None if value is None else value[:_MAX_HEADER_CHARS].replace("\x00", "\ufffd")
+
+
+def _error(status_code: int, code: str, message: str, request_id: str, **extra: Any) -> JSONResponse:
+    # The partner's own error format (see the document's "Error Response Format").
+    body: dict[str, Any] = {"error": {"code": code, "message": message, "request_id": request_id, **extra}}
+    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status_code == 503 else None
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return False
+    media_type, _, params = content_type.partition(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False  # JSON is UTF-8 (RFC 8259); another charset is another format
+    return True
+
+
+class WebhookReceiver:
+    """The request handler and its lazily built runtime (settings, secrets, connection pool).
+
+    :param settings: the settings, or a callable returning them on first use (so importing the plugin or
+        building the app reads no secret and opens no connection).
+    """
+
+    def __init__(self, settings: SettingsSource) -> None:
+        self._source = settings
+        self._runtime: _Runtime | None = None
+        self._lock = threading.Lock()
+
+    def _build_runtime(self) -> _Runtime:
+        with self._lock:
+            if self._runtime is None:
+                settings = self._source() if callable(self._source) else self._source
+                pool = store.ConnectionPool(settings.dsn, settings.pool_size)
+                self._runtime = _Runtime(settings=settings, secrets=settings.secrets(), pool=pool)
+            return self._runtime
+
+    async def runtime(self) -> _Runtime:
+        """The runtime, built on first use (in a worker thread: it may ask Airflow for connections)."""
+        if self._runtime is not None:
+            return self._runtime
+        return await run_in_threadpool(self._build_runtime)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        if self._runtime is not None:
+            self._runtime.pool.close()
+
+    async def _read_limited(self, request: Request, limit: int) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None  # stop reading: the rest of an oversized body is never buffered
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _reject(
+        self,
+        runtime: _Runtime,
+        rejection: store.Rejection,
+        message: str,
+        code: str,
+        *,
+        late_event: tuple[WebhookEvent, str] | None = None,
+        **extra: Any,
+    ) -> JSONResponse:
+        log.warning(
+            "webhook %s rejected: %s (%d, %s bytes from %s)%s",
+            rejection.request_id,
+            rejection.reason,
+            rejection.status_code,
+            "?" if rejection.body_size is None else rejection.body_size,
+            rejection.remote_addr,
+            f": {rejection.detail}" if rejection.detail else "",
+        )
+        if late_event is None:
+            await run_in_threadpool(store.record_rejection, runtime.pool, rejection)
+        else:
+            event, secret_used = late_event
+            try:
+                await run_in_threadpool(store.record_late_event, runtime.pool, event, secret_used, rejection)
+            except store.StoreUnavailable as exc:
+                log.error("late webhook %s not recorded: %s", rejection.request_id, exc)
+                return _error(503, "SERVICE_UNAVAILABLE", "Not recorded, retry later", rejection.request_id)
+        return _error(rejection.status_code, code, message, rejection.request_id, **extra)
+
+    async def receive(self, request: Request) -> JSONResponse:
+        """``POST``: verify, validate and store one webhook event.
+
+        :param request: the incoming request.
+        """
+        received_at = datetime.now(UTC)
+        request_id = f"whk_{uuid.uuid4().hex[:16]}"
+        try:
+            runtime = await self.runtime()
+        except WebhookConfigurationError as exc:
+            log.error("webhook receiver not configured: %s", exc)
+            return _error(503, "SERVICE_UNAVAILABLE", "The receiver is not configured", request_id)
+        limit = runtime.settings.max_body_bytes
+        headers = request.headers
+        declared = headers.get("content-length")
+        declared_size = int(declared) if declared is not None and declared.isdigit() else None
+
+        def rejection(reason: str, status_code: int, **fields: Any) -> store.Rejection:
+            return store.Rejection(
+                received_at=received_at,
+                request_id=request_id,
+                reason=reason,
+                status_code=status_code,
+                remote_addr=_clip(request.client.host) if request.client else None,
+                body_size=fields.pop("body_size", declared_size),
+                content_type=_clip(headers.get("content-type")),
+                user_agent=_clip(headers.get("user-agent")),
+                **fields,
+            )
+
+        too_large = f"The body exceeds {limit} bytes"
+        if declared_size is not None and declared_size > limit:
+            return await self._reject(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+        header = headers.get(signature.SIGNATURE_HEADER)
+        if not signature.well_formed(header):
+            reason = "missing_signature" if header is None else "bad_signature"
+            return await self._reject(runtime, rejection(reason, 401), "Invalid signature", "UNAUTHORIZED")
+        assert header is not None  # well_formed() said so
+        try:
+            body = await self._read_limited(request, limit)
+        except ClientDisconnect:
+            log.info("webhook %s: the sender disconnected before the end of the body", request_id)
+            return _error(400, "INVALID_REQUEST", "Incomplete body", request_id)
+        if body is None:
+            return await self._reject(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+        size = len(body)
+
+        secret_used = signature.matching_secret(body, header, runtime.secrets)
+        if secret_used is None:
+            return await self._reject(
+                runtime, rejection("bad_signature", 401, body_size=size), "Invalid signature", "UNAUTHORIZED"
+            )
+        # From here on the sender is the partner: its body is kept with a rejection, to explain it.
+        signed_body = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        if not _is_json(headers.get("content-type")):
+            return await self._reject(
+                runtime,
+                rejection("wrong_content_type", 415, body_size=size, signature_valid=True, signed_body=signed_body),
+                "Content-Type must be application/json",
+                "UNSUPPORTED_MEDIA_TYPE",
+            )
+        try:
+            event = parse_event(body)
+        except MalformedEvent as exc:
+            return await self._reject(
+                runtime,
+                rejection(
+                    "malformed", 400, body_size=size, signature_valid=True, signed_body=signed_body, detail=str(exc)
+                ),
+                str(exc),
+                "INVALID_REQUEST",
+            )
+
+        skew = (received_at - event.event_at).total_seconds()
+        tolerance = runtime.settings.tolerance_seconds
+        if abs(skew) > tolerance:
+            reason, when = ("stale", "older") if skew > 0 else ("future", "further ahead")
+            detail = f"timestamp {when} than {tolerance:g} s"
+            return await self._reject(
+                runtime,
+                rejection(reason, 422, body_size=size, signature_valid=True, detail=detail),
+                "The event's timestamp is outside the accepted window",
+                "VALIDATION_ERROR",
+                late_event=(event, secret_used),
+                details=[{"field": "timestamp", "message": f"{detail}: recorded as late, status will be polled"}],
+            )
+        try:
+            stored = await run_in_threadpool(store.record_event, runtime.pool, event, received_at, secret_used)
+        except store.StoreUnavailable as exc:
+            log.error("webhook %s not stored: %s", request_id, exc)
+            return _error(503, "SERVICE_UNAVAILABLE", "Not stored, retry later", request_id)
+        if event.unknown_event:
+            log.warning("webhook %s: unknown event type %r stored and flagged", request_id, event.event_type)
+        return JSONResponse(
+            {
+                "status": "stored" if stored else "duplicate",
+                "unknown_event": event.unknown_event,
+                "request_id": request_id,
+            }
+        )
+
+    async def health(self) -> JSONResponse:
+        """``GET /health``: 200 when configured and the database answers, else 503."""
+        try:
+            runtime = await self.runtime()
+            await run_in_threadpool(store.ping, runtime.pool)
+        except (WebhookConfigurationError, store.StoreUnavailable) as exc:
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+
+def create_webhook_app(settings: SettingsSource | None = None, *, paths: tuple[str, ...] = ("/",)) -> FastAPI:
+    """Build the receiver's app. Nothing is read or opened until the first request.
+
+    :param settings: the settings, or a callable returning them (default: read from the environment and the
+        Airflow connections on first use).
+    :param paths: where ``POST`` is accepted; ``/`` is the mount point's root when mounted by the plugin.
+    """
+    receiver = WebhookReceiver(settings if settings is not None else WebhookSettings.from_environment)
+    # No generated docs: the app faces the internet and its only caller is the partner.
+    app = FastAPI(title="Symphonics webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    for path in paths:
+        app.add_api_route(path, receiver.receive, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/health", receiver.health, methods=["GET"], include_in_schema=False)
+    app.state.receiver = receiver
+    return app
+
+
+class MountRootMiddleware:
+    """Serve ``POST <prefix>`` (no trailing slash) from the app mounted at ``<prefix>``, without a redirect.
+
+    Starlette matches a mount only at ``<prefix>/...`` and would answer ``<prefix>`` with a 307 to the slashed
+    path, which a webhook sender need not follow. Installed on the api-server as a root middleware by the
+    plugin; it only compares one string per request.
+
+    :param app: the wrapped ASGI app.
+    :param prefix: the mount point, e.g. ``/symphonics/webhooks``.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == scope.get("root_path", "") + self.prefix:
+            scope = dict(scope)
+            scope["path"] += "/"
+            if "raw_path" in scope and scope["raw_path"] is not None:
+                scope["raw_path"] += b"/"
+        await self.app(scope, receive, send)

@@ -1,0 +1,131 @@
+"""Configuration of the webhook receiver, read lazily: never at import, so plugins and tests import freely.
+
+Secrets come from ``SYMPHONICS_WEBHOOK_SECRET`` / ``SYMPHONICS_WEBHOOK_PREVIOUS_SECRET`` or, when the first is
+unset, from the extras ``webhook_secret`` / ``previous_webhook_secret`` of the Airflow connection
+``symphonics_default``. The database is ``SYMPHONICS_SYNC_DSN`` or the Airflow connection ``sync_db``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from include.symphonics.db import SYNC_CONN_ID
+
+SECRET_ENV = "SYMPHONICS_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
+PREVIOUS_SECRET_ENV = "SYMPHONICS_WEBHOOK_PREVIOUS_SECRET"  # noqa: S105 - idem
+DSN_ENV = "SYMPHONICS_SYNC_DSN"
+MAX_BODY_ENV = "SYMPHONICS_WEBHOOK_MAX_BODY_BYTES"
+TOLERANCE_ENV = "SYMPHONICS_WEBHOOK_TOLERANCE_SECONDS"
+POOL_SIZE_ENV = "SYMPHONICS_WEBHOOK_POOL_SIZE"
+
+SYMPHONICS_CONN_ID = "symphonics_default"
+SECRET_EXTRA = "webhook_secret"  # noqa: S105 - an extra's key
+PREVIOUS_SECRET_EXTRA = "previous_webhook_secret"  # noqa: S105 - idem
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: The document: "reject requests with timestamps older than 5 minutes"; the same bound applies ahead.
+DEFAULT_TOLERANCE_SECONDS = 300.0
+DEFAULT_POOL_SIZE = 8
+
+
+class WebhookConfigurationError(RuntimeError):
+    """The receiver cannot run: no secret, no database, or a setting that is not a number."""
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the receiver needs. The secrets are kept out of ``repr`` so a logged settings object leaks nothing.
+
+    :param secret: the current shared secret.
+    :param dsn: libpq string or URL of the ``sync`` database.
+    :param previous_secret: the secret being rotated out, accepted until it is removed.
+    :param max_body_bytes: larger bodies are refused with 413 without being read.
+    :param tolerance_seconds: how far an event's timestamp may be from now, either way.
+    :param pool_size: database connections kept open.
+    """
+
+    secret: str = field(repr=False)
+    dsn: str = field(repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS
+    pool_size: int = DEFAULT_POOL_SIZE
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise WebhookConfigurationError("the webhook secret is empty")
+        if self.max_body_bytes < 1 or self.tolerance_seconds <= 0 or self.pool_size < 1:
+            raise WebhookConfigurationError("max_body_bytes, tolerance_seconds and pool_size must be positive")
+
+    def secrets(self) -> list[tuple[str, bytes]]:
+        """The secrets to try, labelled as stored in ``signature_secret_used``: current first."""
+        labelled = [("current", self.secret.encode("utf-8"))]
+        if self.previous_secret:
+            labelled.append(("previous", self.previous_secret.encode("utf-8")))
+        return labelled
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> WebhookSettings:
+        """Read the settings from the environment, falling back on Airflow connections.
+
+        :param environ: the variables to read (default: ``os.environ``).
+        :raises WebhookConfigurationError: when no secret or no database is configured.
+        """
+        env = os.environ if environ is None else environ
+        secret = env.get(SECRET_ENV) or None
+        previous = env.get(PREVIOUS_SECRET_ENV) or None
+        if secret is None:
+            secret, previous = _secrets_from_connection(previous)
+        dsn = env.get(DSN_ENV) or _dsn_from_connection()
+        return cls(
+            secret=secret,
+            previous_secret=previous,
+            dsn=dsn,
+            max_body_bytes=_number(env, MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES, int),
+            tolerance_seconds=_number(env, TOLERANCE_ENV, DEFAULT_TOLERANCE_SECONDS, float),
+            pool_size=_number(env, POOL_SIZE_ENV, DEFAULT_POOL_SIZE, int),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: Callable[[str], float]) -> Any:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise WebhookConfigurationError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _secrets_from_connection(previous_from_env: str | None) -> tuple[str, str | None]:
+    from airflow.sdk import BaseHook  # only when the environment has no secret
+
+    try:
+        extra = BaseHook.get_connection(SYMPHONICS_CONN_ID).extra_dejson
+    except Exception as exc:  # AirflowNotFoundException and backend errors alike
+        raise WebhookConfigurationError(
+            f"no webhook secret: set {SECRET_ENV}, or the extra {SECRET_EXTRA!r} of the connection "
+            f"{SYMPHONICS_CONN_ID!r} ({type(exc).__name__})"
+        ) from None
+    secret = extra.get(SECRET_EXTRA)
+    if not isinstance(secret, str) or not secret:
+        raise WebhookConfigurationError(
+            f"no webhook secret: set {SECRET_ENV}, or the extra {SECRET_EXTRA!r} of the connection "
+            f"{SYMPHONICS_CONN_ID!r}"
+        )
+    previous = previous_from_env or extra.get(PREVIOUS_SECRET_EXTRA) or None
+    return secret, previous if isinstance(previous, str) else None
+
+
+def _dsn_from_connection() -> str:
+    from include.symphonics.db import dsn
+
+    try:
+        return dsn(SYNC_CONN_ID)
+    except Exception as exc:
+        raise WebhookConfigurationError(
+            f"no sync database: set {DSN_ENV} or the Airflow connection {SYNC_CONN_ID!r} ({type(exc).__name__})"
+        ) from None

@@ -1,0 +1,33 @@
+"""Mounts the Symphonics webhook receiver on the api-server at ``/symphonics/webhooks`` (the demo's way).
+
+Only glue: the receiver lives in ``include.symphonics.webhooks``. Nothing is read or connected at import; the
+settings are resolved on the first webhook. The route gets no Airflow auth, which is right: the partner has no
+Airflow login, and the HMAC signature is the authentication.
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from include.symphonics.webhooks import MountRootMiddleware, create_webhook_app
+
+URL_PREFIX = "/symphonics/webhooks"
+
+
+class SymphonicsWebhooksPlugin(AirflowPlugin):
+    """The webhook receiver as a FastAPI sub-application of the api-server."""
+
+    name = "symphonics_webhooks"
+    # The base class declares these as plain list attributes; ClassVar would contradict it (mypy).
+    fastapi_apps = [  # noqa: RUF012
+        {"app": create_webhook_app(), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}
+    ]
+    # POST /symphonics/webhooks (no slash) would otherwise be a 307 to the mount's root.
+    fastapi_root_middlewares = [  # noqa: RUF012
+        {
+            "middleware": MountRootMiddleware,
+            "args": [],
+            "kwargs": {"prefix": URL_PREFIX},
+            "name": "Symphonics webhooks root",
+        }
+    ]
