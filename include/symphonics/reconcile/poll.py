@@ -1,0 +1,160 @@
+"""Poll the partner for the status of interventions the webhooks left unanswered, within the reconcile quota share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+
+from include.symphonics.client.errors import (
+    QuotaExhausted,
+    SymphonicsError,
+    SymphonicsNotFound,
+    SymphonicsUnavailable,
+)
+from include.symphonics.reconcile.sqlfiles import query
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "not_found"
+#: Consecutive unavailable answers after which the run stops polling (the partner is down; tomorrow is soon enough).
+MAX_CONSECUTIVE_UNAVAILABLE = 3
+
+
+class StatusReader(Protocol):
+    """What the poll needs of the partner: ``SymphonicsHook`` fits."""
+
+    def get_intervention(self, symphonics_id: str, *, priority: str = ...) -> Any:
+        """``GET /crm/interventions/{id}``."""
+
+
+@dataclass
+class PollCounts:
+    """What one poll pass did."""
+
+    candidates: int = 0
+    polled: int = 0
+    changed: int = 0
+    not_found: int = 0
+    errors: int = 0
+    deferred: int = 0
+    quota_exhausted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, for XCom and the log."""
+        return asdict(self)
+
+
+def _moment(value: str | None) -> datetime:
+    if value:
+        try:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+def poll_statuses(
+    sync_dsn: str,
+    reader_factory: Callable[[], StatusReader],
+    *,
+    run_id: str | None,
+    quiet_for_seconds: float,
+    max_polls: int,
+) -> PollCounts:
+    """Ask the partner for each candidate's status, one ``GET`` each, recording every change.
+
+    Candidates: those queued by late webhooks, then published interventions not in a final state and heard of
+    neither by webhook nor by poll for ``quiet_for_seconds``. Stops cleanly when the reconcile share of the quota
+    is spent (:class:`QuotaExhausted`): the rest are polled next night.
+
+    :param sync_dsn: the ``sync`` database.
+    :param reader_factory: builds the partner client (only called when there is something to poll).
+    :param run_id: the Airflow run, recorded on the history rows.
+    :param quiet_for_seconds: how long without news before a published intervention is polled.
+    :param max_polls: the most calls this pass makes.
+    """
+    counts = PollCounts()
+    now = datetime.now(UTC)
+    with psycopg.connect(sync_dsn, autocommit=True, row_factory=dict_row) as conn:
+        candidates = conn.execute(
+            query("poll_candidates"),
+            {"quiet_before": now - timedelta(seconds=quiet_for_seconds), "limit": max_polls},
+        ).fetchall()
+        counts.candidates = len(candidates)
+        if not candidates:
+            return counts
+        reader = reader_factory()
+        unavailable_in_a_row = 0
+        for index, candidate in enumerate(candidates):
+            try:
+                intervention = reader.get_intervention(candidate["symphonics_id"], priority="reconcile")
+                status, notes, occurred_at = intervention.status or "unknown", None, _moment(intervention.updated_at)
+                unavailable_in_a_row = 0
+            except QuotaExhausted as exc:
+                counts.quota_exhausted = True
+                counts.deferred = len(candidates) - index
+                log.warning(
+                    "the reconcile share of the quota is spent (resets at %s): %s poll(s) left for the next run",
+                    exc.resets_at,
+                    counts.deferred,
+                )
+                break
+            except SymphonicsNotFound:
+                status, notes, occurred_at = NOT_FOUND, "the partner answered 404", datetime.now(UTC)
+                counts.not_found += 1
+            except SymphonicsUnavailable as exc:
+                counts.errors += 1
+                unavailable_in_a_row += 1
+                log.warning("poll of %s failed: %s", candidate["external_id"], exc)
+                if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
+                    counts.deferred = len(candidates) - index - 1
+                    log.warning("the partner is unavailable: %s poll(s) left for the next run", counts.deferred)
+                    break
+                continue
+            except SymphonicsError as exc:
+                counts.errors += 1
+                log.warning("poll of %s refused: %s", candidate["external_id"], exc)
+                continue
+            counts.polled += 1
+            with conn.transaction():
+                conn.execute(
+                    query("record_poll"),
+                    {
+                        "external_id": candidate["external_id"],
+                        "symphonics_id": candidate["symphonics_id"],
+                        "status": status,
+                        "notes": notes,
+                        "occurred_at": occurred_at,
+                        "run_id": run_id,
+                    },
+                )
+                if candidate["queue_id"] is not None:
+                    conn.execute(query("finish_queued_poll"), {"queue_id": candidate["queue_id"]})
+        closer = getattr(reader, "close", None)
+        if callable(closer):
+            closer()
+    counts.changed = _changes_recorded(sync_dsn, run_id)
+    log.info(
+        "polls: %s candidate(s), %s polled, %s status change(s), %s not found, %s error(s), %s deferred",
+        counts.candidates,
+        counts.polled,
+        counts.changed,
+        counts.not_found,
+        counts.errors,
+        counts.deferred,
+    )
+    return counts
+
+
+def _changes_recorded(sync_dsn: str, run_id: str | None) -> int:
+    with psycopg.connect(sync_dsn) as conn:
+        row = conn.execute(query("poll_changes"), {"run_id": run_id}).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,97 @@
+"""The reconciliation's tunables, read from the environment when a task runs (never at parse time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+# Not imported from include.symphonics.db: the DAG file reads the schedule here, and that module loads psycopg.
+APP_CONN_ID = "app_db"
+SYNC_CONN_ID = "sync_db"
+
+WRITEBACK_VARIABLE = "symphonics_writeback"
+WRITEBACK_ENV = "SYMPHONICS_WRITEBACK"
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """What a reconciliation run does and how.
+
+    :param app_conn_id: the app's database (read; written only by the optional write-back, in its own schema).
+    :param sync_conn_id: the ``sync`` database.
+    :param symphonics_conn_id: the partner's connection.
+    :param poll_quiet_for: a published intervention heard of neither by webhook nor by poll for this long is polled.
+    :param max_polls: the most status polls one run makes (the quota share of class ``reconcile`` caps it too).
+    :param stale_days: a published intervention with no news for this many days is ``stale`` in the snapshot.
+    :param app_copy_overlap: how far below the newest copied version the next copy of the app reads again.
+    :param webhook_body_retention: raw webhook bodies older than this are purged.
+    :param api_calls_retention: ``api_calls`` rows older than this are purged.
+    :param alert_window: how far back the alert rules look.
+    :param rejected_share_threshold: alert when more than this share of the decided interventions are rejected.
+    :param rejected_min_decided: ... and at least this many were decided (a share of 3 means little).
+    :param signature_failures_threshold: alert on more webhook signature failures than this over the window.
+    :param late_share_threshold: alert when more than this share of the window's webhook events came late.
+    :param alert_conn_id: an Airflow connection the alerts are also sent to (Slack webhook, e-mail), or None.
+    """
+
+    app_conn_id: str = APP_CONN_ID
+    sync_conn_id: str = SYNC_CONN_ID
+    symphonics_conn_id: str = "symphonics_default"
+    poll_quiet_for: timedelta = timedelta(hours=48)
+    max_polls: int = 1000
+    stale_days: int = 30
+    app_copy_overlap: timedelta = timedelta(minutes=5)
+    webhook_body_retention: timedelta = timedelta(days=30)
+    api_calls_retention: timedelta = timedelta(days=90)
+    alert_window: timedelta = timedelta(hours=24)
+    rejected_share_threshold: float = 0.25
+    rejected_min_decided: int = 20
+    signature_failures_threshold: int = 10
+    late_share_threshold: float = 0.05
+    alert_conn_id: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> ReconcileSettings:
+        """The settings, with ``SYMPHONICS_*`` environment variables overriding the defaults."""
+        return cls(
+            poll_quiet_for=timedelta(hours=_env_float("SYMPHONICS_RECONCILE_POLL_AFTER_HOURS", 48)),
+            max_polls=_env_int("SYMPHONICS_RECONCILE_MAX_POLLS", 1000),
+            stale_days=_env_int("SYMPHONICS_STALE_AFTER_DAYS", 30),
+            webhook_body_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_BODY_RETENTION_DAYS", 30)),
+            api_calls_retention=timedelta(days=_env_float("SYMPHONICS_API_CALLS_RETENTION_DAYS", 90)),
+            alert_window=timedelta(hours=_env_float("SYMPHONICS_ALERT_WINDOW_HOURS", 24)),
+            rejected_share_threshold=_env_float("SYMPHONICS_ALERT_REJECTED_SHARE", 0.25),
+            rejected_min_decided=_env_int("SYMPHONICS_ALERT_REJECTED_MIN_DECIDED", 20),
+            signature_failures_threshold=_env_int("SYMPHONICS_ALERT_SIGNATURE_FAILURES", 10),
+            late_share_threshold=_env_float("SYMPHONICS_ALERT_LATE_SHARE", 0.05),
+            alert_conn_id=os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None,
+        )
+
+
+def reconcile_schedule() -> str:
+    """The DAG's schedule: ``SYMPHONICS_RECONCILE_SCHEDULE``, else 02:00 every night (read at parse time)."""
+    from include.symphonics.dag_defaults import schedule_from_env
+
+    return schedule_from_env("SYMPHONICS_RECONCILE_SCHEDULE", "0 2 * * *")
+
+
+def writeback_enabled() -> bool:
+    """Whether the write-back to the app's database is on: Variable ``symphonics_writeback`` or
+    ``SYMPHONICS_WRITEBACK`` = ``on`` (read when the task runs; off by default)."""
+    value = os.environ.get(WRITEBACK_ENV, "").strip()
+    if not value:
+        from airflow.sdk import Variable
+
+        value = str(Variable.get(WRITEBACK_VARIABLE, default="off"))
+    return value.strip().lower() in ("on", "true", "1", "yes")

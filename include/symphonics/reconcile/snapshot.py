@@ -1,0 +1,135 @@
+"""The daily reconciliation snapshot: one set-based ``INSERT … SELECT`` per date, written once, never changed.
+
+A snapshot of date D shows each intervention as of an instant ``as_of`` (the run's logical date), as known at
+``known_at`` (when it was first built). Both are kept in ``analytics.snapshot_builds``: a rebuild of D (rows
+deleted, or a backfill run again) reads the append-only history with the same two instants and gives the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pendulum
+import psycopg
+
+from include.symphonics.reconcile.sqlfiles import query
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """What a build did.
+
+    :param snapshot_date: the date.
+    :param as_of: the instant the snapshot describes.
+    :param rows: rows the date's snapshot holds now.
+    :param inserted: rows this build added (0 when the date was complete already).
+    :param ledger_history_rows: ledger transitions recorded before the build.
+    """
+
+    snapshot_date: date
+    as_of: datetime
+    rows: int
+    inserted: int
+    ledger_history_rows: int
+
+    def as_dict(self) -> dict[str, object]:
+        """For XCom: ISO strings."""
+        return {
+            "snapshot_date": self.snapshot_date.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "ledger_history_rows": self.ledger_history_rows,
+        }
+
+
+def snapshot_instant(logical_date: datetime | None, requested: str | None) -> tuple[date, datetime]:
+    """The snapshot's date and instant: ``requested`` (ISO date: that day at 02:00 Paris, or an ISO datetime),
+    else the run's logical date; the date is the instant's date in Paris.
+
+    :param logical_date: the run's logical date.
+    :param requested: the ``snapshot_date`` param.
+    :raises ValueError: when neither is given or the param is not ISO 8601.
+    """
+    if requested:
+        text = str(requested).strip()
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            instant = pendulum.datetime(day.year, day.month, day.day, 2, tz=TIMEZONE)
+        else:
+            parsed = pendulum.parse(text, tz=TIMEZONE)
+            if not isinstance(parsed, datetime):
+                raise ValueError(f"snapshot_date {requested!r} is not a date or a date-time")
+            instant = pendulum.instance(parsed)
+    elif logical_date is not None:
+        instant = pendulum.instance(logical_date)
+    else:
+        raise ValueError("a snapshot needs a logical date or a snapshot_date param")
+    return instant.in_timezone(TIMEZONE).date(), instant.in_timezone("UTC")
+
+
+def build_snapshot(
+    sync_dsn: str, snapshot_date: date, as_of: datetime, *, stale_days: int, run_id: str | None
+) -> SnapshotResult:
+    """Record the ledger's moved states in the history, then write the date's snapshot if it is not complete.
+
+    :param sync_dsn: the ``sync`` database.
+    :param snapshot_date: the date.
+    :param as_of: the instant it describes (ignored for a date built before: its own is kept).
+    :param stale_days: days without news after which a published intervention is ``stale``.
+    :param run_id: the Airflow run.
+    """
+    with psycopg.connect(sync_dsn) as conn, conn.transaction():
+        ledger_rows = conn.execute(query("record_ledger_history"), {"run_id": run_id}).rowcount
+        previous = conn.execute(query("snapshot_build_read"), {"snapshot_date": snapshot_date}).fetchone()
+        if previous is not None:
+            built_as_of, known_at, stale_days, row_count = previous
+            if built_as_of != as_of:
+                log.info("snapshot %s was built as of %s: rebuilt as of that instant", snapshot_date, built_as_of)
+            as_of = built_as_of
+        else:
+            known_row = conn.execute(query("transaction_time")).fetchone()
+            known_at = known_row[0] if known_row else None
+            row_count = None
+        inserted = 0
+        if previous is None or _rows(conn, snapshot_date) != row_count:
+            # Written once: an existing row is left as it is (ON CONFLICT DO NOTHING), only missing ones are added.
+            inserted = conn.execute(
+                query("build_snapshot"),
+                {"snapshot_date": snapshot_date, "as_of": as_of, "known_at": known_at, "stale_days": stale_days},
+            ).rowcount
+        rows = _rows(conn, snapshot_date)
+        if previous is None:
+            conn.execute(
+                query("snapshot_build_write"),
+                {
+                    "snapshot_date": snapshot_date,
+                    "as_of": as_of,
+                    "known_at": known_at,
+                    "stale_days": stale_days,
+                    "row_count": rows,
+                    "run_id": run_id,
+                },
+            )
+        elif row_count != rows:
+            log.warning("snapshot %s holds %s rows, its build recorded %s", snapshot_date, rows, row_count)
+    log.info(
+        "snapshot %s as of %s: %s row(s), %s added; %s ledger transition(s) recorded",
+        snapshot_date,
+        as_of,
+        rows,
+        inserted,
+        ledger_rows,
+    )
+    return SnapshotResult(snapshot_date, as_of, rows, inserted, ledger_rows)
+
+
+def _rows(conn: psycopg.Connection, snapshot_date: date) -> int:
+    row = conn.execute(query("snapshot_rows"), {"snapshot_date": snapshot_date}).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,109 @@
+"""The reconcile DAG's task bodies: each resolves connections and settings at run time, then calls a step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from include.symphonics.db import dsn
+from include.symphonics.reconcile import app_state, poll, purge, rules, snapshot, webhook_apply, writeback
+from include.symphonics.reconcile.settings import ReconcileSettings, writeback_enabled
+
+log = logging.getLogger(__name__)
+
+#: The DAGs whose failed runs raise an alert.
+WATCHED_DAGS = ("symphonics_publish", "symphonics_reconcile")
+
+
+def run_apply_webhooks(*, run_id: str) -> dict[str, int]:
+    """Task ``apply_webhooks``."""
+    settings = ReconcileSettings.from_environment()
+    return webhook_apply.apply_webhook_events(dsn(settings.sync_conn_id), run_id=run_id).as_dict()
+
+
+def run_poll_statuses(*, run_id: str) -> dict[str, Any]:
+    """Task ``poll_statuses``: the partner client is built only when something is to be polled."""
+    settings = ReconcileSettings.from_environment()
+
+    def reader() -> poll.StatusReader:
+        from include.symphonics.hook import SymphonicsHook
+
+        return SymphonicsHook(settings.symphonics_conn_id, sync_conn_id=settings.sync_conn_id)
+
+    return poll.poll_statuses(
+        dsn(settings.sync_conn_id),
+        reader,
+        run_id=run_id,
+        quiet_for_seconds=settings.poll_quiet_for.total_seconds(),
+        max_polls=settings.max_polls,
+    ).as_dict()
+
+
+def run_copy_app_state(*, run_id: str) -> dict[str, int]:
+    """Task ``copy_app_state``; then the optional write-back (off by default)."""
+    settings = ReconcileSettings.from_environment()
+    sync_dsn, app_dsn = dsn(settings.sync_conn_id), dsn(settings.app_conn_id)
+    result = app_state.copy_app_state(app_dsn, sync_dsn, run_id=run_id, overlap=settings.app_copy_overlap)
+    if writeback_enabled():
+        result.update(writeback.write_back(sync_dsn, app_dsn))
+    return result
+
+
+def run_build_snapshot(params: Mapping[str, Any], *, logical_date: datetime | None, run_id: str) -> dict[str, Any]:
+    """Task ``build_snapshot``: the date is the param ``snapshot_date``, else the run's logical date."""
+    settings = ReconcileSettings.from_environment()
+    snapshot_date, as_of = snapshot.snapshot_instant(logical_date, params.get("snapshot_date"))
+    result = snapshot.build_snapshot(
+        dsn(settings.sync_conn_id), snapshot_date, as_of, stale_days=settings.stale_days, run_id=run_id
+    )
+    return result.as_dict()
+
+
+def run_purge() -> dict[str, int]:
+    """Task ``purge``."""
+    settings = ReconcileSettings.from_environment()
+    return purge.purge(
+        dsn(settings.sync_conn_id),
+        body_retention=settings.webhook_body_retention,
+        api_calls_retention=settings.api_calls_retention,
+    )
+
+
+def _failed_tasks(ti: Any, dag_id: str, run_id: str) -> tuple[str, ...]:
+    states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id])
+    per_task = states.get(run_id, states) if isinstance(states, Mapping) else {}
+    return tuple(sorted(task for task, state in per_task.items() if str(state) in rules.FAILED_STATES))
+
+
+def _failed_runs(ti: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for dag_id in WATCHED_DAGS:
+        try:
+            totals[dag_id] = int(ti.get_dr_count(dag_id=dag_id, states=["failed"]))
+        except Exception as exc:
+            # A DAG not deployed, or an API that does not answer, must not hide the other rules.
+            log.warning("failed runs of %s unknown: %s", dag_id, type(exc).__name__)
+    return totals
+
+
+def run_evaluate_alerts(
+    context: Mapping[str, Any], snapshot_result: Mapping[str, Any] | None, poll_result: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Task ``evaluate_alerts``: every rule, then the notifier. Returns the alerts raised and the failed tasks."""
+    from include.symphonics.alerts import SymphonicsAlertNotifier
+
+    settings = ReconcileSettings.from_environment()
+    ti = context["ti"]
+    dag_run = context["dag_run"]
+    failed = tuple(t for t in _failed_tasks(ti, dag_run.dag_id, dag_run.run_id) if t != ti.task_id)
+    facts = rules.RunFacts(failed_tasks=failed, failed_runs_total=_failed_runs(ti), poll=poll_result)
+    snapshot_date = date.fromisoformat(str(snapshot_result["snapshot_date"])) if snapshot_result else None
+    alerts = rules.evaluate(dsn(settings.sync_conn_id), snapshot_date, facts, settings)
+    notifier = SymphonicsAlertNotifier(alerts, sync_conn_id=settings.sync_conn_id, conn_id=settings.alert_conn_id)
+    if alerts:
+        notifier.notify(context)
+    else:
+        log.info("no alert")
+    return {"alerts": [alert.kind for alert in alerts], "failed_tasks": list(failed)}

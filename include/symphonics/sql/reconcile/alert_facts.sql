@@ -1,0 +1,17 @@
+-- What the alert rules look at, in one row: the snapshot's decisions, the publish runs' quota deferrals, webhook
+-- signature failures and late events over the window.
+SELECT
+    (SELECT count(*) FROM analytics.reconciliation_snapshots
+      WHERE snapshot_date = %(snapshot_date)s::date AND category IN ('approved', 'rejected', 'document_rejected'))
+        AS decided,
+    (SELECT count(*) FROM analytics.reconciliation_snapshots
+      WHERE snapshot_date = %(snapshot_date)s::date AND category IN ('rejected', 'document_rejected'))
+        AS rejected,
+    (SELECT count(*) FROM symphonics.publish_runs
+      WHERE started_at >= %(since)s AND deferred_by_quota > 0 AND backlog > 0) AS publish_runs_deferred,
+    (SELECT max(backlog) FROM symphonics.publish_runs WHERE started_at >= %(since)s AND deferred_by_quota > 0)
+        AS publish_backlog,
+    (SELECT count(*) FROM symphonics.webhook_rejections
+      WHERE received_at >= %(since)s AND reason IN ('bad_signature', 'missing_signature')) AS signature_failures,
+    (SELECT count(*) FROM symphonics.webhook_events WHERE received_at >= %(since)s) AS webhook_events,
+    (SELECT count(*) FROM symphonics.webhook_events WHERE received_at >= %(since)s AND late) AS late_events

@@ -1,0 +1,1 @@
+COPY reconcile_app_stage FROM STDIN

@@ -1,0 +1,1 @@
+SELECT count(*) FROM reconcile_app_stage

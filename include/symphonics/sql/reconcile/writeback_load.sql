@@ -1,0 +1,1 @@
+COPY reconcile_writeback_stage FROM STDIN
