@@ -1,0 +1,303 @@
+// The Symphonics ops dashboard: fetches api/summary and draws each panel (tables, and small SVG charts).
+// No dependency and no CDN: the api-server may have no internet access. Every value from the database is
+// written with textContent, never parsed as HTML.
+"use strict";
+
+(function () {
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const COLORS = {
+    publish: "#2f6fde", reconcile: "#16a37f", ops: "#d97706",
+    accepted: "#16a37f", late: "#d97706", refused: "#c81e1e",
+    published: "#2f6fde", updated: "#7c3aed", rejected: "#c81e1e", invalid: "#e11d48",
+    conflict_unresolved: "#d97706", changed_after_publish: "#a16207", failed_retryable: "#64748b",
+    dead_letter: "#111827", p50: "#2f6fde", p95: "#c81e1e",
+  };
+  const REFRESH_MS = 30000;
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "text") node.textContent = value; else node.setAttribute(key, value);
+    }
+    for (const child of children || []) node.appendChild(child);
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  const fmt = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"));
+  const pct = (part, whole) => (whole ? `${Math.round((100 * part) / whole)}%` : "—");
+  const ms = (n) => (n === null || n === undefined ? "—" : `${Math.round(n).toLocaleString("en-US")} ms`);
+  function when(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  }
+  const hhmm = (iso) => new Date(iso).toISOString().slice(11, 16);
+
+  function kpi(id, value, label) {
+    return el("div", { class: "kpi", "data-kpi": id }, [
+      el("div", { class: "value", text: value }),
+      el("div", { class: "label", text: label }),
+    ]);
+  }
+
+  function legend(keys) {
+    return el("div", { class: "legend" }, keys.map((key) =>
+      el("span", {}, [el("i", { style: `background:${COLORS[key] || "#999"}` }), document.createTextNode(key)])));
+  }
+
+  function table(headers, rows, numeric) {
+    const head = el("tr", {}, headers.map((h, i) => el("th", { class: numeric[i] ? "num" : "", text: h })));
+    const body = rows.map((row) => el("tr", {}, row.map((cell, i) =>
+      el("td", { class: numeric[i] ? "num" : "", text: cell === null || cell === undefined ? "—" : String(cell) }))));
+    return el("div", { class: "table-wrap" }, [el("table", {}, [el("thead", {}, [head]), el("tbody", {}, body)])]);
+  }
+
+  // Horizontal bars: items [{label, value, max?, color?, note?}].
+  function hbars(items, options) {
+    const width = 460, row = 22, labelWidth = options.labelWidth || 150;
+    const top = Math.max(1, ...items.map((it) => Math.max(it.value, it.max || 0)));
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, role: "img",
+      "aria-label": options.title || "bar chart" });
+    items.forEach((it, i) => {
+      const y = i * row + 2, span = width - labelWidth - 90;
+      chart.appendChild(svg("text", { x: labelWidth - 6, y: y + 14, "text-anchor": "end", class: "bar-label" }, it.label));
+      if (it.max) {
+        chart.appendChild(svg("rect", { x: labelWidth, y: y + 3, width: (span * it.max) / top, height: 14,
+          fill: "none", stroke: "#9aa5b1", "stroke-dasharray": "3 2" }));
+      }
+      chart.appendChild(svg("rect", { x: labelWidth, y: y + 3, width: Math.max(1, (span * it.value) / top), height: 14,
+        fill: it.color || "#2f6fde", rx: 2 }));
+      chart.appendChild(svg("text", { x: labelWidth + (span * Math.max(it.value, it.max || 0)) / top + 6, y: y + 14 },
+        it.note || fmt(it.value)));
+    });
+    return chart;
+  }
+
+  // Vertical stacked bars: series [{label, values: {key: n}}], keys in stacking order; line: optional y value.
+  function stacked(series, keys, options) {
+    const width = 720, height = 170, left = 34, bottom = 20, top = 8;
+    const totals = series.map((s) => keys.reduce((sum, k) => sum + (s.values[k] || 0), 0));
+    const ymax = Math.max(1, options.line || 0, ...totals);
+    const plotH = height - bottom - top, step = (width - left) / Math.max(1, series.length);
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": options.title || "chart" });
+    [0, 0.5, 1].forEach((f) => {
+      const y = top + plotH * (1 - f);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e4e7eb" }));
+      chart.appendChild(svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" }, fmt(Math.round(ymax * f))));
+    });
+    series.forEach((s, i) => {
+      let y = top + plotH;
+      keys.forEach((k) => {
+        const v = s.values[k] || 0;
+        if (!v) return;
+        const h = (plotH * v) / ymax;
+        y -= h;
+        const bar = svg("rect", { x: left + i * step + 1, y, width: Math.max(1, step - 2), height: h, fill: COLORS[k] || "#999" });
+        bar.appendChild(svg("title", {}, `${s.label} ${k}: ${v}`));
+        chart.appendChild(bar);
+      });
+      const every = Math.ceil(series.length / 8);
+      if (i % every === 0) {
+        chart.appendChild(svg("text", { x: left + i * step + step / 2, y: height - 6, "text-anchor": "middle" }, s.label));
+      }
+    });
+    if (options.line) {
+      const y = top + plotH * (1 - options.line / ymax);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#c81e1e", "stroke-dasharray": "4 3" }));
+      chart.appendChild(svg("text", { x: width - 2, y: y - 3, "text-anchor": "end" }, options.lineLabel || ""));
+    }
+    return chart;
+  }
+
+  // Lines: points [{label, values: {key: n|null}}].
+  function lines(points, keys, options) {
+    const width = 720, height = 170, left = 50, bottom = 20, top = 8;
+    const all = points.flatMap((p) => keys.map((k) => p.values[k]).filter((v) => v !== null && v !== undefined));
+    const ymax = Math.max(1, ...all);
+    const plotH = height - bottom - top, step = (width - left) / Math.max(1, points.length - 1);
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": options.title || "chart" });
+    [0, 0.5, 1].forEach((f) => {
+      const y = top + plotH * (1 - f);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e4e7eb" }));
+      chart.appendChild(svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" }, ms(ymax * f)));
+    });
+    keys.forEach((k) => {
+      let d = "";
+      points.forEach((p, i) => {
+        const v = p.values[k];
+        if (v === null || v === undefined) return;
+        const x = left + i * step, y = top + plotH * (1 - v / ymax);
+        d += `${d ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)} `;
+        chart.appendChild(svg("circle", { cx: x, cy: y, r: 2.5, fill: COLORS[k] }));
+      });
+      if (d) chart.appendChild(svg("path", { d, fill: "none", stroke: COLORS[k], "stroke-width": 2 }));
+    });
+    points.forEach((p, i) => {
+      if (i % 3 === 0) chart.appendChild(svg("text", { x: left + i * step, y: height - 6, "text-anchor": "middle" }, p.label));
+    });
+    return chart;
+  }
+
+  // -- panels --------------------------------------------------------------------------------------------
+
+  const render = {
+    quota(p, doc) {
+      const body = [
+        el("div", { class: "kpis" }, [
+          kpi("quota.day_used", `${fmt(p.day_used)} / ${fmt(p.day_limit)}`, `today (since ${when(p.day_start)})`),
+          kpi("quota.last_minute", `${fmt(p.last_minute)} / ${fmt(p.minute_limit)}`, "last minute"),
+          ...p.classes.map((c) => kpi(`quota.${c.name}`, fmt(c.used_today), `${c.name} today (cap ${fmt(c.cap)})`)),
+        ]),
+        hbars(p.classes.map((c) => ({ label: `${c.name} (share ${Math.round(c.share * 100)}%)`, value: c.used_today,
+          max: c.cap, color: COLORS[c.name], note: `${fmt(c.used_today)} / ${fmt(c.cap)} (${pct(c.used_today, c.cap)})` })),
+        { title: "requests today per class against its cap", labelWidth: 170 }),
+        legend(["publish", "reconcile", "ops"]),
+        stacked(p.per_minute.map((m) => ({ label: hhmm(m.minute), values: m })), ["publish", "reconcile", "ops"],
+          { title: "requests per minute", line: p.minute_limit, lineLabel: `limit ${p.minute_limit}/min` }),
+      ];
+      return body;
+    },
+    breaker(p) {
+      return [
+        el("p", {}, [el("span", { class: `pill ${p.state}`, "data-kpi": "breaker.state", text: p.state })]),
+        el("div", { class: "kpis" }, [
+          kpi("breaker.failed_calls", `${fmt(p.failed_calls)} / ${fmt(p.threshold)}`, "calls in a row unavailable"),
+          kpi("breaker.failed_attempts", fmt(p.failed_attempts), "attempts since last answer"),
+        ]),
+        table(["", ""], [
+          ["last answer", when(p.last_answer_at)],
+          ["last failure", when(p.last_failure_at)],
+          ["open until", when(p.open_until)],
+          ["cool-down", `${p.reset_seconds} s`],
+        ], [false, false]),
+      ];
+    },
+    backlog(p) {
+      return [
+        el("div", { class: "kpis" }, [
+          kpi("backlog.backlog", fmt(p.backlog), "rows to work on"),
+          kpi("backlog.eta", when(p.eta), "drained at the quota (ETA)"),
+          kpi("backlog.total", fmt(p.total), "rows in the ledger"),
+        ]),
+        hbars(p.states.map((s) => ({ label: s.state, value: s.rows, color: COLORS[s.state] || "#64748b" })),
+          { title: "ledger rows per state" }),
+        el("p", { class: "meta", text: `ETA basis: ${p.eta_basis}` }),
+      ];
+    },
+    ops_queue(p) {
+      const body = [el("div", { class: "kpis" }, Object.entries(p.counts).map(([state, n]) =>
+        kpi(`ops_queue.${state}`, fmt(n), state)))];
+      body.push(table(["external id", "state", "reason", "error", "attempts", "since"],
+        p.rows.map((r) => [r.external_id, r.state, r.state_reason, r.last_error_code || r.last_http_status,
+          r.attempts, when(r.state_changed_at)]), [false, false, false, false, true, false]));
+      return body;
+    },
+    runs(p) {
+      const keys = ["published", "updated", "rejected", "invalid", "conflict_unresolved", "failed_retryable", "dead_letter"];
+      const ordered = p.runs.slice().reverse();
+      return [
+        legend(keys),
+        stacked(ordered.map((r) => ({ label: when(r.started_at).slice(5, 16), values: r })), keys,
+          { title: "outcomes per run" }),
+        table(["run", "started", "duration", "published", "updated", "rejected", "invalid", "dead letter", "calls",
+          "backlog", "ETA"],
+          p.runs.map((r) => [`${r.run_id}${r.dry_run ? " (dry run)" : ""}${r.kill_switch ? " (kill switch)" : ""}`,
+            when(r.started_at), r.duration_seconds === null ? "running" : `${Math.round(r.duration_seconds)} s`,
+            r.published, r.updated, r.rejected, r.invalid, r.dead_letter,
+            r.calls_budget ? `${r.calls_spent} / ${r.calls_budget}` : r.calls_spent, r.backlog, when(r.backlog_eta)]),
+          [false, false, true, true, true, true, true, true, true, true, false]),
+      ];
+    },
+    rejections(p) {
+      return [
+        legend(["invalid", "rejected"]),
+        hbars(p.reasons.map((r) => ({ label: r.reason, value: r.rows,
+          color: r.rejected_validation >= r.invalid ? COLORS.rejected : COLORS.invalid,
+          note: `${fmt(r.rows)} (${fmt(r.invalid)} local, ${fmt(r.rejected_validation)} partner)` })),
+        { title: "rows per rejection reason", labelWidth: 170 }),
+      ];
+    },
+    webhooks(p) {
+      return [
+        el("div", { class: "kpis" }, [
+          kpi("webhooks.accepted", fmt(p.accepted), "accepted"),
+          kpi("webhooks.late", fmt(p.late), "late (stored, polled)"),
+          kpi("webhooks.refused", fmt(p.refused), "refused"),
+          kpi("webhooks.unprocessed", fmt(p.unprocessed), "not yet applied"),
+        ]),
+        legend(["accepted", "late", "refused"]),
+        stacked(p.hourly.map((h) => ({ label: hhmm(h.hour), values: h })), ["accepted", "late", "refused"],
+          { title: "webhooks per hour" }),
+        table(["rejection reason", "requests"], p.rejections.map((r) => [r.reason, r.requests]), [false, true]),
+        el("p", { class: "meta", text: `last received ${when(p.last_received_at)}; unknown event types: ${fmt(p.unknown_event)}` }),
+      ];
+    },
+    latency(p) {
+      return [
+        el("div", { class: "kpis" }, [
+          kpi("latency.p50", ms(p.p50_ms), "p50"),
+          kpi("latency.p95", ms(p.p95_ms), "p95"),
+          kpi("latency.calls", fmt(p.calls), "replies"),
+          kpi("latency.unavailable", fmt(p.unavailable), "no reply or 5xx"),
+        ]),
+        legend(["p50", "p95"]),
+        lines(p.hourly.map((h) => ({ label: hhmm(h.hour), values: { p50: h.p50_ms, p95: h.p95_ms } })), ["p50", "p95"],
+          { title: "latency per hour" }),
+        table(["operation", "calls", "p50", "p95"], p.operations.map((o) => [o.operation, o.calls, ms(o.p50_ms), ms(o.p95_ms)]),
+          [false, true, true, true]),
+      ];
+    },
+  };
+
+  function show(name, panel, doc) {
+    const card = document.getElementById(`panel-${name}`);
+    if (!card) return;
+    const body = card.querySelector(".body");
+    body.replaceChildren();
+    card.dataset.status = panel.status;
+    if (panel.status === "ok") {
+      try {
+        for (const node of render[name](panel, doc)) body.appendChild(node);
+      } catch (err) {
+        card.dataset.status = "error";
+        body.replaceChildren(el("p", { class: "error", text: `could not draw this panel: ${err}` }));
+      }
+    } else if (panel.status === "no_data") {
+      body.appendChild(el("p", { class: "no-data", text: `No data yet — ${panel.message || ""}` }));
+    } else {
+      body.appendChild(el("p", { class: "error", text: panel.message || "could not read the figures" }));
+    }
+  }
+
+  async function load() {
+    const error = document.getElementById("page-error");
+    try {
+      const response = await fetch("api/summary", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) {
+        const detail = await response.json().catch(() => ({}));
+        throw new Error(`${response.status}: ${detail.detail || response.statusText}`);
+      }
+      const doc = await response.json();
+      error.hidden = true;
+      document.getElementById("generated").textContent = `figures of ${when(doc.generated_at)}`;
+      document.getElementById("limits-source").textContent = `limits from ${doc.limits.source}`;
+      for (const [name, panel] of Object.entries(doc.panels)) show(name, panel, doc);
+      document.body.dataset.loaded = "true";
+    } catch (err) {
+      error.textContent = `The figures could not be loaded (${err.message}).`;
+      error.hidden = false;
+      document.body.dataset.loaded = "error";
+    }
+  }
+
+  document.getElementById("refresh").addEventListener("click", load);
+  load();
+  setInterval(load, REFRESH_MS);
+})();
