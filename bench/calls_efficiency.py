@@ -44,7 +44,7 @@ def main() -> int:
 
     # The hook shares the token through the sync database, encrypted: a throw-away key for this run.
     os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-    server = localpg.get_server(localpg.LOCAL_DIR / "bench-pg")
+    server = localpg.get_server(localpg.LOCAL_DIR / "bench-pg", keep_running=False)
     suffix = uuid.uuid4().hex[:8]
     app_name, sync_name = f"bench_calls_app_{suffix}", f"bench_calls_sync_{suffix}"
     server.ensure_databases([app_name, sync_name])

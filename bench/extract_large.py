@@ -34,7 +34,7 @@ from include.symphonics.publish.sqlfiles import extraction_query
 def _own_app_database(interventions: int, seed: int) -> tuple[localpg.PgServer, str]:
     from include.symphonics.demo.generator import seed_database
 
-    server = localpg.get_server(localpg.LOCAL_DIR / "bench-pg")
+    server = localpg.get_server(localpg.LOCAL_DIR / "bench-pg", keep_running=False)
     name = f"bench_app_{interventions}_{seed}"
     with psycopg.connect(server.admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -28,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _STACK is not None:
+        if "airflow.settings" in sys.modules:
+            # Close Airflow's pooled connections first: dropping its database under them makes it log errors.
+            sys.modules["airflow.settings"].dispose_orm()
         shutil.rmtree(_STACK.airflow_home, ignore_errors=True)
         test_stack.drop_session_databases(_STACK.server)
 

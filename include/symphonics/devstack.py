@@ -165,6 +165,10 @@ def _terminate_group(pgid: int, grace: float = 20.0) -> None:
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
+        # Reap the members that are our children: a zombie still counts as a member of its group.
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-pgid, os.WNOHANG)[0] > 0:
+                pass
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -273,7 +277,7 @@ def run() -> int:
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
         while not stopping:
             for name, process in processes.items():
-                if process.poll() is not None:
+                if process.poll() is not None and not stopping:
                     _say(f"{name} exited (code {process.returncode}); stopping the stack, see {LOG_DIR}/{name}.log")
                     stopping = True
                     break
@@ -285,8 +289,19 @@ def run() -> int:
 
 
 def stop(quiet: bool = False) -> int:
-    """Stop Airflow's process group, then the sandbox, then the embedded PostgreSQL."""
+    """Stop the stack: Airflow's process group, then the sandbox, then the embedded PostgreSQL.
+
+    From another terminal (``make stop``) the running ``make run`` is asked to stop, and does it in that
+    order itself; with no live runner (it crashed), what it left is stopped here.
+    """
     state = _read_state() or {}
+    runner = state.get("runner_pid")
+    if isinstance(runner, int) and runner != os.getpid() and _alive(runner):
+        os.kill(runner, signal.SIGTERM)
+        deadline = time.monotonic() + 90
+        while _alive(runner) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        state = _read_state() or {}
     pgid = state.get("airflow_pgid")
     if isinstance(pgid, int):
         _terminate_group(pgid)
@@ -294,14 +309,10 @@ def stop(quiet: bool = False) -> int:
     if isinstance(sandbox_pid, int) and _alive(sandbox_pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(sandbox_pid, signal.SIGTERM)
-    runner = state.get("runner_pid")
-    if isinstance(runner, int) and runner != os.getpid() and _alive(runner):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(runner, signal.SIGTERM)
     stopped_pg = localpg.stop_embedded(LOCAL_DIR / "pg")
     STATE_FILE.unlink(missing_ok=True)
     if not quiet:
-        print("stopped" if (state or stopped_pg) else "nothing was running")
+        print("stopped" if (state or stopped_pg or runner) else "nothing was running")
     return 0
 
 

@@ -117,8 +117,12 @@ def _import_pgserver() -> Any:
     return pgserver
 
 
-def start_embedded(data_dir: Path) -> PgServer:
-    """Start (or find running) the embedded server whose data lives in ``data_dir``."""
+def start_embedded(data_dir: Path, *, keep_running: bool = True) -> PgServer:
+    """Start (or find running) the embedded server whose data lives in ``data_dir``.
+
+    :param keep_running: leave the server running when this process exits (``make run``); otherwise it
+        stops when the last process that started or found it exits (tests, benchmarks).
+    """
     pgserver = _import_pgserver()
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +133,7 @@ def start_embedded(data_dir: Path) -> PgServer:
         data_dir.mkdir(parents=True)
     first_start = not (data_dir / "PG_VERSION").exists()
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
         if first_start:
             with (data_dir / "postgresql.conf").open("a") as conf:
                 conf.write(_EMBEDDED_SETTINGS)
@@ -163,12 +167,15 @@ def stop_embedded(data_dir: Path) -> bool:
     return _pg_ctl(data_dir, "-w", "-m", "fast", "stop")
 
 
-def get_server(data_dir: Path | None = None) -> PgServer:
-    """The server to use: ``SYMPHONICS_PG_URL`` when set (checked), else the embedded one, started."""
+def get_server(data_dir: Path | None = None, *, keep_running: bool = True) -> PgServer:
+    """The server to use: ``SYMPHONICS_PG_URL`` when set (checked), else the embedded one, started.
+
+    :param keep_running: for the embedded server, see :func:`start_embedded`.
+    """
     user_url = os.environ.get(PG_URL_ENV)
     if user_url:
         parts = urlsplit(user_url)
         admin = urlunsplit(parts._replace(path="/postgres")) if parts.path in ("", "/") else user_url
         check_reachable(admin)
         return PgServer(admin_url=admin)
-    return start_embedded(data_dir or LOCAL_DIR / "pg")
+    return start_embedded(data_dir or LOCAL_DIR / "pg", keep_running=keep_running)

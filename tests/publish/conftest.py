@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -110,7 +111,7 @@ class PublishWorld:
 @pytest.fixture(scope="session")
 def publish_app_template(stack: Any) -> str:
     """A database seeded once with the demo data set, cloned for each test (CREATE DATABASE … TEMPLATE)."""
-    name = "symphonics_test_publish_template"
+    name = f"symphonics_test_{os.getpid()}_publish_template"
     admin = stack.server.admin_url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -127,7 +128,7 @@ def fresh_app_db(stack: Any, publish_app_template: str) -> Iterator[Callable[[],
     made: list[str] = []
 
     def make() -> str:
-        name = f"symphonics_test_publish_{uuid.uuid4().hex[:10]}"
+        name = f"symphonics_test_{os.getpid()}_publish_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name} TEMPLATE {publish_app_template}")
         made.append(name)
