@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import multiprocessing
 import time
 from collections import Counter
 from typing import Any
@@ -157,10 +156,8 @@ def test_bad_credentials_are_an_auth_error_without_the_secret(sandbox: SandboxAd
 
 
 def test_one_token_is_shared_by_two_processes(sandbox: SandboxAdmin, clean_sync: str, fernet_key: str) -> None:
-    context = multiprocessing.get_context("spawn")
     args: tuple[Any, ...] = (sandbox.url, sandbox.client_id, sandbox.client_secret, clean_sync, fernet_key, 3, {})
-    with context.Pool(2) as pool:
-        results = pool.starmap(workers.validate_pdls, [args, args])
+    results = workers.validate_pdls_in_two_processes(args)
     assert [r["done"] for r in results] == [3, 3]
     assert _statuses(sandbox, "/auth/token") == [200]
     assert len(_statuses(sandbox, "/validation/pdl")) == 6
@@ -313,9 +310,7 @@ def test_two_processes_sharing_the_quota_never_exceed_either_limit(
         "priority_classes": {"publish": (1.0, 0.0), "reconcile": (1.0, 0.0), "ops": (1.0, 0.0)},
     }
     args = (sandbox.url, sandbox.client_id, sandbox.client_secret, clean_sync, fernet_key, 12, settings)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        results = pool.starmap(workers.validate_pdls, [args, args])
+    results = workers.validate_pdls_in_two_processes(args)
     calls = sandbox.calls()
     assert 429 not in [call["status"] for call in calls]
     minute, day = 60.0 / time_scale, 86_400.0 / time_scale

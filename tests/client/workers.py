@@ -39,3 +39,25 @@ def validate_pdls(
     finally:
         client.close()
     return {"done": done, "exhausted": exhausted}
+
+
+def _validate_into(queue: Any, start_together: Any, args: tuple[Any, ...]) -> None:
+    start_together.wait(timeout=60)
+    queue.put(validate_pdls(*args))
+
+
+def validate_pdls_in_two_processes(args: tuple[Any, ...]) -> list[dict[str, int]]:
+    """Run :func:`validate_pdls` in two processes that start together (a pool may run both in one)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start_together = context.Barrier(2)
+    processes = [context.Process(target=_validate_into, args=(queue, start_together, args)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    try:
+        return [queue.get(timeout=180) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
