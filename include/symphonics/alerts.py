@@ -57,13 +57,33 @@ def register_channel(conn_type: str, sender: Sender) -> None:
     CHANNELS[conn_type] = sender
 
 
+def alert_url(conn_type: str, host: str, schema: str | None, port: int | None) -> str:
+    """The URL of an ``http`` connection, whichever way it was written.
+
+    A URI (``http://127.0.0.1:8123/alerts``) reaches Airflow as conn_type = scheme, host, port and
+    schema = path; the UI form may hold the full URL in the host, or ``http``/``https`` in the schema field
+    (as HttpHook reads it).
+    """
+    if "://" in host:
+        scheme, rest = host.split("://", 1)
+    elif schema in ("http", "https"):
+        scheme, rest = schema, host
+    else:
+        scheme, rest = ("http" if conn_type == "http" else "https"), host
+    path = ""
+    if schema and schema not in ("http", "https"):
+        path = schema if schema.startswith("/") else f"/{schema}"
+    netloc, _, host_path = rest.partition("/")
+    if port and ":" not in netloc:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{('/' + host_path) if host_path else ''}{path}"
+
+
 def _post_json(connection: Any, alert: Alert) -> None:
     """``http`` connections: POST ``{"text": ...}`` (the body a Slack incoming webhook takes) to the host URL."""
     import requests
 
-    url = connection.host if "://" in (connection.host or "") else f"https://{connection.host}"
-    if connection.schema and connection.schema.startswith("/"):
-        url = f"{url.rstrip('/')}{connection.schema}"
+    url = alert_url(connection.conn_type or "", connection.host or "", connection.schema, connection.port)
     text = f"[{alert.severity}] {alert.kind}: {alert.message}"
     response = requests.post(url, json={"text": text, "details": dict(alert.details)}, timeout=10)
     response.raise_for_status()
