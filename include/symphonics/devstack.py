@@ -45,8 +45,11 @@ class StackError(RuntimeError):
     """A problem the user can fix; its message says what to do."""
 
 
+_STARTED = time.monotonic()
+
+
 def _say(message: str) -> None:
-    print(f"[make run] {message}", flush=True)
+    print(f"[make run {time.monotonic() - _STARTED:5.1f}s] {message}", flush=True)
 
 
 def _port_taken(port: int) -> bool:
