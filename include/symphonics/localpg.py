@@ -114,6 +114,7 @@ def _import_pgserver() -> Any:
         warnings.simplefilter("ignore")
         import pgserver  # heavy import, only where the embedded server is wanted
         import pgserver._commands
+        import pgserver.postgres_server
     return pgserver
 
 
@@ -132,6 +133,9 @@ def start_embedded(data_dir: Path, *, keep_running: bool = True) -> PgServer:
         shutil.rmtree(data_dir)
         data_dir.mkdir(parents=True)
     first_start = not (data_dir / "PG_VERSION").exists()
+    if not (data_dir / "postmaster.pid").exists():
+        # pgserver caches one handle per folder per process; after a stop that handle points at nothing.
+        pgserver.postgres_server.PostgresServer._instances.pop(data_dir.resolve(), None)
     try:
         server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
         if first_start:

@@ -180,3 +180,30 @@ def test_transitions() -> None:
         new is not LedgerState.SENDING or old in {LedgerState.READY, LedgerState.FAILED_RETRYABLE, LedgerState.SENDING}
         for old, new in TRANSITIONS
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda s: s["photos"][1].update(latitude=123.0), "invalid_coordinates"),
+        (lambda s: s["photos"][0].update(longitude=-181.5), "invalid_coordinates"),
+        (lambda s: s["customer"].update(first_name="  "), "missing_customer_name"),
+        (lambda s: s["customer"].update(last_name=None), "missing_customer_name"),
+        (lambda s: s["customer"].update(email="jean..dupont@orange.fr"), "invalid_email"),
+        (lambda s: s["customer"].update(email=".jean@orange.fr"), "invalid_email"),
+        (lambda s: s["installer"].update(email="jean.@acme.fr"), "invalid_installer_email"),
+    ],
+)
+def test_what_the_partner_would_refuse_is_caught_locally(change: Any, reason: str) -> None:
+    source = good_source()
+    change(source)
+    verdict = check_local_rules(source)
+    assert verdict.state == LedgerState.INVALID
+    assert verdict.reason == reason
+
+
+@pytest.mark.parametrize("email", ["o'brien+cee@orange.fr", "a.b-c_d@sub.example.co.uk", "x@y.fr"])
+def test_unusual_but_valid_emails_pass(email: str) -> None:
+    source = good_source()
+    source["customer"]["email"] = email
+    assert check_local_rules(source).passed

@@ -16,7 +16,10 @@ import phonenumbers
 PDL_DIGITS = re.compile(r"^[0-9]{14}$")
 POSTAL_CODE = re.compile(r"^[0-9]{5}$")
 # The partner's own e-mail check is stricter than "has an @"; this catches what the app lets through.
-EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+# A dot-atom local part (no leading, trailing or doubled dot) and a dotted host name: what partners accept.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 
 #: The fields of the documented create payload that a PATCH cannot change (only documents and photos can be
 #: added): a difference in one of these after publication is reported as changed_after_publish.
@@ -114,6 +117,15 @@ def email_is_well_formed(email: str | None) -> bool:
     :param email: the address.
     """
     return bool(email) and len(email or "") <= 254 and bool(EMAIL.match(email or ""))
+
+
+def coordinates_in_range(latitude: float, longitude: float) -> bool:
+    """Whether a photo's coordinates are a point on Earth (latitude ±90, longitude ±180).
+
+    :param latitude: degrees north.
+    :param longitude: degrees east.
+    """
+    return -90.0 <= float(latitude) <= 90.0 and -180.0 <= float(longitude) <= 180.0
 
 
 def lookup_address(installation: Mapping[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from include.symphonics.publish.payload import (
     PDL_DIGITS,
     address_is_usable,
     build_payload,
+    coordinates_in_range,
     email_is_well_formed,
     normalise_pdl,
     normalise_phone,
@@ -101,6 +102,10 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
     # Beyond the contract's table: fields the partner's create refuses, checked last.
     if any(not photo.get("timestamp") for photo in photos):
         return _invalid(Reason.PHOTO_WITHOUT_TIMESTAMP.value, "a photo has no timestamp")
+    if not all(coordinates_in_range(photo["latitude"], photo["longitude"]) for photo in photos):
+        return _invalid(Reason.INVALID_COORDINATES.value, "a photo's coordinates are not a point on Earth")
+    if not (str(customer.get("first_name") or "").strip() and str(customer.get("last_name") or "").strip()):
+        return _invalid(Reason.MISSING_CUSTOMER_NAME.value, "the customer's first or last name is empty")
     if not email_is_well_formed(customer.get("email")):
         return _invalid(Reason.INVALID_EMAIL.value, "the customer's e-mail is missing or malformed")
     if not email_is_well_formed(installer.get("email")):

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 from psycopg import sql
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql" / "publish"
+from include.symphonics.sql import SqlFolder
 
-
-@cache
-def text_of(name: str) -> str:
-    """The text of ``sql/publish/<name>.sql``.
-
-    :param name: the file's name without ``.sql``.
-    """
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def query(name: str) -> sql.SQL:
-    """The statement in ``sql/publish/<name>.sql``, for ``cursor.execute`` with bound parameters.
-
-    :param name: the file's name without ``.sql``.
-    """
-    return sql.SQL(text_of(name))  # a file of this package, never input
+_FOLDER = SqlFolder("publish")
+SQL_DIR = _FOLDER.path
+text_of = _FOLDER.text
+query = _FOLDER.query
 
 
 def extraction_query(selection: str) -> sql.Composed:

@@ -84,6 +84,8 @@ class Reason(StrEnum):
     INVALID_ADDRESS = "invalid_address"
     INVALID_PCE = "invalid_pce"
     PHOTO_WITHOUT_TIMESTAMP = "photo_without_timestamp"
+    INVALID_COORDINATES = "invalid_coordinates"
+    MISSING_CUSTOMER_NAME = "missing_customer_name"
     PDL_LOOKUP_NOT_FOUND = "pdl_lookup_not_found"
     PARTNER_REFUSED = "partner_refused"
     CONFLICT_ID_UNKNOWN = "conflict_id_unknown"

@@ -6,11 +6,12 @@ Imported by the DAG file at parse time: constants and one operator subclass, no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql" / "reconcile"
+from include.symphonics.sql import SqlFolder
+
+SQL_DIR = SqlFolder("reconcile").path
 
 #: One app intervention per external id in the copy of the app's state (a reused external id is a data bug).
 APP_COPY_CHECKS = {
