@@ -1,0 +1,1 @@
+"""The fault suite of issue 7 (see docs/RELIABILITY.md)."""
