@@ -79,7 +79,7 @@ def start_sandbox(workdir: Path, per_minute: int, time_scale: float) -> tuple[su
 def sync_database(workdir: Path, dsn: str | None) -> str:
     """The ``sync`` database to share the quota in: ``dsn``, or a new one on an embedded server."""
     if dsn is None:
-        server = localpg.start_embedded(workdir / "pg")
+        server = localpg.start_embedded(workdir / "pg", keep_running=False)  # stops when the bench exits
         server.ensure_databases(["bench_sync"], recreate=True)
         dsn = server.url("bench_sync")
     migrate.upgrade(dsn)
