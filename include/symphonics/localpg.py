@@ -33,15 +33,14 @@ LOCAL_DIR = Path(os.environ.get("SYMPHONICS_LOCAL_DIR", PROJECT_ROOT / ".local")
 PG_URL_ENV = "SYMPHONICS_PG_URL"
 DATABASES = ("airflow", "app", "sync")
 
-# Settings for a throw-away development server: durability is traded for speed, connections are
-# raised for Airflow's LocalExecutor plus the pipeline's own pools.
-_EMBEDDED_SETTINGS = """
-# --- added by include/symphonics/localpg.py (development server) ---
-max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-"""
+# Settings for a throw-away development server: durability is traded for speed. All three take effect on
+# a reload, so the server is never restarted behind pgserver's back (its handle tracks the postmaster's pid).
+_EMBEDDED_SETTINGS = (
+    "ALTER SYSTEM SET fsync = off;",
+    "ALTER SYSTEM SET synchronous_commit = off;",
+    "ALTER SYSTEM SET full_page_writes = off;",
+    "SELECT pg_reload_conf();",
+)
 
 
 class PostgresUnavailable(RuntimeError):
@@ -139,10 +138,7 @@ def start_embedded(data_dir: Path, *, keep_running: bool = True) -> PgServer:
     try:
         server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
         if first_start:
-            with (data_dir / "postgresql.conf").open("a") as conf:
-                conf.write(_EMBEDDED_SETTINGS)
-            # fsync and full_page_writes are only read at start: restart once, on the first start.
-            _pg_ctl(data_dir, "-w", "-m", "fast", "restart")
+            server.psql("\n".join(_EMBEDDED_SETTINGS))
     except Exception as exc:
         log_file = data_dir / "log"
         tail = log_file.read_text(errors="replace").strip().splitlines()[-3:] if log_file.exists() else []
