@@ -58,7 +58,8 @@ def _port_taken(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a stale PID file names one that does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -81,7 +82,7 @@ def _read_state() -> dict[str, object] | None:
 
 def _stack_running(state: dict[str, object] | None) -> bool:
     runner = (state or {}).get("runner_pid")
-    return isinstance(runner, int) and _alive(runner)
+    return isinstance(runner, int) and process_alive(runner)
 
 
 def _fernet_key() -> str:
@@ -299,17 +300,17 @@ def stop(quiet: bool = False) -> int:
     """
     state = _read_state() or {}
     runner = state.get("runner_pid")
-    if isinstance(runner, int) and runner != os.getpid() and _alive(runner):
+    if isinstance(runner, int) and runner != os.getpid() and process_alive(runner):
         os.kill(runner, signal.SIGTERM)
         deadline = time.monotonic() + 90
-        while _alive(runner) and time.monotonic() < deadline:
+        while process_alive(runner) and time.monotonic() < deadline:
             time.sleep(0.3)
         state = _read_state() or {}
     pgid = state.get("airflow_pgid")
     if isinstance(pgid, int):
         _terminate_group(pgid)
     sandbox_pid = state.get("sandbox_pid")
-    if isinstance(sandbox_pid, int) and _alive(sandbox_pid):
+    if isinstance(sandbox_pid, int) and process_alive(sandbox_pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(sandbox_pid, signal.SIGTERM)
     stopped_pg = localpg.stop_embedded(LOCAL_DIR / "pg")
