@@ -14,8 +14,8 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.lock
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed (found %d.%d): install python3.11 and run make again, or set PYTHON=python3.11" % sys.version_info[:2])'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %d.%d): install python3.11 and run make again, or set PYTHON=python3.11" % sys.version_info[:2])'
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "error: '$(PYTHON) -m venv' failed: install your system's venv package (Debian/Ubuntu: apt-get install python3-venv) and run make again" >&2; exit 1; }; }
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet requirements.lock
 	@touch $@

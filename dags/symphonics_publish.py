@@ -64,7 +64,7 @@ def symphonics_publish() -> None:
         return steps.run_extract(
             context["params"],
             run_id=_run_id(),
-            run_type=str(dag_run.run_type),
+            run_type=steps.run_type_name(dag_run.run_type),
             logical_date=context.get("logical_date"),
             schedule=SCHEDULE,
         )
@@ -104,7 +104,7 @@ def symphonics_publish() -> None:
         run = RunInfo(
             dag_id=dag_run.dag_id,
             run_id=dag_run.run_id,
-            run_type=str(dag_run.run_type),
+            run_type=steps.run_type_name(dag_run.run_type),
             logical_date=context.get("logical_date"),
             started_at=dag_run.start_date,
         )

@@ -22,6 +22,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retries": 2,
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
+    # Every DAG runs one run at a time: a task stuck on a lock or a socket would otherwise block it for good.
+    "execution_timeout": timedelta(minutes=45),
 }
 
 

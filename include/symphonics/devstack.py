@@ -228,27 +228,43 @@ def run() -> int:
                 f"port {port} (for {what}) is already in use: stop what uses it, or set {variable}=<free port>"
             )
 
-    server = localpg.get_server(LOCAL_DIR / "pg")
-    where = f"embedded, data in {server.embedded_dir}" if server.embedded_dir else "from SYMPHONICS_PG_URL"
-    _say(f"PostgreSQL ready ({where})")
-    server.ensure_databases(localpg.DATABASES)
-    env = {**os.environ, **stack_environment(server)}
-    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-    (AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").write_text(
-        json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
-    )
-    _prepare(env, server)
-
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    airflow_group: int | None = None
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
+        raise KeyboardInterrupt  # leave whatever step is under way; the finally stops what was started
+
+    def save_state() -> None:
+        # Written after every start, so `make stop` (or the next `make run`) finds what a failed start left.
+        STATE_FILE.write_text(
+            json.dumps(
+                {
+                    "runner_pid": os.getpid(),
+                    "airflow_pgid": airflow_group,
+                    "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
+                }
+            )
+        )
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
+        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        save_state()
+        server = localpg.get_server(LOCAL_DIR / "pg")
+        where = f"embedded, data in {server.embedded_dir}" if server.embedded_dir else "from SYMPHONICS_PG_URL"
+        _say(f"PostgreSQL ready ({where})")
+        server.ensure_databases(localpg.DATABASES)
+        env = {**os.environ, **stack_environment(server)}
+        AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+        (AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").write_text(
+            json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
+        )
+        _prepare(env, server)
+
         # The sandbox delivers its signed webhooks to the receiver the api-server mounts (plugins/).
         webhook_url = f"http://localhost:{AIRFLOW_PORT}/symphonics/webhooks"
         processes["sandbox"] = _start(
@@ -257,36 +273,30 @@ def run() -> int:
             "sandbox",
             None,
         )
+        save_state()
         _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
         _say(f"Symphonics sandbox on http://127.0.0.1:{SANDBOX_PORT}")
-        group: int | None = None
         for component in AIRFLOW_COMPONENTS:
             argv = _python("airflow", component) + (["--port", str(AIRFLOW_PORT)] if component == "api-server" else [])
-            processes[component] = _start(argv, env, component, group)
-            group = group or processes[component].pid
-        STATE_FILE.write_text(
-            json.dumps(
-                {
-                    "runner_pid": os.getpid(),
-                    "airflow_pgid": group,
-                    "sandbox_pid": processes["sandbox"].pid,
-                    "pg_dir": str(server.embedded_dir) if server.embedded_dir else None,
-                }
-            )
-        )
+            processes[component] = _start(argv, env, component, airflow_group)
+            airflow_group = airflow_group or processes[component].pid
+            save_state()
         _wait_http(
             f"http://localhost:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
         )
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
-        while not stopping:
+        while True:
             for name, process in processes.items():
-                if process.poll() is not None and not stopping:
-                    _say(f"{name} exited (code {process.returncode}); stopping the stack, see {LOG_DIR}/{name}.log")
-                    stopping = True
-                    break
+                if process.poll() is not None:
+                    raise StackError(f"{name} exited (code {process.returncode}); see {LOG_DIR}/{name}.log")
             time.sleep(1)
+    except KeyboardInterrupt:
+        if not stopping:
+            raise
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _say("stopping")
         stop(quiet=True)
     return 0

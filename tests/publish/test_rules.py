@@ -207,3 +207,21 @@ def test_unusual_but_valid_emails_pass(email: str) -> None:
     source = good_source()
     source["customer"]["email"] = email
     assert check_local_rules(source).passed
+
+
+def test_the_run_type_enum_is_compared_by_its_value() -> None:
+    from datetime import UTC, datetime
+
+    from airflow.utils.types import DagRunType
+
+    from include.symphonics.publish.steps import extract_request, run_type_name
+
+    assert run_type_name(DagRunType.BACKFILL_JOB) == "backfill"
+    assert run_type_name("manual") == "manual"
+    assert run_type_name(None) is None
+    logical = datetime(2026, 11, 26, 9, 15, tzinfo=UTC)
+    request = extract_request(
+        {}, run_type=run_type_name(DagRunType.BACKFILL_JOB), logical_date=logical, schedule="*/15 * * * *"
+    )
+    assert request.from_at is not None
+    assert request.to_at == logical

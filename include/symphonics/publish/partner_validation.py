@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from include.symphonics.client import SymphonicsError
+from include.symphonics.client import SymphonicsAuthError, SymphonicsError
 from include.symphonics.demo.expectations import Reason as ContractReason
 from include.symphonics.publish.partner import PartnerGateway, StopPartnerCalls
 from include.symphonics.publish.payload import fingerprint, lookup_address, lookup_key
@@ -111,6 +111,9 @@ def _ask_each(
             answers[key] = ask(key)
         except StopPartnerCalls as stop:
             return answers, stop
+        except SymphonicsAuthError:
+            # Our credentials, not the row, were refused: no row is rejected, the task fails loudly.
+            raise
         except SymphonicsError as error:
             answers[key] = Failure(error)
     return answers, None

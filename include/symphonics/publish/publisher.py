@@ -193,7 +193,8 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
         for row in cur.execute(query("ready_for_dry_run")):
             if row["symphonics_id"] is None:
                 counts.would_create += 1
-                log.info("dry run: would create %s: %s", row["external_id"], row["payload"])
+                # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
+                log.info("dry run: would create %s with fields %s", row["external_id"], sorted(row["payload"]))
             else:
                 added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
                 counts.would_patch += 1

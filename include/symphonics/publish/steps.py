@@ -65,6 +65,18 @@ def backfill_range(logical_date: datetime, schedule: str) -> tuple[datetime, dat
     return previous, logical_date
 
 
+def run_type_name(run_type: Any) -> str | None:
+    """``backfill``, ``scheduled``, ``manual``…: the run type as the pipeline compares it.
+
+    The Task SDK gives a ``DagRunType`` enum, whose ``str()`` is ``DagRunType.BACKFILL``, not its value.
+
+    :param run_type: the DAG run's ``run_type``.
+    """
+    if run_type is None:
+        return None
+    return str(getattr(run_type, "value", run_type))
+
+
 def extract_request(
     params: Mapping[str, Any], *, run_type: str | None, logical_date: datetime | None, schedule: str
 ) -> extract_step.ExtractRequest:

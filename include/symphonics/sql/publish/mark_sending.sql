@@ -8,4 +8,6 @@ UPDATE symphonics.interventions_ledger
        updated_at = now(),
        last_run_id = %(run_id)s
  WHERE id = %(id)s AND claim_key = %(claim_key)s
+   -- A concurrent extract may have sent the row back to pending with a new source: not this payload, then.
+   AND state IN ('ready', 'sending', 'failed_retryable')
 RETURNING attempts
