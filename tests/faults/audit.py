@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import psycopg
 
 from include.symphonics.demo import ExpectedState
 from tests.fixtures.sandbox import REPO_ROOT
+from tests.fixtures.sandbox import wait_until as shared_wait_until
 
 if TYPE_CHECKING:
     from tests.faults.conftest import ScenarioFigures
@@ -161,14 +161,7 @@ def start_step(step: str, run_id: str, workdir: Path, env: dict[str, str] | None
 
 def wait_until(predicate: Callable[[], Any], what: str, timeout: float = WAIT_LIMIT, interval: float = 0.02) -> Any:
     """Poll ``predicate`` until it is truthy (bounded in time); fail with ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(interval)
+    return shared_wait_until(predicate, what, timeout=timeout, interval=interval)
 
 
 def ledger_count(sync_dsn: str, state: str) -> int:

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 
 from include.symphonics.db import migrate
 from include.symphonics.webhooks import WebhookSettings, create_webhook_app
-from tests.fixtures.sandbox import REPO_ROOT, free_port
+from tests.fixtures.sandbox import REPO_ROOT, free_port, stop_process
 from tests.fixtures.stack import TestStack
 
 SECRET = "current-webhook-secret-for-tests"
@@ -180,13 +180,7 @@ def start_standalone(dsn: str, workdir: Path, **env: str) -> StandaloneReceiver:
 
 def stop_standalone(server: StandaloneReceiver) -> None:
     """Terminate the receiver (SIGTERM, then SIGKILL if it lingers)."""
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=5)
+    stop_process(server.process)
 
 
 @pytest.fixture

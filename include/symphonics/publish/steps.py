@@ -131,10 +131,12 @@ def run_partner_validation(*, run_id: str) -> dict[str, Any]:
     settings = PublishSettings.from_environment()
     kill_switch = kill_switch_on()
     gateway = _gateway(settings, budget=settings.call_budget, kill_switch=kill_switch)
-    counts = partner_validation.validate_with_partner(
-        dsn(settings.sync_conn_id), gateway, run_id=run_id, settings=settings
-    )
-    _close(gateway)
+    try:
+        counts = partner_validation.validate_with_partner(
+            dsn(settings.sync_conn_id), gateway, run_id=run_id, settings=settings
+        )
+    finally:
+        _close(gateway)
     return {**counts.as_dict(), "calls": gateway.spent, "kill_switch": kill_switch}
 
 
@@ -150,15 +152,17 @@ def run_publish(params: Mapping[str, Any], *, run_id: str, calls_before: int) ->
     client_settings = getattr(gateway.api, "settings", None)
     if client_settings is not None:
         daily_capacity = client_settings.quota_policy().class_cap(PUBLISH)
-    counts = publisher.publish(
-        dsn(settings.sync_conn_id),
-        gateway,
-        run_id=run_id,
-        settings=settings,
-        dry_run=dry_run,
-        daily_capacity=daily_capacity,
-    )
-    _close(gateway)
+    try:
+        counts = publisher.publish(
+            dsn(settings.sync_conn_id),
+            gateway,
+            run_id=run_id,
+            settings=settings,
+            dry_run=dry_run,
+            daily_capacity=daily_capacity,
+        )
+    finally:
+        _close(gateway)  # also when the step fails: the client's HTTP session and sync connection go
     return {**counts.as_dict(), "calls": gateway.spent, "kill_switch": kill_switch}
 
 
