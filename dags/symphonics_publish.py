@@ -17,8 +17,10 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
 * **summarise**: counts in `symphonics.publish_runs` and the log; updates the `symphonics_ledger` Asset.
 
 Params: `external_ids`, `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent), `force`
-(ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call;
-runs still succeed and report it. Schedule: `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes).
+(ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call
+(token requests included, within 5 s in a running task); runs still succeed and report it. The run's call
+budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts requests from the call log, so a cleared task sees what the run
+already spent. Schedule: `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes).
 """
 
 from __future__ import annotations
@@ -85,9 +87,7 @@ def symphonics_publish() -> None:
     def publish(partner: dict[str, Any]) -> dict[str, Any]:
         from include.symphonics.publish import steps
 
-        return steps.run_publish(
-            get_current_context()["params"], run_id=_run_id(), calls_before=int(partner.get("calls") or 0)
-        )
+        return steps.run_publish(get_current_context()["params"], run_id=_run_id())
 
     @task(outlets=[LEDGER_ASSET])
     def summarise(

@@ -30,6 +30,10 @@ class CheckResult:
     detail: str
 
 
+#: The detail of the partner check while the kill switch is on (no request is made).
+KILL_SWITCH_DETAIL = "kill switch on (Variable symphonics_kill_switch): the partner API was not contacted"
+
+
 class HealthCheckFailed(RuntimeError):
     """A component did not answer; the message says which and why."""
 
@@ -52,12 +56,20 @@ def check_partner_api(conn_id: str = "symphonics_default") -> CheckResult:
     """Obtain a token from the partner with the connection's credentials (one request, ``ops`` class).
 
     The token endpoint is the one route that proves both that the API answers and that our credentials
-    are accepted, at the cost of one request an hour against the day's quota.
+    are accepted, at the cost of one request an hour against the day's quota. With the kill switch on, the
+    client's guard refuses that request: nothing is sent and the result says so (``ok``, for the run is not a
+    failure, with a detail starting with ``kill switch on``, never "reachable").
     """
     from include.symphonics.hook import SymphonicsHook
 
     started = time.perf_counter()
-    ok, detail = SymphonicsHook(symphonics_conn_id=conn_id).test_connection()
+    hook = SymphonicsHook(symphonics_conn_id=conn_id)
+    try:
+        ok, detail = hook.test_connection()
+    finally:
+        hook.close()
+    if hook.guard.refused.get("kill_switch"):
+        ok, detail = True, KILL_SWITCH_DETAIL
     return CheckResult("symphonics_api", ok, (time.perf_counter() - started) * 1000, detail)
 
 

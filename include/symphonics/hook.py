@@ -1,7 +1,9 @@
-"""``SymphonicsHook``: the Airflow adapter of the Symphonics client.
+"""``SymphonicsHook``: the Airflow adapter of the Symphonics client, as thin as the providers' hooks.
 
-The hook reads an Airflow connection, builds a :class:`~include.symphonics.client.SymphonicsClient` whose
-quota, shared token and call log live in the ``sync`` database, and delegates the six operations to it.
+The hook reads an Airflow connection and builds, once, a :class:`~include.symphonics.client.SymphonicsClient`
+whose quota, shared token and call log live in the ``sync`` database and whose guard reads the kill switch
+(the Airflow Variable ``symphonics_kill_switch``) at call time. Callers use that client from :meth:`get_conn`;
+the hook adds only what Airflow needs: the connection, the Variable and :meth:`test_connection`.
 
 It does not extend ``HttpHook``, on purpose: with a login on the connection ``HttpHook`` installs basic auth
 over any ``Authorization`` header (our bearer token), and it sends every unknown extra as an HTTP header (our
@@ -28,21 +30,22 @@ from airflow.sdk import BaseHook
 
 from include.symphonics.client import (
     OPS,
-    PUBLISH,
-    RECONCILE,
+    CallGuard,
     ClassQuota,
     ClientSettings,
-    CreateResult,
-    Intervention,
-    InterventionUpdate,
-    PdlLookup,
-    PdlValidation,
+    KillSwitchOn,
+    RunBudget,
     RunContext,
     SymphonicsClient,
-    UserValidation,
 )
+from include.symphonics.client.guard import DEFAULT_KILL_SWITCH_TTL
 from include.symphonics.client.ratelimit import PRIORITY_CLASSES, default_classes
 from include.symphonics.client.redaction import redact
+
+#: The Airflow Variable that stops every partner call when ``on``.
+KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
+#: The Variable's values that mean "on".
+_ON = ("on", "true", "1", "yes")
 
 #: The extras a Symphonics connection understands, with their defaults. Anything else is ignored (with a
 #: warning), never sent as a header.
@@ -160,10 +163,12 @@ def _run_context_from_environment() -> RunContext:
 
 
 class SymphonicsHook(BaseHook):
-    """Calls the Symphonics partner API through one shared quota, token and call log.
+    """The Symphonics client of a connection, with one shared quota, token and call log, and the kill switch.
 
     :param symphonics_conn_id: the Symphonics connection.
     :param sync_conn_id: the connection of the ``sync`` database holding the shared state.
+    :param budget: the calling run's call budget, if it has one.
+    :param kill_switch_ttl: seconds a reading of the kill switch is trusted.
     """
 
     conn_name_attr = "symphonics_conn_id"
@@ -176,11 +181,14 @@ class SymphonicsHook(BaseHook):
         symphonics_conn_id: str = default_conn_name,
         *,
         sync_conn_id: str = "sync_db",
+        budget: RunBudget | None = None,
+        kill_switch_ttl: float = DEFAULT_KILL_SWITCH_TTL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.symphonics_conn_id = symphonics_conn_id
         self.sync_conn_id = sync_conn_id
+        self.guard = CallGuard(self.read_kill_switch, kill_switch_ttl=kill_switch_ttl, budget=budget)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -211,6 +219,18 @@ class SymphonicsHook(BaseHook):
         value = self.get_connection(self.symphonics_conn_id).extra_dejson.get("webhook_secret")
         return None if value is None else str(value)
 
+    @staticmethod
+    def read_kill_switch() -> bool:
+        """Whether ops turned the kill switch on (Variable ``symphonics_kill_switch`` = ``on``), read now."""
+        from airflow.sdk import Variable
+
+        value = Variable.get(KILL_SWITCH_VARIABLE, default="off")
+        return str(value).strip().lower() in _ON
+
+    def kill_switch_on(self) -> bool:
+        """The kill switch as the client's guard sees it (read at most every ``kill_switch_ttl`` seconds)."""
+        return self.guard.kill_switch_on()
+
     def _cipher(self) -> Any:
         from airflow.sdk.crypto import get_fernet
 
@@ -234,6 +254,7 @@ class SymphonicsHook(BaseHook):
             dsn(self.sync_conn_id),
             self._cipher(),
             run_context=_run_context_from_environment,
+            guard=self.guard,
         )
 
     def close(self) -> None:
@@ -242,39 +263,16 @@ class SymphonicsHook(BaseHook):
             self._client.close()
             del self.__dict__["_client"]
 
-    # -- the six operations, with the caller's priority class -------------------------------------------
-
-    def validate_pdl(self, pdl: str, *, priority: str = PUBLISH) -> PdlValidation:
-        """See :meth:`SymphonicsClient.validate_pdl`."""
-        return self.get_conn().validate_pdl(pdl, priority=priority)
-
-    def lookup_pdl(self, address: Mapping[str, Any], customer_name: str, *, priority: str = PUBLISH) -> PdlLookup:
-        """See :meth:`SymphonicsClient.lookup_pdl`."""
-        return self.get_conn().lookup_pdl(address, customer_name, priority=priority)
-
-    def validate_user(self, email: str, *, priority: str = PUBLISH) -> UserValidation:
-        """See :meth:`SymphonicsClient.validate_user`."""
-        return self.get_conn().validate_user(email, priority=priority)
-
-    def create_intervention(self, payload: Mapping[str, Any], *, priority: str = PUBLISH) -> CreateResult:
-        """See :meth:`SymphonicsClient.create_intervention`."""
-        return self.get_conn().create_intervention(payload, priority=priority)
-
-    def get_intervention(self, symphonics_id: str, *, priority: str = RECONCILE) -> Intervention:
-        """See :meth:`SymphonicsClient.get_intervention`."""
-        return self.get_conn().get_intervention(symphonics_id, priority=priority)
-
-    def update_intervention(
-        self, symphonics_id: str, changes: Mapping[str, Any], *, priority: str = PUBLISH
-    ) -> InterventionUpdate:
-        """See :meth:`SymphonicsClient.update_intervention`."""
-        return self.get_conn().update_intervention(symphonics_id, changes, priority=priority)
-
     def test_connection(self) -> tuple[bool, str]:
-        """Obtain a new token with the connection's URL and credentials (one request, class ``ops``)."""
+        """Obtain a new token with the connection's URL and credentials (one request, class ``ops``).
+
+        With the kill switch on nothing is sent and the answer says so.
+        """
         try:
             client = self.get_conn()
             client.check_credentials(priority=OPS)
+        except KillSwitchOn:
+            return False, f"kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
         except Exception as exc:
             # Whatever failed (a refused URL, bad credentials, the partner or the sync database) is reported,
             # redacted, to the person testing the connection.

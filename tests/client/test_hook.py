@@ -43,7 +43,7 @@ def test_client_from_the_connection(monkeypatch: pytest.MonkeyPatch, sandbox: Sa
         assert not client.settings.compress_requests
         assert hook.webhook_secret == "hook-test-webhook-secret"
 
-        assert hook.validate_pdl("12345678901234", priority="reconcile").valid
+        assert hook.get_conn().validate_pdl("12345678901234", priority="reconcile").valid
         rows = api_calls(clean_sync)
         assert [(r["operation"], r["priority_class"]) for r in rows] == [
             ("obtain_token", "reconcile"),

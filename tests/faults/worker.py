@@ -19,16 +19,14 @@ def run(step: str, run_id: str) -> dict[str, Any]:
     from include.symphonics.publish import steps
 
     result: dict[str, Any] = {}
-    calls = 0
     if step in ("validate", "pipeline"):
         result["extract"] = steps.run_extract(
             {}, run_id=run_id, run_type="manual", logical_date=None, schedule="*/15 * * * *"
         )
         result["local"] = steps.run_prevalidate(run_id=run_id)
         result["partner"] = steps.run_partner_validation(run_id=run_id)
-        calls = int(result["partner"]["calls"])
     if step in ("publish", "pipeline"):
-        result["publish"] = steps.run_publish({}, run_id=run_id, calls_before=calls)
+        result["publish"] = steps.run_publish({}, run_id=run_id)
     return result
 
 

@@ -189,5 +189,5 @@ def run_pipeline(run_id: str, *, dry_run: bool = False, **params: Any) -> dict[s
     extracted = steps.run_extract(params, run_id=run_id, run_type="manual", logical_date=None, schedule="*/15 * * * *")
     local = steps.run_prevalidate(run_id=run_id)
     partner = steps.run_partner_validation(run_id=run_id)
-    published = steps.run_publish(params, run_id=run_id, calls_before=int(partner["calls"]))
+    published = steps.run_publish(params, run_id=run_id)
     return {"extract": extracted, "local": local, "partner": partner, "publish": published}

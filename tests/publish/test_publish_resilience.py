@@ -39,7 +39,7 @@ def test_two_publishers_at_once_publish_each_intervention_once(world: PublishWor
 
     def publish() -> None:
         try:
-            results.append(steps.run_publish({}, run_id="concurrent", calls_before=0))
+            results.append(steps.run_publish({}, run_id="concurrent"))
         except BaseException as exc:
             errors.append(exc)
 

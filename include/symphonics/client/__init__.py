@@ -11,6 +11,9 @@ Usage::
     )
     result = client.validate_pdl("12345678901234", priority="publish")
 
+Every error it raises says whether it is ``retryable`` and whether ``nothing_sent``; a :class:`CallGuard`
+(kill switch, run budget) given to it refuses calls before anything leaves.
+
 See ``docs/CLIENT.md``.
 """
 
@@ -35,7 +38,11 @@ from include.symphonics.client.calllog import (
 )
 from include.symphonics.client.client import ClientSettings, SymphonicsClient, require_secure_url
 from include.symphonics.client.errors import (
+    BreakerOpen,
+    CallBudgetSpent,
+    CallRefused,
     InsecureURLError,
+    KillSwitchOn,
     QuotaExhausted,
     SymphonicsAuthError,
     SymphonicsConflict,
@@ -46,6 +53,7 @@ from include.symphonics.client.errors import (
     SymphonicsValidationError,
     TransientSymphonicsError,
 )
+from include.symphonics.client.guard import CallGuard, RunBudget
 from include.symphonics.client.models import (
     Address,
     CreateOutcome,
@@ -78,7 +86,11 @@ __all__ = [
     "AccessToken",
     "Address",
     "ApiCall",
+    "BreakerOpen",
+    "CallBudgetSpent",
+    "CallGuard",
     "CallRecorder",
+    "CallRefused",
     "Cipher",
     "ClassQuota",
     "ClientSettings",
@@ -89,6 +101,7 @@ __all__ = [
     "InsecureURLError",
     "Intervention",
     "InterventionUpdate",
+    "KillSwitchOn",
     "MemoryCallRecorder",
     "NextStep",
     "NullCallRecorder",
@@ -102,6 +115,7 @@ __all__ = [
     "QuotaLimiter",
     "QuotaPolicy",
     "RetryPolicy",
+    "RunBudget",
     "RunContext",
     "SymphonicsAuthError",
     "SymphonicsBreaker",

@@ -204,8 +204,8 @@ class OAuth2ClientCredentials:
     :param client_id: the partner's client id.
     :param client_secret: the partner's client secret.
     :param base_url: the API base URL (with the client id, the key of the stored token).
-    :param request_token: sends the token request; the client passes one that takes a quota slot, retries
-        and writes a call row like any other request.
+    :param request_token: sends the token request by default; the client passes, per call, one that goes
+        through its guard and quota and writes a call row like any other request.
     :param store: where the token is shared (default: this process only).
     :param refresh_margin: seconds before expiry at which the token is renewed.
     :param clock: epoch seconds (tests pass a fake one).
@@ -239,14 +239,18 @@ class OAuth2ClientCredentials:
         token = token if token is not None else self._token
         return token is None or self._clock() >= token.refresh_at
 
-    def obtain_token(self) -> AccessToken:
-        """Ask the partner for a new token (one request, counted like any other)."""
+    def obtain_token(self, request_token: TokenRequester | None = None) -> AccessToken:
+        """Ask the partner for a new token (one request, counted like any other).
+
+        :param request_token: sends the request for this call (the client passes one bound to the priority
+            class and attempt of the call that needs the token); default: the one given at construction.
+        """
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
             "client_secret": self._client_secret,
         }
-        payload = self._request_token(form)
+        payload = (request_token or self._request_token)(form)
         value = payload.get("access_token")
         if not isinstance(value, str) or not value:
             raise SymphonicsAuthError("the token reply holds no access_token", status=200)
@@ -264,30 +268,47 @@ class OAuth2ClientCredentials:
             token_type=str(payload.get("token_type") or "Bearer"),
         )
 
-    def access_token(self) -> AccessToken:
-        """A token fit for use: the one in hand, else the shared one, else a new one."""
+    def access_token(self, request_token: TokenRequester | None = None) -> AccessToken:
+        """A token fit for use: the one in hand, else the shared one, else a new one.
+
+        :param request_token: sends a token request if one is needed (see :meth:`obtain_token`).
+        """
         if not self.is_token_expired(self._token):
             assert self._token is not None
             return self._token
         shared = self.store.load(self.client_id, self.base_url)
         if shared is None or self.is_token_expired(shared):
             shared = self.store.renew(
-                self.client_id, self.base_url, lambda t: not self.is_token_expired(t), self.obtain_token
+                self.client_id,
+                self.base_url,
+                lambda t: not self.is_token_expired(t),
+                lambda: self.obtain_token(request_token),
             )
         self._token = shared
         return shared
 
-    def renew_rejected(self, rejected: AccessToken) -> AccessToken:
+    def renew_rejected(self, rejected: AccessToken, request_token: TokenRequester | None = None) -> AccessToken:
         """A new token after the partner answered 401 to ``rejected``.
 
         Another process may have renewed it already: a stored token other than the rejected one is taken.
 
         :param rejected: the token the partner refused.
+        :param request_token: sends the token request (see :meth:`obtain_token`).
         """
         self._token = self.store.renew(
             self.client_id,
             self.base_url,
             lambda t: t.value != rejected.value and not self.is_token_expired(t),
-            self.obtain_token,
+            lambda: self.obtain_token(request_token),
+        )
+        return self._token
+
+    def renew_now(self, request_token: TokenRequester | None = None) -> AccessToken:
+        """A new token whatever the stored one is (proves the URL and the credentials).
+
+        :param request_token: sends the token request (see :meth:`obtain_token`).
+        """
+        self._token = self.store.renew(
+            self.client_id, self.base_url, lambda _t: False, lambda: self.obtain_token(request_token)
         )
         return self._token

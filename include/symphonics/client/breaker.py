@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import pybreaker
 
-from include.symphonics.client.errors import SymphonicsUnavailable
+from include.symphonics.client.errors import BreakerOpen, SymphonicsUnavailable
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ def _is_not_unavailability(exc: BaseException) -> bool:
 
 
 class SymphonicsBreaker:
-    """A pybreaker circuit breaker that fails with ``SymphonicsUnavailable`` while open.
+    """A pybreaker circuit breaker that fails with :class:`BreakerOpen` (a ``SymphonicsUnavailable``) while open.
 
     :param failure_threshold: consecutive unavailable calls that open the breaker.
     :param reset_timeout: seconds the breaker stays open before letting a trial call through.
@@ -54,12 +54,12 @@ class SymphonicsBreaker:
         """Run ``func`` through the breaker.
 
         :param func: the call, retry loop included.
-        :raises SymphonicsUnavailable: at once while the breaker is open.
+        :raises BreakerOpen: at once while the breaker is open (nothing is sent).
         """
         try:
             return self._breaker.call(func)
         except pybreaker.CircuitBreakerError as exc:
-            raise SymphonicsUnavailable(
+            raise BreakerOpen(
                 f"Symphonics circuit breaker is open after repeated failures; calls resume after a "
                 f"{self.reset_timeout:g} s cool-down"
             ) from exc

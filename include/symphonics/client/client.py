@@ -1,9 +1,11 @@
 """``SymphonicsClient``: the six operations of the partner's API over one careful request pipeline.
 
-Every request goes: circuit breaker -> retry loop (tenacity) -> one attempt -> [token] -> quota slot -> HTTP.
-Each request that leaves the process took a quota slot first, is logged once at INFO with its path masked and
-is written to ``symphonics.api_calls``. Replies are sorted in one place (:meth:`SymphonicsClient._sort_reply`,
-after Singer SDK's ``validate_response``): accepted answers, transient failures (retried) and fatal ones.
+Every request goes: circuit breaker -> retry loop (tenacity) -> one attempt -> [token] -> guard -> quota slot
+-> HTTP. Each request that leaves the process passed the guard (kill switch, run budget) and took a quota slot
+first, is logged once at INFO with its path masked and is written to ``symphonics.api_calls``. Replies are
+sorted in one place (:meth:`SymphonicsClient._sort_reply`, after Singer SDK's ``validate_response``): accepted
+answers, transient failures (retried) and fatal ones; every error says whether it is ``retryable`` and whether
+``nothing_sent`` (see :mod:`include.symphonics.client.errors`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from include.symphonics.client.errors import (
     TransientSymphonicsError,
     error_type_for_status,
 )
+from include.symphonics.client.guard import CallGuard
 from include.symphonics.client.models import (
     CreateOutcome,
     CreateResult,
@@ -265,6 +267,7 @@ class SymphonicsClient:
     :param quota_store: where the quota counters live (default: this process only).
     :param recorder: where call rows go (default: nowhere).
     :param run_context: returns the pipeline run making the calls, for the call rows.
+    :param guard: may refuse each request before it leaves (kill switch, run budget); default: none.
     :param session: a ``requests`` session to use (default: a new one).
     :param sleep: how to wait (tests pass a recorder).
     :param clock: epoch seconds.
@@ -278,6 +281,7 @@ class SymphonicsClient:
         quota_store: QuotaStore | None = None,
         recorder: CallRecorder | None = None,
         run_context: Callable[[], RunContext] | None = None,
+        guard: CallGuard | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -287,12 +291,13 @@ class SymphonicsClient:
         register_secret(settings.client_secret)
         self.quota = QuotaLimiter(settings.client_id, settings.quota_policy(), quota_store, clock=clock, sleep=sleep)
         self.retry_policy = settings.retry_policy()
+        self.guard = guard if guard is not None else CallGuard()
         self.breaker = SymphonicsBreaker(settings.breaker_failures, settings.breaker_reset)
         self.auth = OAuth2ClientCredentials(
             settings.client_id,
             settings.client_secret,
             self.base_url,
-            self._request_token,
+            self._token_requester(OPS, 1),
             store=token_store,
             refresh_margin=settings.token_refresh_margin,
             clock=clock,
@@ -304,8 +309,6 @@ class SymphonicsClient:
         self.session.headers.update({"Accept": "application/json", "User-Agent": "symphonics-sync-client/1"})
         self._sleep = sleep
         self._clock = clock
-        # The operation in progress, so the token request it may trigger is counted to the same class.
-        self._current = threading.local()
 
     @classmethod
     def with_shared_state(
@@ -315,6 +318,7 @@ class SymphonicsClient:
         cipher: Cipher | None,
         *,
         run_context: Callable[[], RunContext] | None = None,
+        guard: CallGuard | None = None,
     ) -> SymphonicsClient:
         """A client whose quota, token and call log live in the ``sync`` database at ``dsn``.
 
@@ -323,6 +327,7 @@ class SymphonicsClient:
         :param cipher: encrypts the shared token; ``None`` keeps the token in this process only (never in
             clear text in the database).
         :param run_context: returns the pipeline run making the calls.
+        :param guard: may refuse each request before it leaves (kill switch, run budget).
         """
         return cls(
             settings,
@@ -330,6 +335,7 @@ class SymphonicsClient:
             quota_store=PostgresQuotaStore(dsn),
             recorder=PostgresCallRecorder(dsn),
             run_context=run_context,
+            guard=guard,
         )
 
     def close(self) -> None:
@@ -449,17 +455,15 @@ class SymphonicsClient:
         """Ask the partner for a new token now, proving the URL and credentials work (one request).
 
         :param priority: the class the token request is counted to.
-        :raises SymphonicsError: when the partner refuses or cannot be reached.
+        :raises SymphonicsError: when the partner refuses or cannot be reached, or a guard refuses the call.
         """
         check_priority(priority)
-
-        def renew() -> AccessToken:
-            return self.auth.store.renew(
-                self.settings.client_id, self.base_url, lambda _t: False, self.auth.obtain_token
+        self.breaker.call(
+            lambda: self._retrying(
+                "check_credentials",
+                lambda attempt: self.auth.renew_now(self._token_requester(priority, attempt)),
             )
-
-        self._current.priority, self._current.operation = priority, "check_credentials"
-        self.breaker.call(lambda: self._retrying(lambda _attempt: renew()))
+        )
 
     # -- the pipeline -------------------------------------------------------------------------------------
 
@@ -474,30 +478,29 @@ class SymphonicsClient:
         accept: Collection[int] = (),
     ) -> _Reply:
         check_priority(priority)
-        self._current.priority, self._current.operation = priority, operation
         return self.breaker.call(
             lambda: self._retrying(
-                lambda attempt: self._attempt(operation, method, path, priority, body, accept, attempt)
+                operation, lambda attempt: self._attempt(operation, method, path, priority, body, accept, attempt)
             )
         )
 
-    def _retrying(self, attempt_once: Callable[[int], Any]) -> Any:
+    def _retrying(self, operation: str, attempt_once: Callable[[int], Any]) -> Any:
         result: Any = None
-        for attempt in self.retry_policy.retrying(sleep=self._sleep, before_sleep=self._log_retry):
+
+        def log_retry(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            log.info(
+                "Symphonics %s: attempt %d failed (%s), retrying in %.2f s",
+                operation,
+                state.attempt_number,
+                failure,
+                state.upcoming_sleep,
+            )
+
+        for attempt in self.retry_policy.retrying(sleep=self._sleep, before_sleep=log_retry):
             with attempt:
-                self._current.attempt = attempt.retry_state.attempt_number
                 result = attempt_once(attempt.retry_state.attempt_number)
         return result
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome is not None else None
-        log.info(
-            "Symphonics %s: attempt %d failed (%s), retrying in %.2f s",
-            getattr(self._current, "operation", "call"),
-            state.attempt_number,
-            failure,
-            state.upcoming_sleep,
-        )
 
     def _attempt(
         self,
@@ -509,17 +512,24 @@ class SymphonicsClient:
         accept: Collection[int],
         attempt: int,
     ) -> _Reply:
-        token = self.auth.access_token()
+        request_token = self._token_requester(priority, attempt)
+        token = self.auth.access_token(request_token)
         response = self._send(operation, method, path, priority, attempt, token=token, body=body)
         if response.status_code == 401:
             # Revoked or expired early: renew once (another process may have already) and send once more.
-            token = self.auth.renew_rejected(token)
+            token = self.auth.renew_rejected(token, request_token)
             response = self._send(operation, method, path, priority, attempt, token=token, body=body)
         return self._sort_reply(response, accept)
 
-    def _request_token(self, form: dict[str, str]) -> dict[str, Any]:
-        priority = getattr(self._current, "priority", OPS)
-        attempt = getattr(self._current, "attempt", 1)
+    def _token_requester(self, priority: str, attempt: int) -> Callable[[dict[str, str]], dict[str, Any]]:
+        """Sends the token request a call needs, counted to the call's class and attempt."""
+
+        def request_token(form: dict[str, str]) -> dict[str, Any]:
+            return self._request_token(form, priority, attempt)
+
+        return request_token
+
+    def _request_token(self, form: dict[str, str], priority: str, attempt: int) -> dict[str, Any]:
         response = self._send("obtain_token", "POST", TOKEN_PATH, priority, attempt, form=form)
         if response.status_code in (400, 401, 403):
             code, message, details, request_id = _error_fields(_json(response))
@@ -544,8 +554,12 @@ class SymphonicsClient:
         body: Mapping[str, Any] | None = None,
         form: dict[str, str] | None = None,
     ) -> requests.Response:
-        """Take a quota slot, send one request, log it once and record it."""
+        """Pass the guard, take a quota slot, send one request, log it once and record it."""
+        # The guard is asked before the quota (a refused call takes no slot) and again after it (the wait for a
+        # slot may have been long, and the switch turned on meanwhile); only the second counts the request.
+        self.guard.check()
         self.quota.acquire(priority)
+        self.guard.admit()
         headers: dict[str, str] = {}
         data: bytes | dict[str, str] | None = form
         if token is not None:

@@ -1,8 +1,17 @@
-"""Typed errors of the Symphonics client.
+"""Typed errors of the Symphonics client, sorted once.
 
 Every error carries what the partner's error format gives (``status``, ``code``, ``message``, ``details``,
-``request_id``) so callers branch on the type and support teams quote the ``request_id``. Messages are
-redacted when the error is built: an exception message ends up in task logs and alerts.
+``request_id``) so support teams quote the ``request_id``, and the two answers every caller needs:
+
+* ``retryable``: whether the same call may succeed later (429, 5xx, no reply, and every refusal below), as
+  opposed to a refusal of the request itself (any other 4xx);
+* ``nothing_sent``: whether the client knows that nothing of the call reached the partner (the kill switch,
+  the run's budget, the quota or the open breaker refused it before a byte left). A call that got no reply may
+  have arrived: it is not ``nothing_sent``.
+
+Refusals before sending also say which guard refused (``refusal``: ``kill_switch``, ``budget``, ``quota``,
+``unavailable``). Callers read these attributes; they never re-derive them from statuses or class names.
+Messages are redacted when the error is built: an exception message ends up in task logs and alerts.
 """
 
 from __future__ import annotations
@@ -15,12 +24,21 @@ from include.symphonics.client.redaction import redact
 class SymphonicsError(Exception):
     """Any failure of a call to Symphonics.
 
+    ``retryable``, ``nothing_sent`` and ``refusal`` are set by each subclass (see the module's docstring).
+
     :param message: what went wrong (redacted before it is stored).
     :param status: the HTTP status, ``None`` when no response came back.
     :param code: the partner's error code (``VALIDATION_ERROR``, ...), when it sent one.
     :param details: the partner's ``details`` (field errors), when it sent some.
     :param request_id: the partner's request id, to quote to its support.
     """
+
+    #: Whether the same call may succeed later.
+    retryable: bool = False
+    #: Whether the client knows that nothing of this call reached the partner.
+    nothing_sent: bool = False
+    #: Which guard refused the call before sending (``kill_switch``, ``budget``, ``quota``, ``unavailable``).
+    refusal: str | None = None
 
     def __init__(
         self,
@@ -70,6 +88,8 @@ class SymphonicsConflict(SymphonicsError):
 class TransientSymphonicsError(SymphonicsError):
     """A failure that may pass: the retry policy retries exactly these (429, 5xx, connection, timeout)."""
 
+    retryable = True
+
 
 class SymphonicsRateLimited(TransientSymphonicsError):
     """The partner still answered 429 after every retry."""
@@ -79,19 +99,61 @@ class SymphonicsUnavailable(TransientSymphonicsError):
     """The partner is unreachable: 5xx, connection errors or timeouts after every retry, or breaker open."""
 
 
-class QuotaExhausted(SymphonicsError):
+class BreakerOpen(SymphonicsUnavailable):
+    """The circuit breaker is open after repeated unavailability: the call was refused before sending."""
+
+    nothing_sent = True
+    refusal = "unavailable"
+
+
+class CallRefused(SymphonicsError):
+    """A guard of the client refused the call before anything was sent; later (or tomorrow) it may pass."""
+
+    retryable = True
+    nothing_sent = True
+
+
+class KillSwitchOn(CallRefused):
+    """Ops turned the kill switch on: no call leaves, token requests included."""
+
+    refusal = "kill_switch"
+
+    def __init__(self, message: str = "the Symphonics kill switch is on: no partner call is made") -> None:
+        super().__init__(message, code="KILL_SWITCH_ON")
+
+
+class CallBudgetSpent(CallRefused):
+    """The run has spent its call budget.
+
+    :param budget: the run's budget, in requests.
+    """
+
+    refusal = "budget"
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(f"the run's call budget ({budget} requests) is spent", code="CALL_BUDGET_SPENT")
+        self.budget = budget
+
+
+class QuotaExhausted(CallRefused):
     """The caller's priority class (or the whole client) has spent its share of the day.
 
-    Raised at once, before anything is sent, so a task fails fast instead of sleeping until the next day.
+    Raised at once, before anything is sent, so a task stops at once instead of sleeping until the next day.
 
     :param priority: the priority class that is out of quota.
     :param resets_at: epoch seconds at which the day window starts again, when known.
+    :param daily_cap: requests the class may send per day, when known (for a backlog's ETA).
     """
 
-    def __init__(self, message: str, *, priority: str, resets_at: float | None = None) -> None:
+    refusal = "quota"
+
+    def __init__(
+        self, message: str, *, priority: str, resets_at: float | None = None, daily_cap: int | None = None
+    ) -> None:
         super().__init__(message, code="QUOTA_EXHAUSTED")
         self.priority = priority
         self.resets_at = resets_at
+        self.daily_cap = daily_cap
 
 
 class InsecureURLError(ValueError):

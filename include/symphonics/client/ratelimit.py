@@ -417,6 +417,7 @@ class QuotaLimiter:
                     f"Symphonics quota exhausted for class {priority!r}: {decision.exhausted}",
                     priority=priority,
                     resets_at=decision.resets_at,
+                    daily_cap=self.policy.class_cap(priority),
                 )
             # A few ms of jitter keep waiting workers from all asking at the same instant.
             pause = decision.wait + random.uniform(0.001, 0.02)  # noqa: S311 - jitter, not cryptography

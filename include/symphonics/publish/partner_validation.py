@@ -4,6 +4,10 @@ Answers are cached in the ``sync`` database with a TTL (``symphonics.pdl_validat
 ``installer_validations``), so a repeat customer's PDL or an installer's hundredth job costs nothing. The
 PDL is asked first and the installer only for rows whose PDL passed: a row has one primary reason, in the
 order of :data:`include.symphonics.demo.expectations.PARTNER_RULE_PRECEDENCE`.
+
+A failure the client reports with ``nothing_sent`` (kill switch, budget, quota, open breaker) stops the step:
+the rows still unanswered wait for the next run. Other failures are answers of their own: ``retryable`` ones
+leave the row waiting, the others reject it. Refused credentials fail the task.
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from include.symphonics.client import SymphonicsAuthError, SymphonicsError
+from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
 from include.symphonics.demo.expectations import Reason as ContractReason
-from include.symphonics.publish.partner import PartnerGateway, StopPartnerCalls
 from include.symphonics.publish.payload import fingerprint, lookup_address, lookup_key
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
@@ -65,8 +68,8 @@ class Failure:
 
     @property
     def retryable(self) -> bool:
-        """Whether asking again later may help (5xx, timeouts), as opposed to a refusal."""
-        return self.error.status is None or self.error.status >= 500 or self.error.status == 429
+        """Whether asking again later may help (5xx, 429, no reply), as opposed to a refusal: the client says."""
+        return self.error.retryable
 
 
 @dataclass
@@ -99,8 +102,8 @@ def _mask(value: str) -> str:
 
 def _ask_each(
     keys: Iterable[K], cached: dict[K, Any], ask: Callable[[K], Any], counts: ValidationCounts
-) -> tuple[dict[K, Any], StopPartnerCalls | None]:
-    """Answer each distinct key from the cache, else by asking the partner; stop at the first stop signal."""
+) -> tuple[dict[K, Any], SymphonicsError | None]:
+    """Answer each distinct key from the cache, else by asking the partner; stop at the first call not sent."""
     answers: dict[K, Any] = {}
     for key in dict.fromkeys(keys):
         if key in cached:
@@ -109,12 +112,12 @@ def _ask_each(
             continue
         try:
             answers[key] = ask(key)
-        except StopPartnerCalls as stop:
-            return answers, stop
         except SymphonicsAuthError:
             # Our credentials, not the row, were refused: no row is rejected, the task fails loudly.
             raise
         except SymphonicsError as error:
+            if error.nothing_sent:
+                return answers, error
             answers[key] = Failure(error)
     return answers, None
 
@@ -208,8 +211,8 @@ class _Caches:
     def _ttl(self, ttl: timedelta) -> timedelta:
         return ttl
 
-    def keep_pdl(self, pdl: str, gateway: PartnerGateway) -> PdlAnswer:
-        result = gateway.validate_pdl(pdl)
+    def keep_pdl(self, pdl: str, client: SymphonicsClient) -> PdlAnswer:
+        result = client.validate_pdl(pdl, priority=PUBLISH)
         address = None if result.address is None else Jsonb(result.address.__dict__)
         self.conn.execute(
             query("cache_pdl_write"),
@@ -226,9 +229,9 @@ class _Caches:
         return PdlAnswer(result.valid, result.message)
 
     def keep_lookup(
-        self, key: str, address: dict[str, str], customer_name: str, gateway: PartnerGateway
+        self, key: str, address: dict[str, str], customer_name: str, client: SymphonicsClient
     ) -> LookupAnswer:
-        result = gateway.lookup_pdl(address, customer_name)
+        result = client.lookup_pdl(address, customer_name, priority=PUBLISH)
         self.conn.execute(
             query("cache_lookup_write"),
             {
@@ -244,8 +247,8 @@ class _Caches:
         )
         return LookupAnswer(result.found, result.pdl, result.confidence)
 
-    def keep_user(self, email: str, gateway: PartnerGateway) -> UserAnswer:
-        result = gateway.validate_user(email)
+    def keep_user(self, email: str, client: SymphonicsClient) -> UserAnswer:
+        result = client.validate_user(email, priority=PUBLISH)
         self.conn.execute(
             query("cache_user_write"),
             {
@@ -260,12 +263,12 @@ class _Caches:
 
 
 def validate_with_partner(
-    sync_dsn: str, gateway: PartnerGateway, *, run_id: str, settings: PublishSettings | None = None
+    sync_dsn: str, client: SymphonicsClient, *, run_id: str, settings: PublishSettings | None = None
 ) -> ValidationCounts:
     """Validate every row that passed the local rules, batch by batch, until done or told to stop.
 
     :param sync_dsn: the ``sync`` database.
-    :param gateway: the run's partner calls (kill switch, budget).
+    :param client: the partner's client (its guard holds the kill switch and the run's budget).
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
     """
@@ -283,20 +286,20 @@ def validate_with_partner(
                 if not rows:
                     break
                 after_id = rows[-1]["id"]
-                stop = _validate_batch(cur, rows, caches, gateway, settings, counts, run_id)
+                stop = _validate_batch(cur, rows, caches, client, settings, counts, run_id)
                 if stop is not None:
-                    counts.stopped = stop.reason
+                    counts.stopped = stop.refusal
                     log.warning("partner validation stopped: %s", stop)
         if counts.stopped is not None:
             counts.waiting = sync.execute(query("waiting_for_partner")).fetchone()[0]  # type: ignore[index]
     log.info(
-        "partner validation: %s ready, %s rejected %s, %s waiting, %s cache hits, %s calls",
+        "partner validation: %s ready, %s rejected %s, %s waiting, %s cache hits, %s requests",
         counts.ready,
         counts.rejected,
         dict(counts.reasons or {}),
         counts.waiting,
         counts.cache_hits,
-        gateway.spent,
+        client.guard.admitted,
     )
     return counts
 
@@ -305,11 +308,11 @@ def _validate_batch(
     cur: psycopg.Cursor[dict[str, Any]],
     rows: list[dict[str, Any]],
     caches: _Caches,
-    gateway: PartnerGateway,
+    client: SymphonicsClient,
     settings: PublishSettings,
     counts: ValidationCounts,
     run_id: str,
-) -> StopPartnerCalls | None:
+) -> SymphonicsError | None:
     pdl_of: dict[int, str] = {}
     lookup_of: dict[int, tuple[str, dict[str, str], str]] = {}
     for row in rows:
@@ -322,7 +325,7 @@ def _validate_batch(
             lookup_of[row["id"]] = (lookup_key(address, name), address, name)
 
     pdl_answers, stop = _ask_each(
-        pdl_of.values(), caches.pdls(sorted(set(pdl_of.values()))), lambda pdl: caches.keep_pdl(pdl, gateway), counts
+        pdl_of.values(), caches.pdls(sorted(set(pdl_of.values()))), lambda pdl: caches.keep_pdl(pdl, client), counts
     )
     lookup_inputs = {key: (address, name) for key, address, name in lookup_of.values()}
     lookup_answers: dict[str, Any] = {}
@@ -330,7 +333,7 @@ def _validate_batch(
         lookup_answers, stop = _ask_each(
             lookup_inputs,
             caches.lookups(sorted(lookup_inputs)),
-            lambda key: caches.keep_lookup(key, *lookup_inputs[key], gateway),
+            lambda key: caches.keep_lookup(key, *lookup_inputs[key], client),
             counts,
         )
 
@@ -354,7 +357,7 @@ def _validate_batch(
         user_answers, stop = _ask_each(
             email_of.values(),
             caches.users(sorted(set(email_of.values()))),
-            lambda email: caches.keep_user(email, gateway),
+            lambda email: caches.keep_user(email, client),
             counts,
         )
 

@@ -8,6 +8,11 @@ key's lock is held, and takes over the rows of a publisher that died (its sessio
 Each row is moved to ``sending`` and committed before its request leaves; the answer is committed right after.
 A crash in between leaves ``sending``, which the next run resolves by sending the create again: the partner
 answers 201 (it never arrived) or 409 (it did: with the id, or without, then ``conflict_unresolved``).
+
+The client sorts every failure once; this step reads its attributes: ``nothing_sent`` (kill switch, budget,
+quota, open breaker: the row goes back to ``ready`` and the step stops), ``retryable`` (``failed_retryable``,
+then ``dead_letter`` after too many attempts) or a refusal of the row (``rejected_validation`` or
+``dead_letter``). Refused credentials fail the task.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from include.symphonics.client import (
+    PUBLISH,
+    CallRefused,
     CreateOutcome,
+    QuotaExhausted,
     SymphonicsAuthError,
+    SymphonicsClient,
     SymphonicsError,
     SymphonicsValidationError,
-    TransientSymphonicsError,
 )
-from include.symphonics.publish.partner import PartnerGateway, StopPartnerCalls
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
@@ -116,18 +123,18 @@ def _outcome(
 
 
 def _send_one(
-    row: dict[str, Any], attempts: int, gateway: PartnerGateway, settings: PublishSettings, counts: PublishCounts
+    row: dict[str, Any], attempts: int, client: SymphonicsClient, settings: PublishSettings, counts: PublishCounts
 ) -> dict[str, Any]:
     """Send one claimed row (already committed as ``sending``) and return the outcome to record.
 
-    :raises StopPartnerCalls: nothing was sent (quota, budget, kill switch, breaker open).
+    :raises SymphonicsError: with ``nothing_sent``: nothing was sent (kill switch, budget, quota, breaker open).
     :raises SymphonicsAuthError: the credentials are refused: an infrastructure failure, the task fails.
     """
     payload = row["payload"]
     sent_documents = list(row["sent_documents"] or [])
     try:
         if row["symphonics_id"] is None:
-            result = gateway.create_intervention(payload)
+            result = client.create_intervention(payload, priority=PUBLISH)
             documents = list(payload.get("documents") or [])
             if result.outcome is CreateOutcome.ALREADY_EXISTS_ID_UNKNOWN:
                 counts.conflict_unresolved += 1
@@ -156,23 +163,25 @@ def _send_one(
         if not added:
             # Nothing new to carry (a PATCH answered before a crash, then re-extracted): nothing to send.
             return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, undo_attempt=True)
-        gateway.update_intervention(row["symphonics_id"], {"documents": added})
+        client.update_intervention(row["symphonics_id"], {"documents": added}, priority=PUBLISH)
         counts.patched += 1
         return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, sent_documents=[*sent_documents, *added])
-    except (StopPartnerCalls, SymphonicsAuthError):
+    except SymphonicsAuthError:
         raise
-    except SymphonicsValidationError as error:
-        counts.rejected += 1
-        log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
-        return _outcome(
-            row["id"],
-            LedgerState.REJECTED_VALIDATION,
-            reason=Reason.PARTNER_REFUSED.value,
-            detail=str(error),
-            error=error,
-        )
     except SymphonicsError as error:
-        retryable = isinstance(error, TransientSymphonicsError) or error.status is None or (error.status or 0) >= 500
+        if error.nothing_sent:
+            raise
+        if isinstance(error, SymphonicsValidationError):
+            counts.rejected += 1
+            log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
+            return _outcome(
+                row["id"],
+                LedgerState.REJECTED_VALIDATION,
+                reason=Reason.PARTNER_REFUSED.value,
+                detail=str(error),
+                error=error,
+            )
+        retryable = error.retryable
         if attempts >= settings.max_attempts or not retryable:
             counts.dead_letter += 1
             reason = Reason.TOO_MANY_ATTEMPTS if retryable else Reason.PARTNER_REFUSED
@@ -202,30 +211,29 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
     sync.rollback()
 
 
-def _eta(backlog: int, resets_at: float | None, daily_capacity: int | None) -> str | None:
-    if resets_at is None:
+def _eta(backlog: int, stop: SymphonicsError) -> str | None:
+    if not isinstance(stop, QuotaExhausted) or stop.resets_at is None:
         return None
+    resets_at, daily_capacity = stop.resets_at, stop.daily_cap
     days = 0 if not daily_capacity else max(backlog - 1, 0) // daily_capacity
     return datetime.fromtimestamp(resets_at + days * 86400, tz=UTC).isoformat(timespec="seconds")
 
 
 def publish(
     sync_dsn: str,
-    gateway: PartnerGateway,
+    client: SymphonicsClient,
     *,
     run_id: str,
     settings: PublishSettings | None = None,
     dry_run: bool = False,
-    daily_capacity: int | None = None,
 ) -> PublishCounts:
     """Send every ready row (and resolve the ones a crash left in ``sending``) until done or told to stop.
 
     :param sync_dsn: the ``sync`` database.
-    :param gateway: the run's partner calls (kill switch, budget).
+    :param client: the partner's client (its guard holds the kill switch and the run's budget).
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
     :param dry_run: only log what would be sent.
-    :param daily_capacity: calls of the publish class per day, for the backlog's ETA.
     """
     settings = settings or PublishSettings()
     counts = PublishCounts()
@@ -237,13 +245,13 @@ def publish(
         claim_key = int(owner.execute("SELECT nextval('symphonics.publish_claim_key_seq')").fetchone()[0])  # type: ignore[index]
         # Held for the whole step by this session: if the process dies, the lock goes and the claims with it.
         owner.execute("SELECT pg_advisory_lock(%s, %s)", (CLAIM_LOCK_CLASS, claim_key))
-        stop: StopPartnerCalls | None = None
+        stop: SymphonicsError | None = None
         try:
             after_id = 0
             while stop is None:
                 try:
-                    gateway.check()
-                except StopPartnerCalls as refused:
+                    client.guard.check()  # no claim while no call may leave
+                except CallRefused as refused:
                     stop = refused
                     break
                 with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
@@ -262,8 +270,8 @@ def publish(
                 after_id = rows[-1]["id"]
                 for row in rows:
                     try:
-                        gateway.check()
-                    except StopPartnerCalls as refused:
+                        client.guard.check()
+                    except CallRefused as refused:
                         stop = refused
                         break
                     with sync.transaction():
@@ -273,8 +281,10 @@ def publish(
                     if marked is None:
                         continue  # taken over meanwhile: not ours any more
                     try:
-                        outcome = _send_one(row, int(marked[0]), gateway, settings, counts)
-                    except StopPartnerCalls as refused:
+                        outcome = _send_one(row, int(marked[0]), client, settings, counts)
+                    except SymphonicsError as refused:
+                        if not refused.nothing_sent:
+                            raise
                         # Nothing left the process: the row goes back to ready, its attempt undone.
                         stop = refused
                         outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
@@ -292,11 +302,11 @@ def publish(
         sync.commit()
         counts.backlog = sum(backlog.values())
         if stop is not None:
-            counts.stopped = stop.reason
-            counts.eta = _eta(counts.backlog, stop.resets_at, daily_capacity)
+            counts.stopped = stop.refusal
+            counts.eta = _eta(counts.backlog, stop)
             log.warning(
                 "publishing stopped (%s): %s; backlog %s rows %s, ETA %s",
-                stop.reason,
+                stop.refusal,
                 stop,
                 counts.backlog,
                 backlog,

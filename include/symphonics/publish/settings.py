@@ -9,7 +9,6 @@ from datetime import timedelta
 from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
 
 PIPELINE = "symphonics_publish"
-KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
 
 
 def _env_int(name: str, default: int) -> int:

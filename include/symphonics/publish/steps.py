@@ -8,26 +8,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from include.symphonics.client import PUBLISH
+from include.symphonics.client import RunBudget
 from include.symphonics.db import dsn
 from include.symphonics.publish import extract as extract_step
 from include.symphonics.publish import partner_validation, prevalidate, publisher, summary
-from include.symphonics.publish.partner import PartnerGateway
-from include.symphonics.publish.settings import KILL_SWITCH_VARIABLE, PublishSettings
+from include.symphonics.publish.settings import PIPELINE, PublishSettings
+from include.symphonics.publish.sqlfiles import query
+
+if TYPE_CHECKING:
+    from include.symphonics.hook import SymphonicsHook
 
 log = logging.getLogger(__name__)
-
-
-def kill_switch_on() -> bool:
-    """Whether ops turned the kill switch on (Airflow Variable ``symphonics_kill_switch`` = ``on``), read now."""
-    from airflow.sdk import Variable
-
-    value = Variable.get(KILL_SWITCH_VARIABLE, default="off")
-    return str(value).strip().lower() in ("on", "true", "1", "yes")
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -116,60 +111,67 @@ def run_prevalidate(*, run_id: str) -> dict[str, int]:
     return prevalidate.prevalidate(dsn(settings.sync_conn_id), run_id=run_id, settings=settings)
 
 
-def _gateway(settings: PublishSettings, *, budget: int, kill_switch: bool) -> PartnerGateway:
-    if kill_switch:
-        log.warning("kill switch %s is on: no partner call is made in this run", KILL_SWITCH_VARIABLE)
-        return PartnerGateway(api=None, budget=budget, kill_switch=True)
+def calls_of_run(sync_dsn: str, run_id: str, dag_id: str = PIPELINE) -> int:
+    """Requests the run sent so far (retries and token requests included), by the call log.
+
+    :param sync_dsn: the ``sync`` database.
+    :param run_id: the Airflow run.
+    :param dag_id: its DAG.
+    """
+    import psycopg
+
+    with psycopg.connect(sync_dsn) as sync:
+        row = sync.execute(query("calls_of_run"), {"dag_id": dag_id, "run_id": run_id}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _hook(settings: PublishSettings, run_id: str) -> SymphonicsHook:
+    """The partner's hook, its client guarded by the kill switch and the run's budget.
+
+    The budget counts each request as it leaves, from what the call log says the run sent before (an earlier
+    task of the run, or an earlier try of this one): nothing is carried between tasks.
+    """
     from include.symphonics.hook import SymphonicsHook
 
-    hook = SymphonicsHook(settings.symphonics_conn_id, sync_conn_id=settings.sync_conn_id)
-    return PartnerGateway(api=hook, budget=budget)
+    sync_dsn = dsn(settings.sync_conn_id)
+    budget = RunBudget(settings.call_budget, spent_before=lambda: calls_of_run(sync_dsn, run_id))
+    return SymphonicsHook(settings.symphonics_conn_id, sync_conn_id=settings.sync_conn_id, budget=budget)
+
+
+def _kill_switch_said(hook: SymphonicsHook, stopped: str | None) -> bool:
+    if stopped == "kill_switch" or hook.kill_switch_on():
+        log.warning("kill switch is on: no partner call was made after it was seen")
+        return True
+    return False
 
 
 def run_partner_validation(*, run_id: str) -> dict[str, Any]:
-    """Task ``validate_with_partner``: returns its counts, the calls it made and the kill switch it saw."""
+    """Task ``validate_with_partner``: returns its counts, the requests it sent and the kill switch it saw."""
     settings = PublishSettings.from_environment()
-    kill_switch = kill_switch_on()
-    gateway = _gateway(settings, budget=settings.call_budget, kill_switch=kill_switch)
+    hook = _hook(settings, run_id)
     try:
         counts = partner_validation.validate_with_partner(
-            dsn(settings.sync_conn_id), gateway, run_id=run_id, settings=settings
+            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings
         )
+        kill_switch = _kill_switch_said(hook, counts.stopped)
     finally:
-        _close(gateway)
-    return {**counts.as_dict(), "calls": gateway.spent, "kill_switch": kill_switch}
+        hook.close()  # also when the step fails: the client's HTTP session and sync connections go
+    return {**counts.as_dict(), "calls": hook.guard.admitted, "kill_switch": kill_switch}
 
 
-def run_publish(params: Mapping[str, Any], *, run_id: str, calls_before: int) -> dict[str, Any]:
-    """Task ``publish``: spends what the validation left of the run's budget."""
+def run_publish(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
+    """Task ``publish``: spends what the run's earlier tasks left of its budget (read from the call log)."""
     settings = PublishSettings.from_environment()
-    kill_switch = kill_switch_on()
     dry_run = bool(params.get("dry_run"))
-    gateway = _gateway(
-        settings, budget=max(settings.call_budget - calls_before, 0), kill_switch=kill_switch and not dry_run
-    )
-    daily_capacity = None
-    client_settings = getattr(gateway.api, "settings", None)
-    if client_settings is not None:
-        daily_capacity = client_settings.quota_policy().class_cap(PUBLISH)
+    hook = _hook(settings, run_id)
     try:
         counts = publisher.publish(
-            dsn(settings.sync_conn_id),
-            gateway,
-            run_id=run_id,
-            settings=settings,
-            dry_run=dry_run,
-            daily_capacity=daily_capacity,
+            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings, dry_run=dry_run
         )
+        kill_switch = _kill_switch_said(hook, counts.stopped)
     finally:
-        _close(gateway)  # also when the step fails: the client's HTTP session and sync connection go
-    return {**counts.as_dict(), "calls": gateway.spent, "kill_switch": kill_switch}
-
-
-def _close(gateway: PartnerGateway) -> None:
-    closer = getattr(gateway.api, "close", None)
-    if callable(closer):
-        closer()
+        hook.close()
+    return {**counts.as_dict(), "calls": hook.guard.admitted, "kill_switch": kill_switch}
 
 
 def run_summarise(

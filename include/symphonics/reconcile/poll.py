@@ -1,4 +1,8 @@
-"""Poll the partner for the status of interventions the webhooks left unanswered, within the reconcile quota share."""
+"""Poll the partner for the status of interventions the webhooks left unanswered, within the reconcile quota share.
+
+The client sorts every failure: one it reports with ``nothing_sent`` (kill switch, quota share spent, open
+breaker) ends the pass cleanly, the rest left for the next run; a 404 is an answer; other failures are counted.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.rows import dict_row
 
-from include.symphonics.client.errors import (
-    QuotaExhausted,
-    SymphonicsError,
-    SymphonicsNotFound,
-    SymphonicsUnavailable,
-)
+from include.symphonics.client import RECONCILE, SymphonicsError, SymphonicsNotFound
 from include.symphonics.reconcile.sqlfiles import query
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ MAX_CONSECUTIVE_UNAVAILABLE = 3
 
 
 class StatusReader(Protocol):
-    """What the poll needs of the partner: ``SymphonicsHook`` fits."""
+    """What the poll needs of the partner: the ``SymphonicsClient`` fits."""
 
     def get_intervention(self, symphonics_id: str, *, priority: str = ...) -> Any:
         """``GET /crm/interventions/{id}``."""
@@ -44,6 +43,8 @@ class PollCounts:
     errors: int = 0
     deferred: int = 0
     quota_exhausted: bool = False
+    #: Why the pass stopped before the end (``kill_switch``, ``quota``, ``unavailable``, ``budget``), if it did.
+    stopped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The counts, for XCom and the log."""
@@ -72,11 +73,12 @@ def poll_statuses(
     """Ask the partner for each candidate's status, one ``GET`` each, recording every change.
 
     Candidates: those queued by late webhooks, then published interventions not in a final state and heard of
-    neither by webhook nor by poll for ``quiet_for_seconds``. Stops cleanly when the reconcile share of the quota
-    is spent (:class:`QuotaExhausted`): the rest are polled next night.
+    neither by webhook nor by poll for ``quiet_for_seconds``. Stops cleanly when the client refuses a call before
+    sending it (kill switch, reconcile share of the quota spent, open breaker) or after
+    :data:`MAX_CONSECUTIVE_UNAVAILABLE` failures in a row: the rest are polled next night.
 
     :param sync_dsn: the ``sync`` database.
-    :param reader_factory: builds the partner client (only called when there is something to poll).
+    :param reader_factory: gives the partner client (only called when there is something to poll).
     :param run_id: the Airflow run, recorded on the history rows.
     :param quiet_for_seconds: how long without news before a published intervention is polled.
     :param max_polls: the most calls this pass makes.
@@ -95,33 +97,32 @@ def poll_statuses(
         unavailable_in_a_row = 0
         for index, candidate in enumerate(candidates):
             try:
-                intervention = reader.get_intervention(candidate["symphonics_id"], priority="reconcile")
+                intervention = reader.get_intervention(candidate["symphonics_id"], priority=RECONCILE)
                 status, notes, occurred_at = intervention.status or "unknown", None, _moment(intervention.updated_at)
                 unavailable_in_a_row = 0
-            except QuotaExhausted as exc:
-                counts.quota_exhausted = True
-                counts.deferred = len(candidates) - index
-                log.warning(
-                    "the reconcile share of the quota is spent (resets at %s): %s poll(s) left for the next run",
-                    exc.resets_at,
-                    counts.deferred,
-                )
-                break
             except SymphonicsNotFound:
                 status, notes, occurred_at = NOT_FOUND, "the partner answered 404", datetime.now(UTC)
                 counts.not_found += 1
-            except SymphonicsUnavailable as exc:
+            except SymphonicsError as exc:
+                if exc.nothing_sent:
+                    counts.stopped = exc.refusal
+                    counts.quota_exhausted = exc.refusal == "quota"
+                    counts.deferred = len(candidates) - index
+                    log.warning(
+                        "polls stopped (%s): %s; %s poll(s) left for the next run", exc.refusal, exc, counts.deferred
+                    )
+                    break
                 counts.errors += 1
+                if not exc.retryable:
+                    log.warning("poll of %s refused: %s", candidate["external_id"], exc)
+                    continue
                 unavailable_in_a_row += 1
                 log.warning("poll of %s failed: %s", candidate["external_id"], exc)
                 if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
+                    counts.stopped = "unavailable"
                     counts.deferred = len(candidates) - index - 1
                     log.warning("the partner is unavailable: %s poll(s) left for the next run", counts.deferred)
                     break
-                continue
-            except SymphonicsError as exc:
-                counts.errors += 1
-                log.warning("poll of %s refused: %s", candidate["external_id"], exc)
                 continue
             counts.polled += 1
             with conn.transaction():
@@ -138,9 +139,6 @@ def poll_statuses(
                 )
                 if candidate["queue_id"] is not None:
                     conn.execute(query("finish_queued_poll"), {"queue_id": candidate["queue_id"]})
-        closer = getattr(reader, "close", None)
-        if callable(closer):
-            closer()
     counts.changed = _changes_recorded(sync_dsn, run_id)
     log.info(
         "polls: %s candidate(s), %s polled, %s status change(s), %s not found, %s error(s), %s deferred",

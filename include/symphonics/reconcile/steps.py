@@ -24,21 +24,23 @@ def run_apply_webhooks(*, run_id: str) -> dict[str, int]:
 
 
 def run_poll_statuses(*, run_id: str) -> dict[str, Any]:
-    """Task ``poll_statuses``: the partner client is built only when something is to be polled."""
+    """Task ``poll_statuses``: the partner client (guarded by the kill switch) is built only when something is to
+    be polled; with the switch on, the pass ends before its first request and says so (``stopped``)."""
+    from include.symphonics.hook import SymphonicsHook
+
     settings = ReconcileSettings.from_environment()
-
-    def reader() -> poll.StatusReader:
-        from include.symphonics.hook import SymphonicsHook
-
-        return SymphonicsHook(settings.symphonics_conn_id, sync_conn_id=settings.sync_conn_id)
-
-    return poll.poll_statuses(
-        dsn(settings.sync_conn_id),
-        reader,
-        run_id=run_id,
-        quiet_for_seconds=settings.poll_quiet_for.total_seconds(),
-        max_polls=settings.max_polls,
-    ).as_dict()
+    hook = SymphonicsHook(settings.symphonics_conn_id, sync_conn_id=settings.sync_conn_id)
+    try:
+        counts = poll.poll_statuses(
+            dsn(settings.sync_conn_id),
+            hook.get_conn,
+            run_id=run_id,
+            quiet_for_seconds=settings.poll_quiet_for.total_seconds(),
+            max_polls=settings.max_polls,
+        )
+    finally:
+        hook.close()
+    return {**counts.as_dict(), "requests": hook.guard.admitted}
 
 
 def run_copy_app_state(*, run_id: str) -> dict[str, int]:
