@@ -168,7 +168,8 @@ class SymphonicsHook(BaseHook):
     :param symphonics_conn_id: the Symphonics connection.
     :param sync_conn_id: the connection of the ``sync`` database holding the shared state.
     :param budget: the calling run's call budget, if it has one.
-    :param kill_switch_ttl: seconds a reading of the kill switch is trusted.
+    :param kill_switch_ttl: seconds a reading of the kill switch is trusted (default
+        :data:`DEFAULT_KILL_SWITCH_TTL`, 5 s).
     """
 
     conn_name_attr = "symphonics_conn_id"
@@ -182,13 +183,14 @@ class SymphonicsHook(BaseHook):
         *,
         sync_conn_id: str = "sync_db",
         budget: RunBudget | None = None,
-        kill_switch_ttl: float = DEFAULT_KILL_SWITCH_TTL,
+        kill_switch_ttl: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.symphonics_conn_id = symphonics_conn_id
         self.sync_conn_id = sync_conn_id
-        self.guard = CallGuard(self.read_kill_switch, kill_switch_ttl=kill_switch_ttl, budget=budget)
+        ttl = DEFAULT_KILL_SWITCH_TTL if kill_switch_ttl is None else kill_switch_ttl
+        self.guard = CallGuard(self.read_kill_switch, kill_switch_ttl=ttl, budget=budget)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
