@@ -139,8 +139,9 @@ def _hook(settings: PublishSettings, run_id: str) -> SymphonicsHook:
 
 
 def _kill_switch_said(hook: SymphonicsHook, stopped: str | None) -> bool:
+    """Whether the kill switch was on for this task (it refused a request, or is on now); logged when it was."""
     if stopped == "kill_switch" or hook.kill_switch_on():
-        log.warning("kill switch is on: no partner call was made after it was seen")
+        log.warning("kill switch (Variable symphonics_kill_switch) is on: no partner request left once it was read")
         return True
     return False
 

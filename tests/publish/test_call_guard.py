@@ -1,5 +1,6 @@
-"""The kill switch end to end: with it on, the three DAGs succeed, say so and send the sandbox nothing, on data where
-the same runs with it off do send requests; turned on in the middle of a publish run, it stops the next call."""
+"""The client's guard end to end. The kill switch: with it on, the three DAGs succeed, say so and send the sandbox
+nothing, on data where the same runs with it off do send requests; turned on in the middle of a publish run, it
+stops the next call. The run's budget: counted from the call log, so a re-run task sees what the run spent."""
 
 from __future__ import annotations
 
@@ -184,3 +185,31 @@ def test_the_switch_turned_on_mid_publish_stops_the_next_call(
     held = world.partner_external_ids()
     assert len(held) == len(set(held)) == published
     assert world.states()["published"] == published
+
+
+def test_the_run_budget_is_counted_from_the_call_log_so_a_cleared_task_sees_what_the_run_spent(
+    world: PublishWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from include.symphonics.publish import steps
+
+    run_id = "budgeted"
+    # What the task runner exports, so the call log knows the run of each request.
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "symphonics_publish")
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", run_id)
+    _validated(run_id)
+    spent_by_validation = steps.calls_of_run(world.sync_dsn, run_id)
+    assert spent_by_validation == len(world.sandbox.calls()) > 0
+    monkeypatch.setenv("SYMPHONICS_PUBLISH_CALL_BUDGET", str(spent_by_validation + 5))
+
+    first = steps.run_publish({}, run_id=run_id)
+    assert first["stopped"] == "budget"
+    assert first["calls"] == 5
+    assert len(world.creates()) == 5
+    assert steps.calls_of_run(world.sync_dsn, run_id) == spent_by_validation + 5
+
+    # The publish task cleared and run again: nothing comes from XCom, the call log says the budget is spent.
+    again = steps.run_publish({}, run_id=run_id)
+    assert again["stopped"] == "budget"
+    assert again["calls"] == 0
+    assert len(world.creates()) == 5
+    assert world.states()["ready"] == world.expected.state_counts[ExpectedState.PUBLISHED] - 5
