@@ -171,7 +171,7 @@ def stack_environment(server: localpg.PgServer) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{local_url}/execution/",
         "AIRFLOW__API__HOST": BIND_HOST,
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
-        "AIRFLOW__API__BASE_URL": local_url,
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{AIRFLOW_PORT}",  # what the README and the browser use
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.sqlalchemy_url("airflow"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOG_DIR / "tasks"),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(WORKER_LOG_PORT),
@@ -380,7 +380,7 @@ def run() -> int:
             airflow_group,
         )
         save_state()
-        _say(f"Airflow UI: http://{local}:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
+        _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
         while True:
             for name, process in processes.items():
@@ -433,7 +433,7 @@ def status() -> int:
         print("not running")
         return 0
     assert state is not None
-    print(f"running (pid {state['runner_pid']}): Airflow UI http://{connect_host()}:{AIRFLOW_PORT}")
+    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}")
     return 0
 
 
