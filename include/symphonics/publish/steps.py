@@ -26,8 +26,9 @@ def kill_switch_on() -> bool:
     """Whether ops turned the kill switch on (Airflow Variable ``symphonics_kill_switch`` = ``on``), read now."""
     from airflow.sdk import Variable
 
-    value = Variable.get(KILL_SWITCH_VARIABLE, default="off")
-    return str(value).strip().lower() in ("on", "true", "1", "yes")
+    # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
+    value = Variable.get(KILL_SWITCH_VARIABLE, default=None)
+    return str(value or "").strip().lower() in ("on", "true", "1", "yes")
 
 
 def _parse_time(value: Any) -> datetime | None:
