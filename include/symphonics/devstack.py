@@ -364,6 +364,11 @@ def run() -> int:
         _wait_http(
             f"http://{local}:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
         )
+        # The first call to the execution API builds its token validator: made here, not by the first task,
+        # whose calls would time out behind it and be retried with a WARNING each.
+        _wait_http(
+            f"http://{local}:{AIRFLOW_PORT}/execution/health/ping", 120, "the execution API", processes["api-server"]
+        )
         for component in LATER_COMPONENTS:
             argv = _python("airflow", component)
             if component in ("scheduler", "triggerer"):
