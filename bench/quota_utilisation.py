@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from include.symphonics import localpg
 from include.symphonics.client import ClassQuota, ClientSettings, SymphonicsClient
 from include.symphonics.db import migrate
 
+# The sandbox's admin API needs a token; this run's is generated here and given to the sandbox it starts.
+ADMIN_TOKEN = secrets.token_urlsafe(32)
 CLIENT_ID = "wfa-sandbox-demo"
 CLIENT_SECRET = "sandbox-demo-secret-not-for-production"  # noqa: S105 - the sandbox's published demo value
 
@@ -61,7 +64,7 @@ def start_sandbox(workdir: Path, per_minute: int, time_scale: float) -> tuple[su
     process = subprocess.Popen(
         [sys.executable, "-m", "include.symphonics.sandbox", "--port", str(port), "--config", str(config)],
         cwd=localpg.PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(localpg.PROJECT_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(localpg.PROJECT_ROOT), "SYMPHONICS_SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -134,7 +137,8 @@ def main() -> int:
             thread.start()
         for thread in threads:
             thread.join()
-        calls = requests.get(f"{url}/_sandbox/calls", timeout=30).json()["calls"]
+        admin = {"X-Sandbox-Admin-Token": ADMIN_TOKEN}
+        calls = requests.get(f"{url}/_sandbox/calls", headers=admin, timeout=30).json()["calls"]
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)

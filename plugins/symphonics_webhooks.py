@@ -3,15 +3,22 @@
 Only glue: the receiver lives in ``include.symphonics.webhooks``. Nothing is read or connected at import; the
 settings are resolved on the first webhook. The route gets no Airflow auth, which is right: the partner has no
 Airflow login, and the HMAC signature is the authentication.
+
+A deployment that runs the stand-alone receiver (compose) sets ``SYMPHONICS_WEBHOOKS_ON_API_SERVER=false``, so
+the webhooks are received in one place only and the api-server carries no receiver of its own.
 """
 
 from __future__ import annotations
+
+import os
 
 from airflow.plugins_manager import AirflowPlugin
 
 from include.symphonics.webhooks import MountRootMiddleware, create_webhook_app
 
 URL_PREFIX = "/symphonics/webhooks"
+MOUNT_ENV = "SYMPHONICS_WEBHOOKS_ON_API_SERVER"
+MOUNTED = os.environ.get(MOUNT_ENV, "true").strip().lower() not in ("false", "0", "no", "off")
 
 
 class SymphonicsWebhooksPlugin(AirflowPlugin):
@@ -19,15 +26,19 @@ class SymphonicsWebhooksPlugin(AirflowPlugin):
 
     name = "symphonics_webhooks"
     # The base class declares these as plain list attributes; ClassVar would contradict it (mypy).
-    fastapi_apps = [  # noqa: RUF012
-        {"app": create_webhook_app(), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}
-    ]
+    fastapi_apps = (
+        [{"app": create_webhook_app(), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}] if MOUNTED else []
+    )
     # POST /symphonics/webhooks (no slash) would otherwise be a 307 to the mount's root.
-    fastapi_root_middlewares = [  # noqa: RUF012
-        {
-            "middleware": MountRootMiddleware,
-            "args": [],
-            "kwargs": {"prefix": URL_PREFIX},
-            "name": "Symphonics webhooks root",
-        }
-    ]
+    fastapi_root_middlewares = (
+        [
+            {
+                "middleware": MountRootMiddleware,
+                "args": [],
+                "kwargs": {"prefix": URL_PREFIX},
+                "name": "Symphonics webhooks root",
+            }
+        ]
+        if MOUNTED
+        else []
+    )

@@ -20,6 +20,10 @@ Rules, so that a re-run never undoes an operator's work:
 ``${NAME}`` in a value is replaced by the environment variable ``NAME`` at load time (the embedded
 PostgreSQL's socket folder, for instance, is only known once the server runs).
 
+What the loader last wrote is remembered as fingerprints in a state file next to ``airflow.cfg``. A
+connection's fingerprint covers its password and extras, so it is keyed (HMAC-SHA256 under a random key kept
+beside it, mode 0600): a plain hash of a known demo value could be recomputed offline and matched.
+
 Usage: ``python -m include.symphonics.airflow_settings [--file airflow_settings.yaml] [--state FILE]``.
 """
 
@@ -28,10 +32,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +45,13 @@ from typing import Any
 
 import yaml
 
+from include.symphonics.localfiles import read_or_create_secret, write_secret
+
 log = logging.getLogger(__name__)
+
+#: Version of the state file; version 1 was a flat mapping of unkeyed SHA-256 fingerprints.
+STATE_FORMAT = 2
+FINGERPRINT_PREFIX = "hmac-sha256:"
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
@@ -194,8 +206,51 @@ def parse_settings(text: str, source: str = "airflow_settings.yaml") -> Settings
     return Settings(connections, pools, variables)
 
 
-def _fingerprint(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+def _canonical(values: dict[str, Any]) -> bytes:
+    return json.dumps(values, sort_keys=True, default=str).encode()
+
+
+class Fingerprints:
+    """The loader's memory of what it wrote: keyed fingerprints, read from and written to the state file.
+
+    :param state_file: the JSON state file (created 0600).
+    :param key_file: the HMAC key (default: ``airflow_settings.key`` beside the state file; created 0600).
+    """
+
+    def __init__(self, state_file: Path, key_file: Path | None = None) -> None:
+        self.state_file = state_file
+        self.key_file = key_file or state_file.with_name("airflow_settings.key")
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._key = read_or_create_secret(self.key_file, lambda: secrets.token_hex(32)).encode()
+        document = json.loads(state_file.read_text()) if state_file.exists() else {}
+        if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
+            self._stored: dict[str, str] = dict(document.get("fingerprints") or {})
+            self._legacy: dict[str, str] = {}
+        else:
+            # A version-1 file: its unkeyed hashes are recognised once, then replaced by keyed ones.
+            self._stored = {}
+            self._legacy = {k: v for k, v in (document or {}).items() if isinstance(v, str)}
+
+    def of(self, values: dict[str, Any]) -> str:
+        """The keyed fingerprint of ``values``."""
+        return FINGERPRINT_PREFIX + hmac.new(self._key, _canonical(values), hashlib.sha256).hexdigest()
+
+    def last_written(self, key: str, values: dict[str, Any]) -> bool:
+        """Whether ``values`` are what the loader wrote last time for ``key``."""
+        if key in self._stored:
+            return hmac.compare_digest(self._stored[key], self.of(values))
+        if key in self._legacy:
+            return hmac.compare_digest(self._legacy[key], hashlib.sha256(_canonical(values)).hexdigest())
+        return False
+
+    def remember(self, key: str, values: dict[str, Any]) -> None:
+        """Record that the loader wrote ``values`` for ``key``."""
+        self._stored[key] = self.of(values)
+
+    def save(self) -> None:
+        """Write the state file (keyed fingerprints only: the legacy unkeyed ones are dropped)."""
+        document = {"format": STATE_FORMAT, "fingerprints": self._stored}
+        write_secret(self.state_file, json.dumps(document, indent=2, sort_keys=True))
 
 
 def _connection_values(conn: Any) -> dict[str, Any]:
@@ -218,29 +273,28 @@ def apply_settings(settings: Settings, state_file: Path) -> ApplyReport:
     """Write ``settings`` to Airflow's metadata database by the rules of this module's docstring.
 
     :param settings: what the file asks for.
-    :param state_file: where the fingerprints of what this loader last wrote are kept (no secrets: only
-        hashes), so an operator's later change can be told apart from the loader's own.
+    :param state_file: where the keyed fingerprints of what this loader last wrote are kept (see
+        :class:`Fingerprints`), so an operator's later change can be told apart from the loader's own.
     """
     from airflow.models import Connection, Pool, Variable
     from airflow.utils.session import create_session
 
-    state: dict[str, str] = json.loads(state_file.read_text()) if state_file.exists() else {}
+    fingerprints = Fingerprints(state_file)
     report = ApplyReport()
 
     def reconcile(key: str, current: dict[str, Any] | None, wanted: dict[str, Any], write: Any) -> None:
-        wanted_fp = _fingerprint(wanted)
         if current is None:
             write()
             report.created.append(key)
-        elif _fingerprint(current) == wanted_fp:
+        elif _canonical(current) == _canonical(wanted):
             report.unchanged.append(key)
-        elif state.get(key) == _fingerprint(current):
+        elif fingerprints.last_written(key, current):
             write()
             report.updated.append(key)
         else:
             report.kept_operator_change.append(key)
             return
-        state[key] = wanted_fp
+        fingerprints.remember(key, wanted)
 
     with create_session() as session:
         for setting in settings.connections:
@@ -304,8 +358,7 @@ def apply_settings(settings: Settings, state_file: Path) -> ApplyReport:
 
             reconcile(key, current_var, {"value": variable.value}, write_variable)
 
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps(state, indent=2, sort_keys=True))
+    fingerprints.save()
     return report
 
 

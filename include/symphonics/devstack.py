@@ -8,16 +8,26 @@ then PostgreSQL (whose "smart" shutdown would otherwise wait for Airflow's poole
 
 Every problem a newcomer can meet (a port taken, an old Python, a server that does not answer) is one
 line saying what is wrong and what to do.
+
+Secure by default: every listener (api-server, the log servers, the sandbox) binds 127.0.0.1, unless
+``SYMPHONICS_BIND_HOST`` names another address, which is said loudly. Airflow's own log servers listen on every
+interface with no setting to change it, so the scheduler and the triggerer run with ``--skip-serve-logs`` and
+one log server of ours serves both ports on the bind address. What ``make run`` writes under ``.local/`` is
+private (umask 077: files 0600, folders 0700); its secrets (Fernet key, JWT and API secret keys, the sandbox's
+admin token) are generated once, each in a 0600 file.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -25,20 +35,49 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from include.symphonics import localpg
+from include.symphonics import localfiles, localpg
 
 LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 LOG_DIR = LOCAL_DIR / "logs"
 STATE_FILE = LOCAL_DIR / "run.json"
+SANDBOX_ADMIN_TOKEN_FILE = LOCAL_DIR / "sandbox_admin.token"
 PROJECT_ROOT = localpg.PROJECT_ROOT
 
 AIRFLOW_PORT = int(os.environ.get("SYMPHONICS_AIRFLOW_PORT", "8080"))
 SANDBOX_PORT = int(os.environ.get("SYMPHONICS_SANDBOX_PORT", "8099"))
+WORKER_LOG_PORT = int(os.environ.get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "8793"))
+TRIGGER_LOG_PORT = int(os.environ.get("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", "8794"))
+BIND_HOST_ENV = "SYMPHONICS_BIND_HOST"
+BIND_HOST = os.environ.get(BIND_HOST_ENV) or "127.0.0.1"
 DEMO_INTERVENTIONS = int(os.environ.get("SYMPHONICS_DEMO_INTERVENTIONS", "300"))
 # A local demo login, documented in the README; a real deployment uses its own auth manager.
 DEMO_LOGIN = ("admin", "admin")
-AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The api-server first (the others call its execution API), then the rest, then our log server.
+LATER_COMPONENTS = ("scheduler", "dag-processor", "triggerer")
+SANDBOX_ADMIN_TOKEN_ENV = "SYMPHONICS_SANDBOX_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+MODULE = "include.symphonics.devstack"  # not __name__, which is "__main__" under `python -m`
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def connect_host(bind_host: str = BIND_HOST) -> str:
+    """The address the stack's own processes use to reach a listener bound to ``bind_host``."""
+    return "127.0.0.1" if is_loopback(bind_host) or bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104
+
+
+def loopback_hostname() -> str:
+    """Airflow's ``hostname_callable`` for a stack bound to loopback: the api-server then fetches a running
+    task's log from the log server where it listens (``socket.getfqdn()`` may name a non-loopback address)."""
+    return "127.0.0.1"
 
 
 class StackError(RuntimeError):
@@ -87,20 +126,34 @@ def _stack_running(state: dict[str, object] | None) -> bool:
 
 def _fernet_key() -> str:
     """A local Fernet key, generated once: it encrypts connection passwords and the shared API token."""
-    key_file = AIRFLOW_HOME / "fernet.key"
-    if not key_file.exists():
-        from cryptography.fernet import Fernet
+    from cryptography.fernet import Fernet
 
-        AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    localfiles.private_dir(AIRFLOW_HOME)
+    return localfiles.read_or_create_secret(AIRFLOW_HOME / "fernet.key", lambda: Fernet.generate_key().decode())
+
+
+def _signing_key(name: str) -> str:
+    """A 64-byte HMAC key, generated once (Airflow's own default has 24, which PyJWT warns about for HS512)."""
+    localfiles.private_dir(AIRFLOW_HOME)
+    return localfiles.read_or_create_secret(AIRFLOW_HOME / name, lambda: secrets.token_hex(32))
+
+
+def sandbox_admin_token() -> str:
+    """The sandbox's admin token, generated once in ``.local/sandbox_admin.token`` (0600)."""
+    if not LOCAL_DIR.exists():
+        localfiles.private_dir(LOCAL_DIR)  # an existing one keeps the mode close_local_dir gave it
+    return localfiles.read_or_create_secret(SANDBOX_ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
 
 
 def stack_environment(server: localpg.PgServer) -> dict[str, str]:
     """The environment every process of the stack runs with."""
     admin = urlsplit(server.admin_url)
+    local_url = f"http://{connect_host()}:{AIRFLOW_PORT}"
+    loopback_only = (
+        {"AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{MODULE}.loopback_hostname"} if is_loopback(BIND_HOST) else {}
+    )
     return {
+        **loopback_only,
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
@@ -112,18 +165,26 @@ def stack_environment(server: localpg.PgServer) -> dict[str, str]:
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _signing_key("jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _signing_key("api_secret_key"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{DEMO_LOGIN[0]}:admin",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{AIRFLOW_PORT}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{local_url}/execution/",
+        "AIRFLOW__API__HOST": BIND_HOST,
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
-        "AIRFLOW__API__BASE_URL": f"http://localhost:{AIRFLOW_PORT}",
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{AIRFLOW_PORT}",  # what the README and the browser use
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.sqlalchemy_url("airflow"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOG_DIR / "tasks"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(WORKER_LOG_PORT),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(TRIGGER_LOG_PORT),
+        # Airflow chmods the task log folders and files it creates (0775/0664 by default): private here.
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
         "SYMPHONICS_PG_HOST": server.socket_dir or admin.hostname or "localhost",
         "SYMPHONICS_PG_PORT": str(admin.port or ""),
         "SYMPHONICS_PG_USER": admin.username or "postgres",
         "SYMPHONICS_PG_PASSWORD": admin.password or "",
         "SYMPHONICS_SANDBOX_PORT": str(SANDBOX_PORT),
-        "SYMPHONICS_SANDBOX_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        "SYMPHONICS_SANDBOX_URL": f"http://{connect_host()}:{SANDBOX_PORT}",
     }
 
 
@@ -155,8 +216,11 @@ def _python(module: str, *args: str) -> list[str]:
 
 
 def _start(argv: list[str], env: dict[str, str], log_name: str, group: int | None) -> subprocess.Popen[bytes]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_file = (LOG_DIR / f"{log_name}.log").open("ab")
+    localfiles.private_dir(LOG_DIR)
+    log_path = LOG_DIR / f"{log_name}.log"
+    if log_path.exists() and stat.S_IMODE(log_path.stat().st_mode) & 0o077:
+        log_path.chmod(0o600)  # a log an older version left readable by others
+    log_file = log_path.open("ab")
     # A group of its own (not the terminal's): Ctrl-C reaches only this runner, which stops the group in order.
     kwargs: dict[str, object] = {"process_group": group or 0}
     return subprocess.Popen(  # type: ignore[call-overload]
@@ -222,11 +286,21 @@ def run() -> int:
     for port, what, variable in (
         (AIRFLOW_PORT, "the Airflow UI", "SYMPHONICS_AIRFLOW_PORT"),
         (SANDBOX_PORT, "the Symphonics sandbox", "SYMPHONICS_SANDBOX_PORT"),
+        (WORKER_LOG_PORT, "the task log server", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"),
+        (TRIGGER_LOG_PORT, "the triggerer log server", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"),
     ):
         if _port_taken(port):
             raise StackError(
                 f"port {port} (for {what}) is already in use: stop what uses it, or set {variable}=<free port>"
             )
+    if not is_loopback(BIND_HOST):
+        _say(
+            f"WARNING: {BIND_HOST_ENV}={BIND_HOST}: the Airflow UI and API "
+            f"(demo login {DEMO_LOGIN[0]}/{DEMO_LOGIN[1]}), its webhook receiver (demo secret), the log servers "
+            "and the sandbox are reachable from other machines. Unset it to keep them on 127.0.0.1."
+        )
+    # Everything written from here on (by this process and the ones it starts) is private to this user.
+    os.umask(localfiles.PRIVATE_UMASK)
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
     airflow_group: int | None = None
@@ -252,38 +326,65 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        localfiles.private_dir(LOCAL_DIR)
         save_state()
         server = localpg.get_server(LOCAL_DIR / "pg")
+        close_local_dir()
         where = f"embedded, data in {server.embedded_dir}" if server.embedded_dir else "from SYMPHONICS_PG_URL"
         _say(f"PostgreSQL ready ({where})")
         server.ensure_databases(localpg.DATABASES)
         env = {**os.environ, **stack_environment(server)}
-        AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-        (AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").write_text(
-            json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
+        localfiles.private_dir(LOG_DIR)
+        localfiles.write_secret(
+            AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated", json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
         )
         _prepare(env, server)
 
-        # The sandbox delivers its signed webhooks to the receiver the api-server mounts (plugins/).
-        webhook_url = f"http://localhost:{AIRFLOW_PORT}/symphonics/webhooks"
+        # The sandbox delivers its signed webhooks to the receiver the api-server mounts (plugins/). Its admin
+        # token goes through the environment of its process only, never a command line.
+        local = connect_host()
+        webhook_url = f"http://{local}:{AIRFLOW_PORT}/symphonics/webhooks"
         processes["sandbox"] = _start(
-            _python("include.symphonics.sandbox", "--port", str(SANDBOX_PORT), "--webhook-url", webhook_url),
-            env,
+            _python(
+                "include.symphonics.sandbox",
+                *("--host", BIND_HOST, "--port", str(SANDBOX_PORT), "--webhook-url", webhook_url),
+            ),
+            {**env, SANDBOX_ADMIN_TOKEN_ENV: sandbox_admin_token()},
             "sandbox",
             None,
         )
         save_state()
-        _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
-        _say(f"Symphonics sandbox on http://127.0.0.1:{SANDBOX_PORT}")
-        for component in AIRFLOW_COMPONENTS:
-            argv = _python("airflow", component) + (["--port", str(AIRFLOW_PORT)] if component == "api-server" else [])
-            processes[component] = _start(argv, env, component, airflow_group)
-            airflow_group = airflow_group or processes[component].pid
-            save_state()
-        _wait_http(
-            f"http://localhost:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
+        _wait_http(f"http://{local}:{SANDBOX_PORT}/_sandbox/health", 30, "the sandbox", processes["sandbox"])
+        _say(f"Symphonics sandbox on http://{local}:{SANDBOX_PORT} (admin token in {SANDBOX_ADMIN_TOKEN_FILE})")
+        processes["api-server"] = _start(
+            _python("airflow", "api-server", "--host", BIND_HOST, "--port", str(AIRFLOW_PORT)), env, "api-server", None
         )
+        airflow_group = processes["api-server"].pid
+        save_state()
+        _wait_http(
+            f"http://{local}:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
+        )
+        # The first call to the execution API builds its token validator: made here, not by the first task,
+        # whose calls would time out behind it and be retried with a WARNING each.
+        _wait_http(
+            f"http://{local}:{AIRFLOW_PORT}/execution/health/ping", 120, "the execution API", processes["api-server"]
+        )
+        for component in LATER_COMPONENTS:
+            argv = _python("airflow", component)
+            if component in ("scheduler", "triggerer"):
+                argv.append("--skip-serve-logs")  # Airflow's log server binds every interface: ours is below
+            processes[component] = _start(argv, env, component, airflow_group)
+            save_state()
+        processes["log-server"] = _start(
+            _python(
+                MODULE,
+                *("serve-logs", "--host", BIND_HOST, "--port", str(WORKER_LOG_PORT), "--port", str(TRIGGER_LOG_PORT)),
+            ),
+            env,
+            "log-server",
+            airflow_group,
+        )
+        save_state()
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
         while True:
@@ -341,10 +442,53 @@ def status() -> int:
     return 0
 
 
+def close_local_dir() -> None:
+    """Make ``.local/`` private again after the embedded PostgreSQL started.
+
+    Run as root, pgserver starts the server as a system user of its own and opens every folder above its
+    data folder to everyone (0755) so that user can reach it. That user still needs to pass through (``x``),
+    to reach its data folder when it is stopped, so ``.local/`` becomes 0711 then: nobody else can list it,
+    and what is in it is 0700 or 0600. Otherwise it is 0700.
+    """
+    if not LOCAL_DIR.exists():
+        return
+    LOCAL_DIR.chmod(0o711 if os.geteuid() == 0 else localfiles.PRIVATE_DIR_MODE)
+
+
+def serve_logs(host: str, ports: list[int]) -> None:
+    """Serve the task and triggerer logs (Airflow's own log-server app) on ``host``, on each of ``ports``.
+
+    :param host: the bind address (Airflow's ``serve_logs`` has none: it takes every interface).
+    :param ports: the worker's and the triggerer's log-server ports.
+    """
+    import uvicorn
+
+    sockets = []
+    for port in ports:
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host.strip("[]"), port))
+        sockets.append(listener)
+    config = uvicorn.Config(
+        "airflow.utils.serve_logs.log_server:get_app",
+        factory=True,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=sockets)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.symphonics.devstack", description=__doc__)
-    parser.add_argument("command", choices=["run", "stop", "status"])
+    parser.add_argument("command", choices=["run", "stop", "status", "serve-logs"])
+    parser.add_argument("--host", default=BIND_HOST, help="serve-logs: the address to bind")
+    parser.add_argument("--port", type=int, action="append", default=[], help="serve-logs: a port (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "serve-logs":
+        serve_logs(args.host, args.port)
+        return 0
     try:
         return {"run": run, "stop": stop, "status": status}[args.command]()
     except (StackError, localpg.PostgresUnavailable) as exc:

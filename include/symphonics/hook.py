@@ -226,8 +226,9 @@ class SymphonicsHook(BaseHook):
         """Whether ops turned the kill switch on (Variable ``symphonics_kill_switch`` = ``on``), read now."""
         from airflow.sdk import Variable
 
-        value = Variable.get(KILL_SWITCH_VARIABLE, default="off")
-        return str(value).strip().lower() in _ON
+        # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
+        value = Variable.get(KILL_SWITCH_VARIABLE, default=None)
+        return str(value or "").strip().lower() in _ON
 
     def kill_switch_on(self) -> bool:
         """The kill switch as the client's guard sees it (read at most every ``kill_switch_ttl`` seconds)."""

@@ -68,11 +68,12 @@ def test_late_deliveries_after_a_long_outage_are_refused_recorded_and_polled(
     missed_attempts = sum(len(delivery["attempts"]) for delivery in missed)
 
     # Back, more than 5 minutes later: every event arrives late, and the partner retries each refusal.
-    world.sandbox.configure(webhook_url=None)
     server = start_standalone_for(world, tmp_path)
+    # Every event has happened (settled): pointing the sandbox at the receiver sends only the replays below.
+    world.sandbox.configure(webhook_url=f"{server.url}/symphonics/webhooks")
     try:
         for event in events:
-            world.sandbox.send_replay(event["event_id"], age_seconds=LATE_BY, url=f"{server.url}/symphonics/webhooks")
+            world.sandbox.send_replay(event["event_id"], age_seconds=LATE_BY)
         late = wait_until(lambda: _all_given_up(world, "replay", len(events)), "every late delivery answered")
     finally:
         stop_standalone(server)

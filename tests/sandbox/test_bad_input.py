@@ -85,10 +85,10 @@ def test_gzip_bomb_and_corrupt_gzip(sandbox: SandboxAdmin, partner: PartnerCalle
 def test_responses_are_gzipped_when_asked(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
     partner.create(create_request("int_gz_out"))
     url = f"{sandbox.url}/_sandbox/interventions"  # a body large enough to be worth compressing
-    compressed = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=5)
+    compressed = requests.get(url, headers={"Accept-Encoding": "gzip", **sandbox.admin_headers}, timeout=5)
     assert compressed.headers["Content-Encoding"] == "gzip"
     assert compressed.json()["interventions"][0]["external_id"] == "int_gz_out"
-    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=5)
+    plain = requests.get(url, headers={"Accept-Encoding": "identity", **sandbox.admin_headers}, timeout=5)
     assert "Content-Encoding" not in plain.headers
 
 

@@ -108,7 +108,7 @@ def test_faults_are_cleared_by_reset_and_delete(sandbox: SandboxAdmin, partner: 
 
 def test_unknown_fault_kind_or_route_is_refused(sandbox: SandboxAdmin) -> None:
     for body in ({"kind": "meteor"}, {"kind": "burst", "route": "nowhere"}, {"kind": "error_rate", "rate": 2}):
-        response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)
+        response = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, headers=sandbox.admin_headers, timeout=5)
         assert_error(response, 422, "VALIDATION_ERROR")
 
 

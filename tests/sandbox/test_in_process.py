@@ -15,6 +15,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+ADMIN_TOKEN = "in-process-admin-token"
+# The admin API answers only a loopback Host with its token.
+CLIENT = {"base_url": "http://127.0.0.1", "headers": {"X-Sandbox-Admin-Token": ADMIN_TOKEN}}
+
 FORM = {
     "grant_type": "client_credentials",
     "client_id": "wfa-sandbox-demo",
@@ -23,7 +27,7 @@ FORM = {
 
 
 def test_in_process_round_trip() -> None:
-    with TestClient(create_app(SandboxConfig())) as client:
+    with TestClient(create_app(SandboxConfig(admin_token=ADMIN_TOKEN)), **CLIENT) as client:
         token = client.post("/auth/token", data=FORM).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         created = client.post("/crm/interventions", json=create_request(), headers=headers)
@@ -35,20 +39,20 @@ def test_in_process_round_trip() -> None:
 
 
 def test_in_process_drop_raises_to_the_caller() -> None:
-    with TestClient(create_app(SandboxConfig())) as client:
+    with TestClient(create_app(SandboxConfig(admin_token=ADMIN_TOKEN)), **CLIENT) as client:
         token = client.post("/auth/token", data=FORM).json()["access_token"]
-        client.post("/_sandbox/faults", json={"kind": "drop_after_commit"})
+        assert client.post("/_sandbox/faults", json={"kind": "drop_after_commit"}).status_code == 200
         with pytest.raises(DroppedConnection):
             client.post("/crm/interventions", json=create_request(), headers={"Authorization": f"Bearer {token}"})
         assert len(client.get("/_sandbox/interventions").json()["interventions"]) == 1
 
 
 def test_config_changes_are_validated() -> None:
-    with TestClient(create_app(SandboxConfig())) as client:
+    with TestClient(create_app(SandboxConfig(admin_token=ADMIN_TOKEN)), **CLIENT) as client:
         for change in ({"conflict_mode": "loud"}, {"time_scale": 0}, {"port": 1}, {"nonsense": 1}):
             response = client.patch("/_sandbox/config", json=change)
             assert response.status_code == 422, change
             assert response.json()["error"]["code"] == "VALIDATION_ERROR"
         assert client.patch("/_sandbox/config", json={"time_scale": 60}).json()["time_scale"] == 60
-        client.post("/_sandbox/reset")
+        assert client.post("/_sandbox/reset", json={}).status_code == 200
         assert client.get("/_sandbox/config").json()["time_scale"] == 1

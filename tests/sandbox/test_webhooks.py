@@ -202,10 +202,9 @@ def test_bad_signature_is_not_retried(
 def test_send_an_arbitrary_event_now(
     sandbox: SandboxAdmin, partner: PartnerCaller, webhook_receiver: WebhookReceiver
 ) -> None:
+    sandbox.configure(webhook_url=webhook_receiver.url)
     created = partner.create(create_request("int_manual")).json()
-    result = sandbox.send_webhook(
-        created["id"], url=webhook_receiver.url, previous_status="processing", new_status="rejected", notes="Test"
-    )
+    result = sandbox.send_webhook(created["id"], previous_status="processing", new_status="rejected", notes="Test")
     assert result["delivery"]["kind"] == "manual"
     (request,) = webhook_receiver.wait_for(1)
     payload = json.loads(request.body)
@@ -217,7 +216,7 @@ def test_send_an_arbitrary_event_now(
         "notes": "Test",
     }
     assert signature_ok(request.body, request.headers["X-Symphonics-Signature"])
-    sandbox.send_webhook(created["id"], event="document.verification", url=webhook_receiver.url)
+    sandbox.send_webhook(created["id"], event="document.verification")
     second = json.loads(webhook_receiver.wait_for(2)[-1].body)
     assert second["event"] == "document.verification"
     assert set(second["data"]) == DOCUMENT_VERIFICATION_EVENT_KEYS

@@ -4,7 +4,10 @@ image agrees with requirements.txt."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,137 @@ def test_image_version_agrees_with_requirements() -> None:
     assert image
     assert pinned.group(1) == image.group(1)
     assert f":{pinned.group(1)}" in COMPOSE["x-airflow-common"]["image"]
+
+
+# --- issue 19, point 2: no demo secret reaches a deployment -------------------------------------------------
+
+#: The variables a deployment must set; compose refuses to start without each one (``${VAR:?message}``).
+REQUIRED_SECRETS = (
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_API_SECRET_KEY",
+    "SYMPHONICS_WEBHOOK_SECRET",
+    "AIRFLOW_CONN_SYMPHONICS_DEFAULT",
+)
+DEPLOYMENT_ENV = {
+    "AIRFLOW_FERNET_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+    "AIRFLOW_JWT_SECRET": "j" * 64,
+    "AIRFLOW_API_SECRET_KEY": "k" * 64,
+    "SYMPHONICS_WEBHOOK_SECRET": "w" * 40,
+    "AIRFLOW_CONN_SYMPHONICS_DEFAULT": '{"conn_type": "symphonics", "host": "https://api.symphonics.fr"}',
+}
+
+
+def _references(name: str) -> list[str]:
+    return re.findall(r"(?<!\$)\$\{" + name + r"([^}]*)\}", COMPOSE_TEXT)
+
+
+@pytest.mark.parametrize("name", REQUIRED_SECRETS)
+def test_each_secret_is_required_never_defaulted(name: str) -> None:
+    references = _references(name)
+    assert references, f"{name} is not used"
+    assert all(rest.startswith(":?") and len(rest) > len(":?") for rest in references), (name, references)
+
+
+def test_the_secrets_reach_the_components() -> None:
+    common = COMPOSE["x-airflow-common"]["environment"]
+    assert common["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW_FERNET_KEY:?")
+    assert common["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
+    assert common["AIRFLOW__API__SECRET_KEY"].startswith("${AIRFLOW_API_SECRET_KEY:?")
+    assert common["AIRFLOW_CONN_SYMPHONICS_DEFAULT"].startswith("${AIRFLOW_CONN_SYMPHONICS_DEFAULT:?")
+    receiver = COMPOSE["services"]["symphonics-webhooks"]["environment"]
+    assert receiver["SYMPHONICS_WEBHOOK_SECRET"].startswith("${SYMPHONICS_WEBHOOK_SECRET:?")
+
+
+def test_no_demo_value_is_in_the_file() -> None:
+    for demo in ("sandbox-demo-webhook-secret", "sandbox-demo-secret-not-for-production", "wfa-sandbox-demo"):
+        assert demo not in COMPOSE_TEXT
+    assert "FERNET_KEY:-" not in COMPOSE_TEXT
+
+
+def test_the_webhook_receiver_is_mounted_in_one_place_only() -> None:
+    # The stand-alone service receives; the api-server (and every other component) mounts no receiver.
+    assert COMPOSE["x-airflow-common"]["environment"]["SYMPHONICS_WEBHOOKS_ON_API_SERVER"] == "false"
+    receivers = [
+        name
+        for name, service in COMPOSE["services"].items()
+        if "include.symphonics.webhooks" in " ".join(map(str, service.get("command") or []))
+    ]
+    assert receivers == ["symphonics-webhooks"]
+    for name, service in COMPOSE["services"].items():
+        env = service.get("environment") or COMPOSE["x-airflow-common"]["environment"]
+        if name.startswith("airflow-"):
+            assert env.get("SYMPHONICS_WEBHOOKS_ON_API_SERVER") == "false", name
+
+
+def test_the_sandbox_is_a_dev_service_on_loopback() -> None:
+    sandbox = COMPOSE["services"]["symphonics-sandbox"]
+    assert sandbox["profiles"] == ["dev"]
+    assert sandbox["ports"] == ["127.0.0.1:8099:8099"]
+    assert sandbox["environment"]["SYMPHONICS_SANDBOX_WEBHOOK_SECRET"].startswith("${SYMPHONICS_WEBHOOK_SECRET:?")
+    # Published ports are loopback-only unless the service is meant to be reached (UI, partner's webhooks).
+    for name, service in COMPOSE["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:") or name in ("airflow-apiserver", "symphonics-webhooks"), (name, port)
+
+
+def test_the_webhook_mount_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    plugin = ROOT / "plugins" / "symphonics_webhooks.py"
+    mounted = {}
+    for value in ("false", "true"):
+        monkeypatch.setenv("SYMPHONICS_WEBHOOKS_ON_API_SERVER", value)
+        spec = importlib.util.spec_from_file_location(f"symphonics_webhooks_{value}", plugin)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        mounted[value] = (
+            len(module.SymphonicsWebhooksPlugin.fastapi_apps),
+            len(module.SymphonicsWebhooksPlugin.fastapi_root_middlewares),
+        )
+    assert mounted == {"false": (0, 0), "true": (1, 1)}
+
+
+def _compose_cli() -> list[str] | None:
+    for argv in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(argv[0]) is None:
+            continue
+        probe = subprocess.run([*argv, "version"], capture_output=True, text=True, check=False, timeout=30)
+        if probe.returncode == 0:
+            return argv
+    return None
+
+
+def _compose_config(cli: list[str], env: dict[str, str], *profiles: str) -> subprocess.CompletedProcess[str]:
+    argv = [*cli, "-f", str(ROOT / "docker-compose.yaml")]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    clean = {k: v for k, v in os.environ.items() if k not in REQUIRED_SECRETS}
+    return subprocess.run(
+        [*argv, "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+        env={**clean, **env, "COMPOSE_PROJECT_NAME": "symphonics-config-test"},
+    )
+
+
+def test_compose_config_refuses_to_start_without_the_secrets() -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip(
+            "the Docker CLI here has no compose plugin (`docker compose version` fails); the static tests above hold"
+        )
+    if (ROOT / ".env").exists():
+        pytest.skip("a .env in the project folder would supply the variables")
+    assert _compose_config(cli, DEPLOYMENT_ENV).returncode == 0
+    assert _compose_config(cli, DEPLOYMENT_ENV, "dev", "celery").returncode == 0
+    for name in REQUIRED_SECRETS:
+        missing = {k: v for k, v in DEPLOYMENT_ENV.items() if k != name}
+        result = _compose_config(cli, missing)
+        assert result.returncode != 0, name
+        assert name in result.stderr, result.stderr

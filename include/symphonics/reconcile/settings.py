@@ -93,5 +93,6 @@ def writeback_enabled() -> bool:
     if not value:
         from airflow.sdk import Variable
 
-        value = str(Variable.get(WRITEBACK_VARIABLE, default="off"))
+        # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
+        value = str(Variable.get(WRITEBACK_VARIABLE, default=None) or "")
     return value.strip().lower() in ("on", "true", "1", "yes")

@@ -1,12 +1,21 @@
-"""Start the sandbox: ``python -m include.symphonics.sandbox --port 8099 [--host H] [--config FILE]``."""
+"""Start the sandbox: ``python -m include.symphonics.sandbox --port 8099 [--host H] [--config FILE]``.
+
+Secrets never go on the command line (any local user can read it in ``ps``): the admin token and the webhook
+secret come from the environment, ``SYMPHONICS_SANDBOX_ADMIN_TOKEN`` and ``SYMPHONICS_SANDBOX_WEBHOOK_SECRET``,
+and win over the YAML file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from include.symphonics.sandbox.config import CONFLICT_MODES, ConfigError, load_config
+
+ADMIN_TOKEN_ENV = "SYMPHONICS_SANDBOX_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+WEBHOOK_SECRET_ENV = "SYMPHONICS_SANDBOX_WEBHOOK_SECRET"  # noqa: S105 - idem
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if value is not None
     }
+    for key, variable in (("admin_token", ADMIN_TOKEN_ENV), ("webhook_secret", WEBHOOK_SECRET_ENV)):
+        if os.environ.get(variable):
+            overrides[key] = os.environ[variable]
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:

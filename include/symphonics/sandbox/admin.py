@@ -1,17 +1,31 @@
-"""The sandbox's own admin API under ``/_sandbox``: no auth, not in ``/openapi.json``, not in the call log.
+"""The sandbox's own admin API under ``/_sandbox``: not in ``/openapi.json``, not in the call log.
 
 Tests and benchmarks use it to inspect calls, reset state, change configuration, arm faults, revoke tokens,
 drive the lifecycle and send webhook variants. Errors use the partner's error format.
+
+It can sign events our receiver trusts, so it answers only its own developer, never a web page open in their
+browser nor a neighbour on the network:
+
+- the ``Host`` header must name loopback (``localhost``, ``127.0.0.1``, ``[::1]``): a DNS-rebinding page
+  sends its own host name;
+- a request with a body, and every ``POST``/``PATCH``/``PUT``, must be ``application/json``: a page can send
+  ``text/plain`` or a form cross-origin without a preflight, never JSON;
+- every route but ``GET /_sandbox/health`` needs the admin token (``X-Sandbox-Admin-Token``), which the
+  sandbox reads from ``SYMPHONICS_SANDBOX_ADMIN_TOKEN`` at start (``make run`` generates it); without one
+  configured the admin API is closed;
+- it never returns a secret (``GET /_sandbox/config`` redacts them) and delivers webhooks only to the
+  configured ``webhook_url``: a request cannot name another URL.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from include.symphonics.sandbox.config import ConfigError
@@ -22,12 +36,54 @@ from include.symphonics.sandbox.runtime import SandboxRuntime
 from include.symphonics.sandbox.state import Intervention
 from include.symphonics.sandbox.webhooks import EVENT_TYPES, iso_seconds
 
-router = APIRouter(prefix="/_sandbox", include_in_schema=False)
+ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"  # noqa: S105 - the name of a header, not a secret
+#: Host names (without port) the admin API answers to.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_JSON_METHODS = frozenset({"POST", "PATCH", "PUT"})
+_OPEN_ROUTES = frozenset({("GET", "/_sandbox/health")})
 
 
 def _runtime(request: Request) -> SandboxRuntime:
     runtime: SandboxRuntime = request.app.state.runtime
     return runtime
+
+
+def _host_name(host_header: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:8099`` -> ``[::1]``, ``localhost:8099`` -> ``localhost``)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0]
+
+
+def guard_admin(request: Request) -> None:
+    """Refuse an admin request that does not come from the developer's own tools (see the module docstring).
+
+    :raises SandboxError: 403 for a foreign ``Host``, 415 for a body that is not JSON, 401 for a missing or
+        wrong admin token, 403 when no admin token is configured.
+    """
+    if _host_name(request.headers.get("host", "")) not in LOOPBACK_HOSTS:
+        raise SandboxError(403, "The admin API answers only to a loopback Host (localhost, 127.0.0.1, [::1])")
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if has_body or request.method in _JSON_METHODS:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise SandboxError(
+                415, "The admin API takes only application/json", [FieldProblem("Content-Type", "Must be JSON")]
+            )
+    if (request.method, request.url.path) in _OPEN_ROUTES:
+        return
+    expected = _runtime(request).config.admin_token
+    if expected is None:
+        raise SandboxError(
+            403, "The admin API is closed: start the sandbox with SYMPHONICS_SANDBOX_ADMIN_TOKEN set to open it"
+        )
+    given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise SandboxError(401, f"Missing or wrong {ADMIN_TOKEN_HEADER} header")
+
+
+router = APIRouter(prefix="/_sandbox", include_in_schema=False, dependencies=[Depends(guard_admin)])
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -126,8 +182,8 @@ async def reset(request: Request) -> dict[str, Any]:
 
 @router.get("/config")
 async def get_config(request: Request) -> dict[str, Any]:
-    """The current configuration."""
-    return _runtime(request).config.to_dict()
+    """The current configuration, secrets redacted."""
+    return _runtime(request).config.public_dict()
 
 
 @router.patch("/config")
@@ -135,7 +191,7 @@ async def change_config(request: Request) -> dict[str, Any]:
     """Change configuration keys at run time (a reset goes back to the start-up configuration)."""
     changes = await _json_object(request)
     try:
-        return _runtime(request).reconfigure(changes).to_dict()
+        return _runtime(request).reconfigure(changes).public_dict()
     except ConfigError as exc:
         raise _invalid("config", str(exc)) from exc
 
@@ -262,15 +318,20 @@ async def list_webhook_deliveries(request: Request) -> dict[str, Any]:
 
 
 def _target_url(runtime: SandboxRuntime, data: dict[str, Any]) -> str:
-    url = data.get("url") or runtime.config.webhook_url
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise _invalid("url", "No webhook_url configured; give one in the body or configure it")
+    # Only the configured receiver: a "url" in the body would make the sandbox POST anywhere (and its
+    # deliveries list would report what answered there).
+    if "url" in data:
+        raise _invalid("url", "Not accepted: webhooks go only to the configured webhook_url")
+    url = runtime.config.webhook_url
+    if url is None:
+        raise _invalid("webhook_url", "No webhook_url configured (start-up configuration or PATCH /_sandbox/config)")
     return url
 
 
 async def _send_variant(request: Request, kind: str) -> JSONResponse:
     runtime = _runtime(request)
     data = await _json_object(request)
+    url = _target_url(runtime, data)
     event_id = data.get("event_id")
     if event_id is not None and not isinstance(event_id, str):
         raise _invalid("event_id", "Must be a string")
@@ -278,13 +339,13 @@ async def _send_variant(request: Request, kind: str) -> JSONResponse:
     if event is None:
         raise SandboxError(404, "No such webhook event" if event_id else "No webhook event has happened yet")
     age = _number(data, "age_seconds", None, minimum=0) if kind == "replay" else None
-    delivery = runtime.webhooks.send_variant(event, kind, _target_url(runtime, data), age_seconds=age)
+    delivery = runtime.webhooks.send_variant(event, kind, url, age_seconds=age)
     return JSONResponse(delivery.to_dict(), status_code=202)
 
 
 @router.post("/webhooks/duplicate")
 async def send_duplicate(request: Request) -> JSONResponse:
-    """Send an event again, byte for byte: ``{"event_id"?, "url"?}`` (default: the latest event)."""
+    """Send an event again, byte for byte: ``{"event_id"?}`` (default: the latest event)."""
     return await _send_variant(request, "duplicate")
 
 
@@ -292,14 +353,14 @@ async def send_duplicate(request: Request) -> JSONResponse:
 async def send_replay(request: Request) -> JSONResponse:
     """Replay an old event with its original timestamp, or re-stamped ``age_seconds`` in the past.
 
-    Body: ``{"event_id"?, "age_seconds"?, "url"?}``.
+    Body: ``{"event_id"?, "age_seconds"?}``.
     """
     return await _send_variant(request, "replay")
 
 
 @router.post("/webhooks/bad_signature")
 async def send_bad_signature(request: Request) -> JSONResponse:
-    """Send an event signed with the wrong key (not retried): ``{"event_id"?, "url"?}``."""
+    """Send an event signed with the wrong key (not retried): ``{"event_id"?}``."""
     return await _send_variant(request, "bad_signature")
 
 
@@ -308,11 +369,13 @@ async def send_event(request: Request) -> JSONResponse:
     """Send a new event about an intervention now, whatever its lifecycle says.
 
     Body: ``{"intervention_id", "event": "intervention.status_update" | "document.verification",
-    "data"?: {fields overriding the defaults}, "url"?}``. Defaults come from the intervention: its current
-    status as ``previous_status`` and ``new_status``; ``attestation_honneur`` ``verified`` for documents.
+    "data"?: {fields overriding the defaults}}``; it goes to the configured ``webhook_url``. Defaults come from
+    the intervention: its current status as ``previous_status`` and ``new_status``; ``attestation_honneur``
+    ``verified`` for documents.
     """
     runtime = _runtime(request)
     data = await _json_object(request)
+    url = _target_url(runtime, data)
     event_type = data.get("event", "intervention.status_update")
     if event_type not in EVENT_TYPES:
         raise _invalid("event", f"Must be one of: {', '.join(EVENT_TYPES)}")
@@ -337,5 +400,5 @@ async def send_event(request: Request) -> JSONResponse:
             }
         )
     event_data.update(overrides)
-    event, delivery = runtime.webhooks.send_manual(event_type, event_data, _target_url(runtime, data))
+    event, delivery = runtime.webhooks.send_manual(event_type, event_data, url)
     return JSONResponse({"event": event.to_dict(), "delivery": delivery.to_dict()}, status_code=202)

@@ -24,10 +24,15 @@ DEMO_CLIENT_SECRET = "sandbox-demo-secret-not-for-production"  # noqa: S105 - sa
 DEMO_WEBHOOK_SECRET = "sandbox-demo-webhook-secret"  # noqa: S105 - sandbox demo value
 
 CONFLICT_MODES = ("bare", "with_id")
+#: An admin token shorter than this is refused: it would be guessable.
+MIN_ADMIN_TOKEN_LENGTH = 16
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
 
-#: Keys that only take effect when the process starts, so PATCH /_sandbox/config refuses them.
-STARTUP_ONLY_KEYS = frozenset({"host", "port", "state_file", "call_log_size"})
+#: Keys that only take effect when the process starts, so PATCH /_sandbox/config refuses them. The admin
+#: token is one: whoever holds it must not be able to hand the admin API to someone else at run time.
+STARTUP_ONLY_KEYS = frozenset({"host", "port", "state_file", "call_log_size", "admin_token"})
+#: What GET /_sandbox/config shows instead of a secret.
+REDACTED = "***"
 
 
 class ConfigError(ValueError):
@@ -116,17 +121,28 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     call_log_size: int = 200_000
     ticker_interval: float = 0.1
+    admin_token: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Render the configuration as plain data (what GET /_sandbox/config shows).
+        """Render the whole configuration as plain data, secrets included (for merging changes, never shown).
 
-        Client secrets and the webhook secret are included: they are sandbox values, and tests need them.
+        The admin API shows :meth:`public_dict` instead.
         """
         data = dataclasses.asdict(self)
         for client in data["clients"]:
             if client["allowed_routes"] is not None:
                 client["allowed_routes"] = list(client["allowed_routes"])
         data["clients"] = list(data["clients"])
+        return data
+
+    def public_dict(self) -> dict[str, Any]:
+        """The configuration as ``GET /_sandbox/config`` shows it: client secrets and the webhook secret
+        redacted, the admin token left out (a page that could read the configuration learns no secret)."""
+        data = self.to_dict()
+        del data["admin_token"]
+        data["webhook_secret"] = REDACTED
+        for client in data["clients"]:
+            client["client_secret"] = REDACTED
         return data
 
     def client(self, client_id: str) -> ClientConfig | None:
@@ -349,6 +365,9 @@ def config_from_dict(data: dict[str, Any]) -> SandboxConfig:
     port = _number(get("port"), "port", minimum=0, integer=True)
     if port > 65535:
         raise ConfigError("port: must be <= 65535")
+    admin_token = get("admin_token")
+    if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < MIN_ADMIN_TOKEN_LENGTH):
+        raise ConfigError(f"admin_token: must be a string of at least {MIN_ADMIN_TOKEN_LENGTH} characters, or null")
     for flag in ("count_token_requests", "accept_gzip"):
         if not isinstance(get(flag), bool):
             raise ConfigError(f"{flag}: must be true or false")
@@ -375,6 +394,7 @@ def config_from_dict(data: dict[str, Any]) -> SandboxConfig:
         faults=_faults_from_dict(data.get("faults")),
         call_log_size=_number(get("call_log_size"), "call_log_size", minimum=1, integer=True),
         ticker_interval=float(_number(get("ticker_interval"), "ticker_interval", minimum=0, exclusive=True)),
+        admin_token=admin_token,
     )
 
 
