@@ -6,7 +6,9 @@ written into a checked-in file. ``make run`` also opens it on a loopback TCP por
 55432 by default, so a machine's own PostgreSQL on 5432 is left alone) for analysts' tools, with password
 authentication: pgserver initialises its cluster with ``trust`` for 127.0.0.1, which on TCP would make anyone
 a password-less superuser, so the project writes its own ``pg_hba.conf`` (the socket as pgserver has it,
-scram-sha-256 on TCP) and gives ``postgres`` a generated password kept in ``.local/secrets/`` (mode 0600). When ``SYMPHONICS_PG_URL`` holds the URL of a server of the user's own
+scram-sha-256 on TCP) and gives ``postgres`` a generated password kept in ``.local/secrets/`` (mode 0600).
+
+When ``SYMPHONICS_PG_URL`` holds the URL of a server of the user's own
 (``postgresql://user:password@host:5432``), nothing is started and that server is used instead.
 
 The project keeps three databases apart, as in production where the app's database is not ours:

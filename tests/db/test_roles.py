@@ -55,7 +55,7 @@ def test_the_receiver_stores_events_as_its_role_and_cannot_read_the_ledger(recei
         assert conn.execute("SELECT count(*) FROM symphonics.webhook_rejections").fetchone() == (1,)
 
     for table in ("interventions_ledger", "status_history", "api_tokens", "api_calls"):
-        _refused(receiver_url, f"SELECT * FROM symphonics.{table} LIMIT 1")
+        _refused(receiver_url, f"SELECT * FROM symphonics.{table} LIMIT 1")  # noqa: S608 (the test's names)
     _refused(receiver_url, "SELECT * FROM analytics.rejections LIMIT 1")
     _refused(receiver_url, "UPDATE symphonics.webhook_events SET processed_at = now()")
     _refused(receiver_url, "DELETE FROM symphonics.webhook_events")
@@ -106,8 +106,10 @@ def test_the_roles_are_nologin_groups_and_a_downgrade_takes_their_grants_back(mi
         assert conn.execute(
             "SELECT has_table_privilege('symphonics_analyst', 'analytics.rejections', 'SELECT')"
         ).fetchone() == (True,)
-    assert granted == (0,) and columns == (0,)
-    assert "decided_by" not in rejections and rejections[-1] == "postal_code"
+    assert granted == (0,)
+    assert columns == (0,)
+    assert "decided_by" not in rejections
+    assert rejections[-1] == "postal_code"
 
     migrate.upgrade(migrated)
     with psycopg.connect(migrated) as conn:

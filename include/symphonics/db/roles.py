@@ -28,7 +28,7 @@ LOCAL_LOGINS = {
 
 #: The analysts' demo login and its DEMO password (printed by ``make run``; never use it on a shared server).
 DEMO_ANALYST_LOGIN = "symphonics_demo_analyst"
-DEMO_ANALYST_PASSWORD = "demo-analyst-password-not-a-secret"
+DEMO_ANALYST_PASSWORD = "demo-analyst-password-not-a-secret"  # noqa: S105 (a marked demo value)
 
 
 def ensure_login(conn: psycopg.Connection, login: str, role: str, password: str) -> None:

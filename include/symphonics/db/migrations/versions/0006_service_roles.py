@@ -132,14 +132,14 @@ def downgrade() -> None:
             f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {PIPELINE_ROLE}"
         )
         op.execute(
-            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE USAGE, SELECT, UPDATE ON SEQUENCES FROM {PIPELINE_ROLE}"
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+            f"REVOKE USAGE, SELECT, UPDATE ON SEQUENCES FROM {PIPELINE_ROLE}"
         )
         op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {PIPELINE_ROLE}")
         op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {PIPELINE_ROLE}")
     op.execute(f"REVOKE ALL ON symphonics.interventions_ledger FROM {DASHBOARD_ROLE}")
-    op.execute(
-        f"REVOKE SELECT ({', '.join(DASHBOARD_LEDGER_COLUMNS)}) ON symphonics.interventions_ledger FROM {DASHBOARD_ROLE}"
-    )
+    ledger_columns = ", ".join(DASHBOARD_LEDGER_COLUMNS)
+    op.execute(f"REVOKE SELECT ({ledger_columns}) ON symphonics.interventions_ledger FROM {DASHBOARD_ROLE}")  # noqa: S608 (constants)
     for table in DASHBOARD_TABLES:
         op.execute(f"REVOKE ALL ON {table} FROM {DASHBOARD_ROLE}")
     for table in RECEIVER_TABLES:
