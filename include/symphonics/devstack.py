@@ -121,7 +121,7 @@ def service_logins(server: localpg.PgServer) -> dict[str, Login]:
         return {}
     folder = localpg.secrets_dir(server.embedded_dir)
     return {
-        role: (login, localpg.local_secret(folder, f"{login}.password")) for role, login in roles.LOCAL_LOGINS.items()
+        role: (login, localpg.local_secret(folder, f"{login}.password")) for role, login in roles.SERVICE_LOGINS.items()
     }
 
 

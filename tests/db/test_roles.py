@@ -82,19 +82,19 @@ def test_the_roles_are_nologin_groups_and_a_downgrade_takes_their_grants_back(mi
     with psycopg.connect(migrated) as conn:
         rows = conn.execute(
             "SELECT rolname, rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = ANY(%s) ORDER BY 1",
-            (list(roles.LOCAL_LOGINS),),
+            (list(roles.SERVICE_LOGINS),),
         ).fetchall()
-    assert rows == [(role, False, True) for role in sorted(roles.LOCAL_LOGINS)]
+    assert rows == [(role, False, True) for role in sorted(roles.SERVICE_LOGINS)]
 
     migrate.downgrade(migrated, "0005")
     with psycopg.connect(migrated) as conn:
         granted = conn.execute(
             "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = ANY(%s)",
-            (list(roles.LOCAL_LOGINS),),
+            (list(roles.SERVICE_LOGINS),),
         ).fetchone()
         columns = conn.execute(
             "SELECT count(*) FROM information_schema.column_privileges WHERE grantee = ANY(%s)",
-            (list(roles.LOCAL_LOGINS),),
+            (list(roles.SERVICE_LOGINS),),
         ).fetchone()
         rejections = [
             r[0]

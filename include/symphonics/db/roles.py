@@ -19,11 +19,17 @@ RECEIVER_ROLE = "symphonics_webhook_receiver"
 DASHBOARD_ROLE = "symphonics_dashboard"
 PIPELINE_ROLE = "symphonics_pipeline"
 
-#: The local logins ``make run`` makes, by the role each is a member of.
-LOCAL_LOGINS = {
-    RECEIVER_ROLE: "symphonics_webhook_receiver_local",
-    DASHBOARD_ROLE: "symphonics_dashboard_local",
-    PIPELINE_ROLE: "symphonics_pipeline_local",
+#: The services' logins ``make run`` and compose make, by the role each is a member of.
+SERVICE_LOGINS = {
+    RECEIVER_ROLE: "symphonics_webhooks_svc",
+    DASHBOARD_ROLE: "symphonics_dashboard_svc",
+    PIPELINE_ROLE: "symphonics_pipeline_svc",
+}
+#: The environment variables holding their passwords for ``python -m include.symphonics.db logins`` (compose).
+PASSWORD_ENV = {
+    RECEIVER_ROLE: "SYMPHONICS_WEBHOOKS_DB_PASSWORD",
+    DASHBOARD_ROLE: "SYMPHONICS_DASHBOARD_DB_PASSWORD",
+    PIPELINE_ROLE: "SYMPHONICS_PIPELINE_DB_PASSWORD",
 }
 
 #: The analysts' demo login and its DEMO password (printed by ``make run``; never use it on a shared server).
