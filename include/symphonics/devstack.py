@@ -1,10 +1,13 @@
 """``make run`` / ``make stop`` / ``make status``: the whole stack on one machine, for the demo and for work.
 
-``run`` starts PostgreSQL (embedded unless ``SYMPHONICS_PG_URL`` is set), migrates Airflow and the
-``sync`` database, applies ``airflow_settings.yaml``, seeds the app's demo data, starts the Symphonics
-sandbox and Airflow's four components (api-server, scheduler, dag-processor, triggerer) in a process
-group of their own, then waits. Ctrl-C or ``make stop`` ends the Airflow group first, then the sandbox,
-then PostgreSQL (whose "smart" shutdown would otherwise wait for Airflow's pooled connections).
+``run`` starts PostgreSQL (embedded unless ``SYMPHONICS_PG_URL`` is set; also on a loopback TCP port, password
+only, for analysts), migrates Airflow and the ``sync`` database, gives each service its database login (the
+webhook receiver, the dashboard and the pipeline connect as their least-privilege roles; passwords generated into
+``.local/secrets/``) and the analysts a demo login, applies ``airflow_settings.yaml``, seeds the app's demo data,
+starts the Symphonics sandbox and Airflow's four components (api-server, scheduler, dag-processor, triggerer) in a
+process group of their own, runs a first reconcile once the demo's first publish has succeeded, then waits.
+Ctrl-C or ``make stop`` ends the Airflow group first, then the sandbox, then PostgreSQL (whose "smart" shutdown
+would otherwise wait for Airflow's pooled connections).
 
 Every problem a newcomer can meet (a port taken, an old Python, a server that does not answer) is one
 line saying what is wrong and what to do.
@@ -30,12 +33,17 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from include.symphonics import localfiles, localpg
+from include.symphonics.db import roles
 
 LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -78,6 +86,10 @@ def loopback_hostname() -> str:
     """Airflow's ``hostname_callable`` for a stack bound to loopback: the api-server then fetches a running
     task's log from the log server where it listens (``socket.getfqdn()`` may name a non-loopback address)."""
     return "127.0.0.1"
+
+
+#: Seconds ``make run`` waits for the demo's first successful publish before its first reconcile.
+FIRST_RECONCILE_WAIT = 1800.0
 
 
 class StackError(RuntimeError):
@@ -145,15 +157,79 @@ def sandbox_admin_token() -> str:
     return localfiles.read_or_create_secret(SANDBOX_ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
 
 
-def stack_environment(server: localpg.PgServer) -> dict[str, str]:
-    """The environment every process of the stack runs with."""
+#: A login and its password.
+Login = tuple[str, str]
+
+
+def service_logins(server: localpg.PgServer) -> dict[str, Login]:
+    """The login of each service role on the embedded server, its password generated once into ``.local/secrets``.
+
+    Empty for a server of the user's own (``SYMPHONICS_PG_URL``): its user is used, and its DBA grants the roles
+    (README, "Database roles").
+    """
+    if server.embedded_dir is None:
+        return {}
+    folder = localpg.secrets_dir(server.embedded_dir)
+    return {
+        role: (login, localpg.local_secret(folder, f"{login}.password")) for role, login in roles.SERVICE_LOGINS.items()
+    }
+
+
+def _conninfo(server: localpg.PgServer, database: str, login: Login) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    admin = urlsplit(server.admin_url)
+    return make_conninfo(
+        host=server.socket_dir or admin.hostname or "localhost",
+        port=str(admin.port or 5432),
+        dbname=database,
+        user=login[0],
+        password=login[1],
+    )
+
+
+def create_logins(server: localpg.PgServer, logins: dict[str, Login]) -> None:
+    """Make the services' logins and the analysts' demo login (after the migrations made their roles)."""
+    import psycopg
+
+    if not logins:
+        return
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        for role, (login, password) in logins.items():
+            roles.ensure_login(conn, login, role, password)
+        roles.ensure_login(conn, roles.DEMO_ANALYST_LOGIN, roles.ANALYST_ROLE, roles.DEMO_ANALYST_PASSWORD)
+
+
+def analyst_url(tcp_port: int) -> str:
+    """The demo analyst's connection URL to the ``sync`` database over loopback TCP (a DEMO password)."""
+    return localpg.PgServer(admin_url="", tcp_port=tcp_port).tcp_url(
+        "sync", roles.DEMO_ANALYST_LOGIN, roles.DEMO_ANALYST_PASSWORD
+    )
+
+
+def stack_environment(server: localpg.PgServer, logins: dict[str, Login] | None = None) -> dict[str, str]:
+    """The environment every process of the stack runs with.
+
+    :param logins: the services' logins (:func:`service_logins`); without them, everything connects as the
+        server's user.
+    """
     admin = urlsplit(server.admin_url)
     local_url = f"http://{connect_host()}:{AIRFLOW_PORT}"
     loopback_only = (
         {"AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{MODULE}.loopback_hostname"} if is_loopback(BIND_HOST) else {}
     )
+    logins = logins or {}
+    admin_login = (admin.username or "postgres", admin.password or "")
+    pipeline = logins.get(roles.PIPELINE_ROLE, admin_login)
+    per_service = {}
+    if roles.RECEIVER_ROLE in logins:
+        # The receiver (mounted by the api-server) and the dashboard connect as their own roles.
+        per_service["SYMPHONICS_SYNC_DSN"] = _conninfo(server, "sync", logins[roles.RECEIVER_ROLE])
+    if roles.DASHBOARD_ROLE in logins:
+        per_service["SYMPHONICS_DASHBOARD_DSN"] = _conninfo(server, "sync", logins[roles.DASHBOARD_ROLE])
     return {
         **loopback_only,
+        **per_service,
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
@@ -183,6 +259,9 @@ def stack_environment(server: localpg.PgServer) -> dict[str, str]:
         "SYMPHONICS_PG_PORT": str(admin.port or ""),
         "SYMPHONICS_PG_USER": admin.username or "postgres",
         "SYMPHONICS_PG_PASSWORD": admin.password or "",
+        # The pipeline's connection to the sync database (sync_db in airflow_settings.yaml).
+        "SYMPHONICS_SYNC_USER": pipeline[0],
+        "SYMPHONICS_SYNC_PASSWORD": pipeline[1],
         "SYMPHONICS_SANDBOX_PORT": str(SANDBOX_PORT),
         "SYMPHONICS_SANDBOX_URL": f"http://{connect_host()}:{SANDBOX_PORT}",
     }
@@ -246,12 +325,15 @@ def _terminate_group(pgid: int, grace: float = 20.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _prepare(env: dict[str, str], server: localpg.PgServer) -> None:
+def _prepare(env: dict[str, str], server: localpg.PgServer, logins: dict[str, Login]) -> None:
     from include.symphonics.db import migrate
 
     _run_step("migrating Airflow's metadata database", _python("airflow", "db", "migrate"), env)
     _say("migrating the sync database")
     migrate.upgrade(server.url("sync"))
+    if logins:
+        _say("database logins: " + ", ".join(f"{login} (in {role})" for role, (login, _) in logins.items()))
+        create_logins(server, logins)
     _run_step(
         "applying airflow_settings.yaml",
         _python("include.symphonics.airflow_settings", "--file", str(PROJECT_ROOT / "airflow_settings.yaml")),
@@ -273,6 +355,79 @@ def _app_is_empty(app_url: str) -> bool:
     with psycopg.connect(app_url) as conn:
         row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM interventions)").fetchone()
     return bool(row and row[0])
+
+
+def _airflow_api(method: str, path: str, body: dict[str, object] | None = None, token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"http://localhost:{AIRFLOW_PORT}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (a loopback URL we built)
+        return json.loads(response.read() or b"{}")
+
+
+def _runs(dag_id: str, token: str, state: str | None = None) -> list[dict[str, Any]]:
+    query = f"?limit=5&order_by=-start_date{f'&state={state}' if state else ''}"
+    return list(_airflow_api("GET", f"/api/v2/dags/{dag_id}/dagRuns{query}", token=token)["dag_runs"])
+
+
+def first_reconcile(stop_event: threading.Event, wait_seconds: float = FIRST_RECONCILE_WAIT) -> None:
+    """Once the demo's first publish run has succeeded, run the reconciliation once, so the live analyst views
+    (``analytics.interventions_current``, ``analytics.rejections``) and the dashboard have data before the night.
+
+    A publish run is triggered if none has started a minute after the start. The reconcile is triggered with
+    ``snapshot_date`` today: the snapshot of a date stays the state at 02:00 (docs/ANALYTICS.md). Never fatal:
+    a slow or refused request is tried again at the next step (a loaded machine answers late); what is left at
+    the deadline is said, and the stack runs on.
+    """
+    deadline = time.monotonic() + wait_seconds
+    trigger_publish_at: float | None = time.monotonic() + 60
+    reconcile_run: str | None = None
+    last_problem = ""
+    while not stop_event.wait(10):
+        if time.monotonic() > deadline:
+            what = "the first reconcile did not finish" if reconcile_run else "no publish run succeeded"
+            _say(f"{what} in time{f' ({last_problem})' if last_problem else ''}: see the Airflow UI")
+            return
+        try:
+            token = _airflow_api("POST", "/auth/token", {"username": DEMO_LOGIN[0], "password": DEMO_LOGIN[1]})
+            token = token["access_token"]
+            if reconcile_run is None:
+                if not _runs("symphonics_publish", token, "success"):
+                    if trigger_publish_at is not None and time.monotonic() > trigger_publish_at:
+                        trigger_publish_at = None
+                        if not _runs("symphonics_publish", token):
+                            body: dict[str, object] = {
+                                "logical_date": datetime.now(UTC).isoformat(),
+                                "note": "the demo's publish",
+                            }
+                            run = _airflow_api("POST", "/api/v2/dags/symphonics_publish/dagRuns", body, token)
+                            _say(f"the demo's publish triggered ({run['dag_run_id']})")
+                    continue
+                today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+                body = {
+                    "logical_date": datetime.now(UTC).isoformat(),
+                    "conf": {"snapshot_date": today},
+                    "note": "first reconcile after the demo's publish (make run)",
+                }
+                run = _airflow_api("POST", "/api/v2/dags/symphonics_reconcile/dagRuns", body, token)
+                reconcile_run = str(run["dag_run_id"])
+                _say(f"the demo's publish succeeded: first reconcile triggered ({reconcile_run})")
+                continue
+            state = _airflow_api("GET", f"/api/v2/dags/symphonics_reconcile/dagRuns/{reconcile_run}", token=token)
+            if state["state"] == "success":
+                _say("first reconcile succeeded: the live analyst views and the rejection query have data")
+                return
+            if state["state"] == "failed":
+                _say(f"first reconcile failed: see its run {reconcile_run} in the Airflow UI")
+                return
+        except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
+            last_problem = f"{type(exc).__name__}: {exc}"
 
 
 def run() -> int:
@@ -305,6 +460,8 @@ def run() -> int:
     processes: dict[str, subprocess.Popen[bytes]] = {}
     airflow_group: int | None = None
     stopping = False
+    tcp_port = None if os.environ.get(localpg.PG_URL_ENV) else localpg.tcp_port_from_environment()
+    reconcile_stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
         nonlocal stopping
@@ -319,6 +476,7 @@ def run() -> int:
                     "runner_pid": os.getpid(),
                     "airflow_pgid": airflow_group,
                     "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
+                    "pg_tcp_port": tcp_port,
                 }
             )
         )
@@ -328,17 +486,20 @@ def run() -> int:
     try:
         localfiles.private_dir(LOCAL_DIR)
         save_state()
-        server = localpg.get_server(LOCAL_DIR / "pg")
+        server = localpg.get_server(LOCAL_DIR / "pg", tcp_port=tcp_port)
         close_local_dir()
         where = f"embedded, data in {server.embedded_dir}" if server.embedded_dir else "from SYMPHONICS_PG_URL"
+        if server.tcp_port:
+            where += f"; TCP 127.0.0.1:{server.tcp_port}, password only"
         _say(f"PostgreSQL ready ({where})")
         server.ensure_databases(localpg.DATABASES)
-        env = {**os.environ, **stack_environment(server)}
+        logins = service_logins(server)
+        env = {**os.environ, **stack_environment(server, logins)}
         localfiles.private_dir(LOG_DIR)
         localfiles.write_secret(
             AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated", json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
         )
-        _prepare(env, server)
+        _prepare(env, server, logins)
 
         # The sandbox delivers its signed webhooks to the receiver the api-server mounts (plugins/). Its admin
         # token goes through the environment of its process only, never a command line.
@@ -386,7 +547,10 @@ def run() -> int:
         )
         save_state()
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
+        if server.tcp_port:
+            _say(f"analysts (DEMO password, this machine only): psql '{analyst_url(server.tcp_port)}'")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
+        threading.Thread(target=first_reconcile, args=(reconcile_stop,), name="first-reconcile", daemon=True).start()
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:
@@ -398,6 +562,7 @@ def run() -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        reconcile_stop.set()
         _say("stopping")
         stop(quiet=True)
     return 0
@@ -439,6 +604,9 @@ def status() -> int:
         return 0
     assert state is not None
     print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}")
+    tcp_port = state.get("pg_tcp_port")
+    if isinstance(tcp_port, int):
+        print(f"analysts (DEMO password, this machine only): psql '{analyst_url(tcp_port)}'")
     return 0
 
 

@@ -211,6 +211,8 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(api_server: ApiServe
         rejections = driver.find_element(By.ID, "panel-rejections").text
         assert "invalid_email" in rejections
         assert "partner_refused" in rejections
+        # The refusals as analytics.rejections counts them (the seeded ledger's 3 rejected_validation rows).
+        assert "3 refusals in the last 7 days: 3 partner validation" in rejections
 
         driver.switch_to.default_content()
         # The iframe's own height is the UI's; the screenshot shows the page as an operator sees it.

@@ -31,7 +31,14 @@ airflow:
 
 
 def test_project_file_parses(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SYMPHONICS_PG_HOST", "SYMPHONICS_PG_PORT", "SYMPHONICS_PG_USER", "SYMPHONICS_PG_PASSWORD"):
+    for name in (
+        "SYMPHONICS_PG_HOST",
+        "SYMPHONICS_PG_PORT",
+        "SYMPHONICS_PG_USER",
+        "SYMPHONICS_PG_PASSWORD",
+        "SYMPHONICS_SYNC_USER",
+        "SYMPHONICS_SYNC_PASSWORD",
+    ):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("SYMPHONICS_SANDBOX_PORT", "8099")
     settings = parse_settings(PROJECT_FILE.read_text())

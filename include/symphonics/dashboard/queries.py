@@ -36,6 +36,8 @@ RECENT_RUNS = 10
 #: Rows listed in the "waiting for ops" table, and reasons in the rejection chart.
 OPS_ROWS = 25
 TOP_REASONS = 10
+#: Days of the rejection panel: the analysts' "what was rejected last week" (docs/ANALYTICS.md) over the same rows.
+REJECTION_WINDOW_DAYS = 7
 
 #: The ledger states of rows a publish run still works on (the backlog).
 WORK_STATES = ("pending", "ready", "sending", "failed_retryable")
@@ -47,7 +49,7 @@ PANEL_TABLES: dict[str, tuple[str, ...]] = {
     "quota": ("api_calls",),
     "backlog": ("interventions_ledger",),
     "runs": ("publish_runs",),
-    "rejections": ("interventions_ledger",),
+    "rejections": ("interventions_ledger", "status_history"),
     "ops_queue": ("interventions_ledger",),
     "webhooks": ("webhook_events", "webhook_rejections"),
     "latency": ("api_calls",),
@@ -234,15 +236,28 @@ def runs_panel(conn: psycopg.Connection) -> Panel:
     return {"status": "ok", "runs": runs}
 
 
-def rejections_panel(conn: psycopg.Connection) -> Panel:
-    """The most frequent reasons rows are held back (local rules and the partner's refusals).
+def rejections_panel(conn: psycopg.Connection, now: datetime | None = None) -> Panel:
+    """Refusals of the last :data:`REJECTION_WINDOW_DAYS` days as ``analytics.rejections`` defines them, and the
+    most frequent reasons rows were held back (local rules too, which are not refusals: nothing was sent).
 
     :param conn: the ``sync`` database.
+    :param now: the time the figures are for (default: now).
     """
-    reasons = _rows(conn, "rejection_reasons", {"limit": TOP_REASONS})
+    since = (now or datetime.now(UTC)) - timedelta(days=REJECTION_WINDOW_DAYS)
+    reasons = _rows(conn, "rejection_reasons", {"limit": TOP_REASONS, "since": since})
+    totals = _rows(conn, "rejection_totals", {"since": since})
     if not reasons:
-        return _no_data("no row rejected")
-    return {"status": "ok", "reasons": reasons}
+        panel = _no_data(f"no row rejected in the last {REJECTION_WINDOW_DAYS} days")
+        panel.update(refusals=0, refusals_by_kind=[], window_days=REJECTION_WINDOW_DAYS)
+        return panel
+    return {
+        "status": "ok",
+        "since": since,
+        "window_days": REJECTION_WINDOW_DAYS,
+        "refusals": sum(int(row["refusals"]) for row in totals),
+        "refusals_by_kind": totals,
+        "reasons": reasons,
+    }
 
 
 def ops_queue_panel(conn: psycopg.Connection) -> Panel:
@@ -419,7 +434,7 @@ def collect(conn: psycopg.Connection, limits: QuotaLimits, now: datetime | None 
     quota = panels["quota"] if panels["quota"]["status"] != "error" else None
     panels["backlog"] = _guarded("backlog", tables, lambda: backlog_panel(conn, limits, now, tables, quota))
     panels["runs"] = _guarded("runs", tables, lambda: runs_panel(conn))
-    panels["rejections"] = _guarded("rejections", tables, lambda: rejections_panel(conn))
+    panels["rejections"] = _guarded("rejections", tables, lambda: rejections_panel(conn, now))
     panels["ops_queue"] = _guarded("ops_queue", tables, lambda: ops_queue_panel(conn))
     panels["webhooks"] = _guarded("webhooks", tables, lambda: webhooks_panel(conn, now))
     panels["latency"] = _guarded("latency", tables, lambda: latency_panel(conn, limits, now))

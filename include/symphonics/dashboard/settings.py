@@ -108,8 +108,15 @@ def limits_from_airflow(conn_id: str = SYMPHONICS_CONN_ID) -> QuotaLimits:
     )
 
 
+#: The dashboard's own connection string (a login in the ``symphonics_dashboard`` role); ``make run`` sets it.
+DASHBOARD_DSN_ENV = "SYMPHONICS_DASHBOARD_DSN"
+
+
 def sync_dsn_from_airflow() -> str:
-    """The ``sync`` database's connection string, from the Airflow connection ``sync_db``."""
+    """The ``sync`` database's connection string: ``SYMPHONICS_DASHBOARD_DSN`` (the dashboard's least-privilege
+    login) when set, else the Airflow connection ``sync_db``."""
+    import os
+
     from include.symphonics.db import SYNC_CONN_ID, dsn
 
-    return dsn(SYNC_CONN_ID)
+    return os.environ.get(DASHBOARD_DSN_ENV) or dsn(SYNC_CONN_ID)

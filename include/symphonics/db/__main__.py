@@ -1,18 +1,34 @@
-"""``python -m include.symphonics.db upgrade|downgrade|current|history``: migrate the ``sync`` database.
+"""``python -m include.symphonics.db upgrade|downgrade|current|history|logins``: migrate the ``sync`` database.
 
 The target is the database of the Airflow connection ``sync_db`` (``--conn-id`` to change it), or the
-libpq string or URL given with ``--dsn``.
+libpq string or URL given with ``--dsn``. ``logins`` (run as the database's owner, after ``upgrade``) makes the
+services' logins in their roles, each with the password in its environment variable
+(``SYMPHONICS_WEBHOOKS_DB_PASSWORD``, ``SYMPHONICS_DASHBOARD_DB_PASSWORD``, ``SYMPHONICS_PIPELINE_DB_PASSWORD``;
+a service whose variable is unset gets none).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import psycopg
 
-from include.symphonics.db import SYNC_CONN_ID, dsn
+from include.symphonics.db import SYNC_CONN_ID, dsn, roles
 from include.symphonics.db import migrate as migrations
+
+
+def make_logins(target: str) -> list[str]:
+    """The services' logins whose password is in the environment, made or updated; returns their names."""
+    made: list[str] = []
+    with psycopg.connect(target, autocommit=True) as conn:
+        for role, login in roles.SERVICE_LOGINS.items():
+            password = os.environ.get(roles.PASSWORD_ENV[role])
+            if password:
+                roles.ensure_login(conn, login, role, password)
+                made.append(login)
+    return made
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("revision")
     sub.add_parser("current", help="print the current revision")
     sub.add_parser("history", help="list the migrations")
+    sub.add_parser("logins", help="make the services' logins in their roles (passwords from the environment)")
     args = parser.parse_args(argv)
 
     try:
@@ -36,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             migrations.downgrade(target, args.revision)
         elif args.command == "current":
             migrations.current(target)
+        elif args.command == "logins":
+            made = make_logins(target)
+            print(f"logins: {', '.join(made) or 'none (no password variable set)'}")
         else:
             migrations.history(target)
     except psycopg.OperationalError as exc:

@@ -216,7 +216,12 @@
       ];
     },
     rejections(p) {
+      const kinds = { validation: "partner validation", intervention: "files", document: "documents" };
+      const byKind = p.refusals_by_kind.map((k) =>
+        `${fmt(k.refusals)} ${kinds[k.rejection_kind] || k.rejection_kind}${k.decided_by === "sync" ? " (our threshold)" : ""}`);
       return [
+        el("p", { class: "meta", text: `${fmt(p.refusals)} refusals in the last ${p.window_days} days` +
+          (byKind.length ? `: ${byKind.join(", ")}` : "") + " (analytics.rejections)" }),
         legend(["invalid", "rejected"]),
         hbars(p.reasons.map((r) => ({ label: r.reason, value: r.rows,
           color: r.rejected_validation >= r.invalid ? COLORS.rejected : COLORS.invalid,
