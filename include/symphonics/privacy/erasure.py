@@ -94,6 +94,7 @@ class Subject:
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    single_names: set[str] = field(default_factory=set)
     last_names: set[str] = field(default_factory=set)
     streets: set[str] = field(default_factory=set)
     pdls: set[str] = field(default_factory=set)
@@ -103,8 +104,9 @@ class Subject:
         """Add a customer's name, e-mail and phone (as typed and in E.164)."""
         first, last = str(first_name or "").strip(), str(last_name or "").strip()
         if first and last:
-            # Full names only: a first or last name alone also names other people.
+            # Swept everywhere: full names only (a first or last name alone also names other people).
             self.names.update({f"{first} {last}", f"{last} {first}"})
+        self.single_names.update(name for name in (first, last) if name)
         if last:
             self.last_names.add(last.lower())
         if email and str(email).strip():
@@ -135,6 +137,10 @@ class Subject:
         """The identifiers replaced wherever they appear: distinctive enough not to hit another person."""
         values = {*self.emails, *self.phones, *self.streets, *self.pdls, *self.names}
         return sorted((v for v in values if len(v) >= _MIN_SWEPT), key=lambda v: (-len(v), v))
+
+    def own_rows_identifiers(self) -> list[str]:
+        """The identifiers replaced in the rows of the person's own interventions: first and last names too."""
+        return sorted({*self.swept_identifiers(), *self.single_names}, key=lambda v: (-len(v), v))
 
 
 @dataclass
@@ -199,24 +205,32 @@ def _pattern(identifiers: Iterable[str], *, as_json: bool) -> str | None:
 
 
 def _sweep(sync: psycopg.Connection, subject: Subject, counts: dict[str, int]) -> None:
-    identifiers = subject.swept_identifiers()
-    text_pattern, json_pattern = _pattern(identifiers, as_json=False), _pattern(identifiers, as_json=True)
-    if text_pattern is None:
-        return
-    columns = sync.execute(query("text_columns")).fetchall()
-    for schema, table, column, data_type in columns:
+    """Replace the person's identifiers in every text and JSON column: the distinctive ones in every row, their
+    names too in the rows of their own interventions."""
+    everywhere = {"text": _pattern(subject.swept_identifiers(), as_json=False)}
+    everywhere["json"] = _pattern(subject.swept_identifiers(), as_json=True)
+    own = {"text": _pattern(subject.own_rows_identifiers(), as_json=False)}
+    own["json"] = _pattern(subject.own_rows_identifiers(), as_json=True)
+    external_ids = sorted(subject.external_ids)
+    for schema, table, column, data_type, has_external_id in sync.execute(query("text_columns")).fetchall():
         if (schema, table, column) in _NOT_SWEPT:
             continue
-        is_json = data_type in ("json", "jsonb")
-        statement = query("sweep_json" if is_json else "sweep_text").format(
-            table=sql.Identifier(schema, table),
-            column=sql.Identifier(column),
-            type=sql.SQL(data_type),  # one of json/jsonb, from the catalogue
-        )
-        changed = sync.execute(statement, {"pattern": json_pattern if is_json else text_pattern}).rowcount
-        if changed > 0:
-            key = f"{schema}.{table}.{column}"
-            counts[key] = counts.get(key, 0) + changed
+        kind = "json" if data_type in ("json", "jsonb") else "text"
+        passes = [(f"sweep_{kind}", everywhere[kind])]
+        if has_external_id and external_ids:
+            passes.append((f"sweep_{kind}_of_rows", own[kind]))
+        for statement_name, pattern in passes:
+            if pattern is None:
+                continue
+            statement = query(statement_name).format(
+                table=sql.Identifier(schema, table),
+                column=sql.Identifier(column),
+                type=sql.SQL(data_type),  # json or jsonb, from the catalogue
+            )
+            changed = sync.execute(statement, {"pattern": pattern, "external_ids": external_ids}).rowcount
+            if changed > 0:
+                key = f"{schema}.{table}.{column}"
+                counts[key] = counts.get(key, 0) + changed
 
 
 def erase(request: ErasureRequest, sync_dsn: str, app_dsn: str | None) -> ErasureResult:
