@@ -182,6 +182,8 @@ def test_an_erased_person_is_found_nowhere_counts_stay_and_nothing_is_sent_again
     )
     printed = json.loads(capsys.readouterr().out)
     assert printed["interventions"] == len(external_ids)
+    # What the DPO passes on to the partner: its ids of the person's interventions.
+    assert printed["symphonics_ids"] == sorted(ledger[eid]["symphonics_id"] for eid in external_ids)
 
     assert columns_holding(world.sync_dsn, searched) == {}
     assert _analyst_counts(world.sync_dsn) == counts_before

@@ -64,6 +64,11 @@ def _payload(source: dict[str, Any]) -> dict[str, Any]:
     return build_payload(source, phone_e164="+33698765432", pdl="12345678901234")
 
 
+def test_personal_paths_are_at_most_two_keys_deep() -> None:
+    # symphonics.redact_personal (migration 0009) walks the top-level keys and one level below.
+    assert max(len(path) for path in PERSONAL_PATHS) <= 2
+
+
 def test_a_minimised_record_holds_no_personal_value_and_keeps_the_rest() -> None:
     for record in (SOURCE, _payload(SOURCE)):
         reduced = minimise_record(record, SOURCE["external_id"])

@@ -53,9 +53,10 @@ def _insert(conn: psycopg.Connection, n: int, state: str, age_days: float) -> No
     conn.execute(
         "INSERT INTO symphonics.interventions_ledger (external_id, app_intervention_id, app_status, app_updated_at, "
         " source, source_fingerprint, payload, sent_payload, sent_documents, state, state_reason, symphonics_id, "
-        " changed_fields, last_error_message, state_changed_at) "
+        " changed_fields, last_error_message, last_error_code, state_detail, state_changed_at) "
         "VALUES (%(eid)s, %(n)s, 'completed', %(at)s, %(rec)s, 'fp' || %(n)s, %(rec)s, %(sent)s, "
-        " %(docs)s, %(state)s, %(reason)s, %(sid)s, %(changed)s, %(error)s, %(at)s)",
+        " %(docs)s, %(state)s, %(reason)s, %(sid)s, %(changed)s, %(error)s, %(code)s, "
+        " CASE WHEN %(code)s::text IS NULL THEN 'local rule' ELSE %(error)s::text END, %(at)s)",
         {
             "eid": f"int_{n:08d}",
             "n": n,
@@ -75,6 +76,7 @@ def _insert(conn: psycopg.Connection, n: int, state: str, age_days: float) -> No
             if state == "changed_after_publish"
             else None,
             "error": f"client{n}@exemple.fr refused" if state == "dead_letter" else None,
+            "code": "422" if state == "dead_letter" else None,
         },
     )
 
@@ -96,6 +98,13 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
             " expires_at) VALUES ('old', '{}', 'Nom1', true, '1', %s, %s), ('new', '{}', 'Nom2', true, '2', %s, %s)",
             (NOW - timedelta(days=40), NOW - timedelta(days=10), NOW - timedelta(days=1), NOW + timedelta(days=29)),
         )
+        conn.execute("TRUNCATE symphonics.webhook_rejections")
+        conn.execute(
+            "INSERT INTO symphonics.webhook_rejections (received_at, request_id, reason, status_code, remote_addr, "
+            " user_agent) VALUES (%s, 'old', 'bad_signature', 401, '192.0.2.7', 'curl/8'), "
+            " (%s, 'new', 'bad_signature', 401, '192.0.2.8', 'curl/8')",
+            (NOW - timedelta(days=91), NOW - timedelta(days=89)),
+        )
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         before = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
 
@@ -104,11 +113,16 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         after = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
         lookups = [row["lookup_key"] for row in conn.execute("SELECT lookup_key FROM symphonics.pdl_lookups")]
+        senders = {
+            row["request_id"]: row["remote_addr"]
+            for row in conn.execute("SELECT request_id, remote_addr FROM symphonics.webhook_rejections")
+        }
     removed = {eid for eid, row in after.items() if row["personal_data_removed_at"] is not None}
     assert removed == expected_removed
     assert counts.ledger_rows == len(expected_removed)
     assert counts.batches == -(-len(expected_removed) // 4)
     assert lookups == ["new"]
+    assert senders == {"old": None, "new": "192.0.2.8"}
     for eid, row in after.items():
         n = int(eid.split("_")[1])
         text = json.dumps(
@@ -119,6 +133,7 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
                 row["sent_documents"],
                 row["changed_fields"],
                 row["last_error_message"],
+                row["state_detail"],
             ],
             ensure_ascii=False,
         )

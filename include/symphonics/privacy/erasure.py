@@ -145,15 +145,22 @@ class Subject:
 
 @dataclass
 class ErasureResult:
-    """What an erasure did: its record's id, the interventions found, rows changed per table."""
+    """What an erasure did: its record's id, the interventions found, rows changed per table, and the partner's ids
+    of the interventions it holds (for the request to the partner; printed, never recorded)."""
 
     erasure_id: int
     interventions: int
     rows_changed: dict[str, int]
+    symphonics_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """For XCom, the command's output and the log (no personal data)."""
-        return {"erasure_id": self.erasure_id, "interventions": self.interventions, "rows_changed": self.rows_changed}
+        """For XCom and the command's output (ids only, no personal data)."""
+        return {
+            "erasure_id": self.erasure_id,
+            "interventions": self.interventions,
+            "rows_changed": self.rows_changed,
+            "symphonics_ids": self.symphonics_ids,
+        }
 
 
 def find_subject(request: ErasureRequest, sync: psycopg.Connection, app_dsn: str | None) -> Subject:
@@ -292,7 +299,7 @@ def erase(request: ErasureRequest, sync_dsn: str, app_dsn: str | None) -> Erasur
                 query("erasure_record_finish"),
                 {"id": erasure_id, "interventions": len(external_ids), "rows_changed": Jsonb(rows_changed)},
             )
-    result = ErasureResult(erasure_id, len(external_ids), rows_changed)
+    result = ErasureResult(erasure_id, len(external_ids), rows_changed, sorted(symphonics_ids))
     log.info(
         "erasure %s (%s, by %s): %s intervention(s), rows changed %s",
         erasure_id,

@@ -30,6 +30,7 @@ class RetentionCounts:
     expired_lookups: int = 0
     expired_pdl_validations: int = 0
     expired_installer_validations: int = 0
+    rejection_senders: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """For XCom and the log."""
@@ -40,7 +41,7 @@ def apply_retention(
     sync_dsn: str, *, retention: timedelta, batch_size: int = 5000, now: datetime | None = None
 ) -> RetentionCounts:
     """Remove the personal data of the finished rows whose last state change is older than ``retention``,
-    and delete the expired validation caches.
+    delete the expired validation caches, and forget the senders of webhook requests refused before then.
 
     :param sync_dsn: the ``sync`` database.
     :param retention: how long a finished row keeps its personal data.
@@ -64,19 +65,23 @@ def apply_retention(
             counts.batches += 1
             counts.ledger_rows += changed
         with sync.transaction():
-            expired = sync.execute(query("retention_caches"), {"now": now}).fetchone()
+            expired = sync.execute(query("retention_caches"), {"now": now, "before": params["before"]}).fetchone()
     if expired is not None:
-        counts.expired_lookups, counts.expired_pdl_validations, counts.expired_installer_validations = (
-            int(value) for value in expired
-        )
+        (
+            counts.expired_lookups,
+            counts.expired_pdl_validations,
+            counts.expired_installer_validations,
+            counts.rejection_senders,
+        ) = (int(value) for value in expired)
     log.info(
         "retention %s days: personal data removed from %s ledger row(s) in %s batch(es); expired cache rows "
-        "deleted: %s lookups, %s PDL validations, %s installer validations",
+        "deleted: %s lookups, %s PDL validations, %s installer validations; %s refused webhook senders forgotten",
         retention.days,
         counts.ledger_rows,
         counts.batches,
         counts.expired_lookups,
         counts.expired_pdl_validations,
         counts.expired_installer_validations,
+        counts.rejection_senders,
     )
     return counts

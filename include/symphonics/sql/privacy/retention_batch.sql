@@ -1,6 +1,7 @@
 -- One batch of the retention: finished rows that left the pipeline before %(before)s and still hold personal
 -- data, pseudonymised or not, lose it: every personal value becomes a removal marker, documents lose their
 -- names, changed_fields keep only the names of personal fields, and the partner's free-text error goes.
+-- (Rows an erasure already handled are past this too: personal_data_removed_at is set.)
 -- Served by interventions_ledger_retention_idx; SKIP LOCKED leaves rows a publish run holds for the next night.
 WITH batch AS (
     SELECT id
@@ -22,6 +23,8 @@ UPDATE symphonics.interventions_ledger AS l
                                                              ELSE c.value END)
                            FROM jsonb_each(l.changed_fields) AS c),
        last_error_message = NULL,
+       -- A detail written from a partner's error may quote its message; the error code and status stay.
+       state_detail = CASE WHEN l.last_error_code IS NULL THEN l.state_detail END,
        minimised_at = coalesce(l.minimised_at, now()),
        personal_data_removed_at = now()
   FROM batch

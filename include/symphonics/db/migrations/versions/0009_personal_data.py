@@ -43,33 +43,30 @@ def upgrade() -> None:
         f"WHERE personal_data_removed_at IS NULL AND state NOT IN ({_WORK_STATES})"
     )
 
-    # Replaces each personal value at the given dotted paths (customer.email) by a marker and drops the documents'
-    # names (they carry the customer's name). The paths come from include/symphonics/privacy/fields.py, bound.
+    # Replaces each personal value at the given dotted paths (``customer.email``, ``photos``: one or two keys deep)
+    # by a marker and drops the documents' names (they carry the customer's name). One pass over the top-level keys
+    # (no jsonb_set per path: each would copy the whole document). The paths come from
+    # include/symphonics/privacy/fields.py, bound as a parameter.
     op.execute(
         """
         CREATE FUNCTION symphonics.redact_personal(doc jsonb, paths text[], marker jsonb) RETURNS jsonb
-        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-        DECLARE
-            dotted text;
-            path text[];
-        BEGIN
-            IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
-                RETURN doc;
-            END IF;
-            FOREACH dotted IN ARRAY paths LOOP
-                path := string_to_array(dotted, '.');
-                IF doc #> path IS NOT NULL AND jsonb_typeof(doc #> path) <> 'null' THEN
-                    doc := jsonb_set(doc, path, marker);
-                END IF;
-            END LOOP;
-            IF jsonb_typeof(doc -> 'documents') = 'array' THEN
-                doc := jsonb_set(doc, '{documents}', (
-                    SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(d) = 'object' THEN d - 'name' ELSE d END
-                                              ORDER BY n), '[]'::jsonb)
-                      FROM jsonb_array_elements(doc -> 'documents') WITH ORDINALITY AS x(d, n)));
-            END IF;
-            RETURN doc;
-        END
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT CASE WHEN doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN doc ELSE (
+                SELECT coalesce(jsonb_object_agg(e.key, CASE
+                    WHEN e.key = ANY(paths) AND jsonb_typeof(e.value) <> 'null' THEN marker
+                    WHEN e.key = 'documents' AND jsonb_typeof(e.value) = 'array' THEN (
+                        SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(d.value) = 'object' THEN d.value - 'name'
+                                                       ELSE d.value END ORDER BY d.n), '[]'::jsonb)
+                          FROM jsonb_array_elements(e.value) WITH ORDINALITY AS d(value, n))
+                    WHEN jsonb_typeof(e.value) = 'object' THEN (
+                        SELECT coalesce(jsonb_object_agg(f.key, CASE
+                                   WHEN e.key || '.' || f.key = ANY(paths) AND jsonb_typeof(f.value) <> 'null'
+                                       THEN marker
+                                   ELSE f.value END), '{}'::jsonb)
+                          FROM jsonb_each(e.value) AS f)
+                    ELSE e.value END), '{}'::jsonb)
+                  FROM jsonb_each(doc) AS e)
+            END
         $$
         """
     )
