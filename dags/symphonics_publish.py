@@ -3,7 +3,7 @@
 
 Publishes the app's completed interventions to Symphonics, each exactly once, under the partner's quota.
 
-`extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise`
+`extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise` (and `minimise_personal_data`)
 
 * **extract**: interventions changed since the persisted high-water mark (updated_at, id), minus a small
   overlap, into the ledger `symphonics.interventions_ledger` (set-based; unchanged rows are skipped by
@@ -15,6 +15,8 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
 * **publish**: creates and PATCHes, claimed with `FOR UPDATE SKIP LOCKED`; `sending` is committed before
   each request. Stops cleanly when the quota share or the run's call budget is spent.
 * **summarise**: counts in `symphonics.publish_runs` and the log; updates the `symphonics_ledger` Asset.
+* **minimise_personal_data** (after `publish`, whatever it did): rows no run works on any more keep fingerprints
+  and non-personal fields only (`docs/PERSONAL_DATA.md`).
 
 Params: `external_ids`, `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent), `force`
 (ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call
@@ -114,12 +116,19 @@ def symphonics_publish() -> None:
         }
         return result
 
+    @task(trigger_rule="all_done")
+    def minimise_personal_data() -> dict[str, int]:
+        from include.symphonics.privacy import steps
+
+        return steps.run_minimise()
+
     # TaskFlow passes XComArgs where the bodies receive their values: mypy cannot see through the decorator.
     extracted = extract()
     local = prevalidate(extracted)  # type: ignore[arg-type]
     partner = validate_with_partner(local)  # type: ignore[arg-type]
     published = publish(partner)  # type: ignore[arg-type]
     summarise(extracted, local, partner, published)  # type: ignore[arg-type]
+    published >> minimise_personal_data()
 
 
 symphonics_publish()

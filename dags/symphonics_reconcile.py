@@ -3,7 +3,8 @@
 
 Nightly: what became of each published intervention, the analysts' snapshot, data-quality checks and alerts.
 
-`apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge` → `evaluate_alerts`
+`apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge` →
+`personal_data_retention` → `evaluate_alerts`
 
 * **apply_webhooks**: received events applied in event order: `conflict_unresolved` rows get the Symphonics id
   events carry; one `symphonics.status_history` row per event; events marked processed.
@@ -18,6 +19,9 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
   history as of then and gives the same rows.
 * **checks** (common-sql): one app intervention per external id, ledger ids unique and complete, snapshot vs ledger.
 * **purge** (runs whatever the checks said): raw webhook bodies and `api_calls` past their retention.
+* **personal_data_retention** (runs whatever the checks said): finished ledger rows lose their personal data
+  `SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS` (90) days after they finished, in batches; expired cached partner
+  answers are deleted (`docs/PERSONAL_DATA.md`).
 * **evaluate_alerts** (runs whatever failed): rules of docs/ANALYTICS.md, to `symphonics.alerts`, the log and an
   optional connection; fails the run when a task of it failed, so the grid shows it.
 
@@ -121,6 +125,12 @@ def symphonics_reconcile() -> None:
         return steps.run_purge()
 
     @task(trigger_rule="all_done")
+    def personal_data_retention() -> dict[str, Any]:
+        from include.symphonics.privacy import steps
+
+        return steps.run_retention()
+
+    @task(trigger_rule="all_done")
     def evaluate_alerts() -> dict[str, Any]:
         from include.symphonics.reconcile import steps
 
@@ -135,7 +145,7 @@ def symphonics_reconcile() -> None:
         return result
 
     built = apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
-    built >> quality_checks() >> purge() >> evaluate_alerts()
+    built >> quality_checks() >> purge() >> personal_data_retention() >> evaluate_alerts()
 
 
 symphonics_reconcile()

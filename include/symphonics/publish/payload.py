@@ -13,6 +13,8 @@ from typing import Any
 
 import phonenumbers
 
+from include.symphonics.privacy.fields import is_marker, same_as_marker
+
 PDL_DIGITS = re.compile(r"^[0-9]{14}$")
 POSTAL_CODE = re.compile(r"^[0-9]{5}$")
 # The partner's own e-mail check is stricter than "has an @"; this catches what the app lets through.
@@ -222,16 +224,23 @@ def _field(payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 def unpatchable_changes(current: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The fields that differ between the payload now and the one the partner holds, which a PATCH cannot carry.
 
-    A PDL the partner found by lookup (absent from the app) is not a change.
+    A PDL the partner found by lookup (absent from the app) is not a change. A personal value the ledger keeps
+    only as a fingerprint (``privacy/fields.py``) is compared by fingerprint; one removed by retention or
+    erasure cannot be compared and is not reported.
 
     :param current: the payload built from the app's data now (before partner enrichment).
-    :param sent: the payload sent (with its PATCHes).
+    :param sent: the payload sent (with its PATCHes), possibly minimised.
     :return: ``{"installation.address": {"sent": ..., "now": ...}, ...}``.
     """
     changes: dict[str, dict[str, Any]] = {}
+    salt = str(current.get("external_id") or sent.get("external_id") or "")
     for path in UNPATCHABLE_FIELDS:
         now, before = _field(current, path), _field(sent, path)
         if path == ("installation", "pdl") and now is None:
+            continue
+        if is_marker(before):
+            if same_as_marker(before, now, salt) is False:
+                changes[".".join(path)] = {"sent": before, "now": now}
             continue
         if canonical_json(now) != canonical_json(before):
             changes[".".join(path)] = {"sent": before, "now": now}

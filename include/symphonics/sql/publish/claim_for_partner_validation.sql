@@ -4,6 +4,7 @@ SELECT id, external_id, source, payload
   FROM symphonics.interventions_ledger
  WHERE state = 'pending'
    AND prevalidated_at IS NOT NULL
+   AND erased_at IS NULL
    AND id > %(after_id)s
  ORDER BY id
  LIMIT %(batch_size)s

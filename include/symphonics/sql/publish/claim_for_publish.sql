@@ -7,6 +7,7 @@ UPDATE symphonics.interventions_ledger AS l
         SELECT c.id
           FROM symphonics.interventions_ledger AS c
          WHERE c.state IN ('ready', 'sending', 'failed_retryable')
+           AND c.erased_at IS NULL
            AND (c.claim_key IS NULL
                 OR c.claim_key = %(claim_key)s
                 OR NOT EXISTS (

@@ -2,4 +2,5 @@
 SELECT id, external_id, state, payload, sent_documents, symphonics_id
   FROM symphonics.interventions_ledger
  WHERE state IN ('ready', 'sending', 'failed_retryable')
+   AND erased_at IS NULL
  ORDER BY id

@@ -1,0 +1,59 @@
+"""
+### Symphonics privacy erasure
+
+Erases one person from the `sync` database on request (GDPR article 17), and records that it was done.
+Manual only: *Trigger DAG w/ config*, with **one** of the params:
+
+* `customer_id`: the app's `customers.id` (preferred: the run's config, kept in Airflow's own database, then
+  holds no e-mail);
+* `email`: the customer's e-mail (any case), also found in ledger rows the app no longer has;
+* `reference` (optional): the request's ticket number, recorded (letters, digits, `._:/#-`; no personal data).
+
+`erase`: their ledger rows lose every personal value and are never sent again (states, ids and counts stay);
+the app copy, webhook bodies, cached partner answers and every free-text column lose their identifiers;
+`symphonics.privacy_erasures` records when, what and how many rows, never who. A second run changes nothing.
+Malformed params fail the run at once (no retry). The partner's copy: see `docs/PERSONAL_DATA.md`.
+Same as `python -m include.symphonics.privacy erase --customer-id N`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["symphonics", "privacy"],
+    params={
+        "customer_id": Param(None, type=["null", "integer"], minimum=1, description="The app's customers.id"),
+        "email": Param(None, type=["null", "string"], description="Or the customer's e-mail"),
+        "reference": Param(None, type=["null", "string"], description="The request's ticket number (recorded)"),
+    },
+)
+def symphonics_privacy_erasure() -> None:
+    @task
+    def erase() -> dict[str, Any]:
+        from include.symphonics.privacy import steps
+        from include.symphonics.privacy.erasure import ErasureRequestError
+
+        context = get_current_context()
+        try:
+            return steps.run_erasure(context["params"], run_id=str(context["run_id"]))
+        except ErasureRequestError as exc:
+            # A malformed request is not retried: the same params would fail the same way.
+            raise AirflowFailException(str(exc)) from exc
+
+    erase()
+
+
+symphonics_privacy_erasure()

@@ -1,0 +1,54 @@
+"""The privacy task bodies (publish, reconcile and erasure DAGs): each resolves connections and settings at run
+time, then calls a step. Nothing here runs at parse time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from include.symphonics.db import dsn
+from include.symphonics.privacy import erasure, minimise, retention
+from include.symphonics.privacy.settings import PrivacySettings
+
+log = logging.getLogger(__name__)
+
+
+def run_minimise() -> dict[str, int]:
+    """Task ``minimise_personal_data`` of the publish DAG (and the reconcile's safety net)."""
+    settings = PrivacySettings.from_environment()
+    done = minimise.minimise_finished_rows(dsn(settings.sync_conn_id), batch_size=settings.batch_size)
+    return {"minimised": done}
+
+
+def run_retention() -> dict[str, Any]:
+    """Task ``personal_data_retention`` of the nightly reconcile: minimise what is left, then the retention."""
+    settings = PrivacySettings.from_environment()
+    sync_dsn = dsn(settings.sync_conn_id)
+    minimised = minimise.minimise_finished_rows(sync_dsn, batch_size=settings.batch_size)
+    counts = retention.apply_retention(sync_dsn, retention=settings.retention, batch_size=settings.batch_size)
+    return {"minimised": minimised, "retention_days": settings.retention.days, **counts.as_dict()}
+
+
+def erasure_request(params: Mapping[str, Any], *, requested_by: str) -> erasure.ErasureRequest:
+    """The erasure a run's params ask for (``email`` or ``customer_id``, and ``reference``).
+
+    :param params: the DAG run's params.
+    :param requested_by: the run id, recorded.
+    :raises erasure.ErasureRequestError: neither or both given, or a malformed value.
+    """
+    customer_id = params.get("customer_id")
+    return erasure.ErasureRequest(
+        email=params.get("email") or None,
+        customer_id=None if customer_id in (None, "") else int(customer_id),
+        reference=params.get("reference") or None,
+        requested_by=requested_by,
+    )
+
+
+def run_erasure(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
+    """Task ``erase`` of ``symphonics_privacy_erasure``."""
+    settings = PrivacySettings.from_environment()
+    request = erasure_request(params, requested_by=run_id)
+    result = erasure.erase(request, dsn(settings.sync_conn_id), dsn(settings.app_conn_id))
+    return result.as_dict()
