@@ -249,9 +249,14 @@ class CompletionProbe:
     async def _connect(self) -> None:
         import psycopg
 
+        await self._connect_sync()
         if self._app is None or self._app.closed:
             self._app = await psycopg.AsyncConnection.connect(await self._app_dsn(), autocommit=True)
             await self._app.set_read_only(True)
+
+    async def _connect_sync(self) -> None:
+        import psycopg
+
         if self._sync is None or self._sync.closed:
             self._sync = await psycopg.AsyncConnection.connect(await self._sync_dsn(), autocommit=True)
 
@@ -332,6 +337,13 @@ class CompletionProbe:
         self.stats.last_error_at = datetime.now(UTC)
         self.stats.last_error = reason
         await self.close()
+        # Record the failure for the dashboard when the sync database still answers (the app's may not).
+        try:
+            await self._connect_sync()
+            await self._write()
+        except Exception as exc:
+            log.debug("completion watcher %s: could not record the failure: %s", self.watcher, describe_error(exc))
+            await self.close()
 
     async def _write(self) -> None:
         from include.symphonics.publish.sqlfiles import query
