@@ -45,9 +45,7 @@ def _run_id() -> str:
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"), assets=[COMPLETIONS_ASSET]
-    ),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"), assets=[COMPLETIONS_ASSET]),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

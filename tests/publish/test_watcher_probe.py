@@ -23,9 +23,7 @@ WATCHER = "test_completions"
 
 
 @pytest.fixture
-def app(
-    stack: Any, sync_dsn: str, fresh_app_db: Callable[[], str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def app(stack: Any, sync_dsn: str, fresh_app_db: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> str:
     """A seeded app database behind ``app_db``, and no watcher state."""
     from tests.fixtures.stack import airflow_connection_json
 
@@ -35,7 +33,7 @@ def app(
     with psycopg.connect(sync_dsn) as conn:
         conn.execute("DELETE FROM symphonics.completion_watchers WHERE watcher = %s", (WATCHER,))
         conn.execute("TRUNCATE symphonics.publish_watermarks")
-    yield app_dsn
+    return app_dsn
 
 
 def _templates(app_dsn: str) -> list[int]:
@@ -169,9 +167,7 @@ def test_the_position_survives_a_restart(app: str, sync_dsn: str, running: Calla
     assert len(second.events) == 1
 
 
-def test_a_new_watcher_starts_from_the_publish_mark(
-    app: str, sync_dsn: str, running: Callable[..., Running]
-) -> None:
+def test_a_new_watcher_starts_from_the_publish_mark(app: str, sync_dsn: str, running: Callable[..., Running]) -> None:
     # The pipeline's mark is older than the last completions: what lies after it is signalled at once.
     with psycopg.connect(app) as conn:
         mark = conn.execute(
