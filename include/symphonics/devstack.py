@@ -282,7 +282,7 @@ def run() -> int:
             airflow_group = airflow_group or processes[component].pid
             save_state()
         _wait_http(
-            f"http://localhost:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
+            f"http://localhost:{AIRFLOW_PORT}/api/v2/monitor/health", 300, "the api-server", processes["api-server"]
         )
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")

@@ -33,7 +33,8 @@ from include.symphonics.demo.plan import external_id_of
 from tests.fixtures.sandbox import SandboxAdmin, SandboxProcess, stop_process, wait_until
 from tests.publish.conftest import FAST_EXTRAS, clean_pipeline_tables, run_pipeline
 
-pytestmark = pytest.mark.integration
+# A real Airflow starts here: its components take minutes to come up on a loaded 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "symphonics_publish"
