@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -153,7 +153,7 @@ class CompletionWatcher(BaseEventTrigger):
         *,
         app_conn_id: str = APP_CONN_ID,
         sync_conn_id: str = SYNC_CONN_ID,
-        poll_interval: float = 3.0,
+        poll_interval: float = 2.0,
         max_rows: int = 500,
         watcher: str = WATCHER_NAME,
     ) -> None:
@@ -229,8 +229,8 @@ class CompletionProbe:
         self,
         *,
         watcher: str,
-        app_dsn: Any,
-        sync_dsn: Any,
+        app_dsn: Callable[[], Awaitable[str]],
+        sync_dsn: Callable[[], Awaitable[str]],
         max_rows: int,
         pipeline: str = PIPELINE,
     ) -> None:
