@@ -22,17 +22,23 @@ Params: `external_ids`, `from`, `to`, `dry_run` (no create or PATCH; logs what w
 (ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call
 (token requests included, within 5 s in a running task); runs still succeed and report it. The run's call
 budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts requests from the call log, so a cleared task sees what the run
-already spent. Schedule: `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes).
+already spent.
+
+Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
+(`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
+`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s) and signals completions seconds after they happen; the cron
+`SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is down. One run
+at a time: events that arrive during a run start one more run when it ends, not one each.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
-from include.symphonics.publish.assets import LEDGER_ASSET
+from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
 from include.symphonics.publish.settings import publish_schedule
 
 SCHEDULE = publish_schedule()
@@ -43,7 +49,7 @@ def _run_id() -> str:
 
 
 @dag(
-    schedule=SCHEDULE,
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"), assets=[COMPLETIONS_ASSET]),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

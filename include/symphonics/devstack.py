@@ -523,7 +523,7 @@ def run() -> int:
         airflow_group = processes["api-server"].pid
         save_state()
         _wait_http(
-            f"http://{local}:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
+            f"http://{local}:{AIRFLOW_PORT}/api/v2/monitor/health", 300, "the api-server", processes["api-server"]
         )
         # The first call to the execution API builds its token validator: made here, not by the first task,
         # whose calls would time out behind it and be retried with a WARNING each.

@@ -133,6 +133,18 @@ def seed(url: str, now: datetime) -> list[dict[str, Any]]:
                     now - timedelta(hours=index),
                 ),
             )
+        # Three creates 4, 8 and 12 s after their completion (p50 8 s, p95 11.6 s), and the watcher's last probe.
+        conn.execute(
+            "WITH first AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM symphonics.interventions_ledger"
+            " WHERE state = 'published' ORDER BY id LIMIT 3) UPDATE symphonics.interventions_ledger AS l"
+            " SET published_at = l.app_updated_at + make_interval(secs => 4 * first.n) FROM first WHERE l.id = first.id"
+        )
+        conn.execute(
+            "INSERT INTO symphonics.completion_watchers (watcher, position_at, position_id, probes, probe_ms_total,"
+            " last_probe_at, last_probe_ms, last_probe_rows, signals, last_signal_at, errors) VALUES"
+            " ('symphonics_completions', %s, 42, 120, 96.0, %s, 0.7, 0, 5, %s, 0)",
+            (now - timedelta(minutes=1), now - timedelta(seconds=2), now - timedelta(minutes=1)),
+        )
         runs = [
             # run_id, started (hours ago), dry_run, published, rejected, conflict, failed, dead, calls
             ("manual__a", 30, False, 6, 2, 0, 0, 0, 24),

@@ -157,6 +157,22 @@ def test_breaker_state_from_the_unavailable_streak(conn: psycopg.Connection, see
     assert queries.breaker_panel(conn, tripping, seeded.now + timedelta(minutes=2))["state"] == "half-open"
 
 
+def test_freshness_shows_the_watcher_and_completed_to_created_latency(conn: psycopg.Connection, seeded: Seeded) -> None:
+    panel = queries.freshness_panel(conn, seeded.now)
+
+    assert panel["status"] == "ok"
+    assert panel["publishes"] == 3
+    assert panel["p50_s"] == pytest.approx(8.0)
+    assert panel["p95_s"] == pytest.approx(11.6)
+    (watcher,) = panel["watchers"]
+    assert watcher["watcher"] == "symphonics_completions"
+    assert watcher["last_probe_at"] == seeded.now - timedelta(seconds=2)
+    assert watcher["mean_probe_ms"] == pytest.approx(0.8)
+    # Out of the 24 h window, the creates no longer count.
+    later = queries.freshness_panel(conn, seeded.now + timedelta(days=1))
+    assert later["publishes"] == 0
+
+
 def test_collect_is_one_json_document(conn: psycopg.Connection, seeded: Seeded) -> None:
     document = queries.collect(conn, seeded.limits, seeded.now)
 

@@ -202,6 +202,8 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(api_server: ApiServe
         assert kpi("webhooks.accepted") == "6"
         assert kpi("webhooks.refused") == "4"
         assert driver.find_element(By.CSS_SELECTOR, '[data-kpi="breaker.state"]').text.lower() == "closed"
+        assert kpi("freshness.p95") == "11.6 s"
+        assert "symphonics_completions" in driver.find_element(By.ID, "panel-freshness").text
         statuses = {
             card.get_attribute("id"): card.get_attribute("data-status")
             for card in driver.find_elements(By.CSS_SELECTOR, "section.card")

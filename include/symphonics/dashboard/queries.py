@@ -54,6 +54,7 @@ PANEL_TABLES: dict[str, tuple[str, ...]] = {
     "webhooks": ("webhook_events", "webhook_rejections"),
     "latency": ("api_calls",),
     "breaker": ("api_calls",),
+    "freshness": ("completion_watchers", "interventions_ledger"),
 }
 
 
@@ -409,6 +410,25 @@ def breaker_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) 
 # -- the whole page ---------------------------------------------------------------------------------------------
 
 
+def freshness_panel(conn: psycopg.Connection, now: datetime) -> Panel:
+    """The completion watcher's last probe, and completed -> created latency of the last 24 h's creates.
+
+    :param conn: the ``sync`` database.
+    :param now: the end of the window.
+    """
+    watchers = _rows(conn, "freshness_watcher", {})
+    latency = _one(conn, "freshness_latency", {"since": now - timedelta(hours=WINDOW_HOURS)})
+    if not watchers and not latency["publishes"]:
+        return _no_data("the completion watcher has not probed yet and nothing was published in 24 h")
+    return {
+        "status": "ok",
+        "watchers": watchers,
+        "publishes": int(latency["publishes"]),
+        "p50_s": None if latency["p50_s"] is None else float(latency["p50_s"]),
+        "p95_s": None if latency["p95_s"] is None else float(latency["p95_s"]),
+    }
+
+
 def _guarded(name: str, tables: set[str], read: Callable[[], Panel]) -> Panel:
     missing = [table for table in PANEL_TABLES[name] if table not in tables]
     if missing:
@@ -439,6 +459,7 @@ def collect(conn: psycopg.Connection, limits: QuotaLimits, now: datetime | None 
     panels["webhooks"] = _guarded("webhooks", tables, lambda: webhooks_panel(conn, now))
     panels["latency"] = _guarded("latency", tables, lambda: latency_panel(conn, limits, now))
     panels["breaker"] = _guarded("breaker", tables, lambda: breaker_panel(conn, limits, now))
+    panels["freshness"] = _guarded("freshness", tables, lambda: freshness_panel(conn, now))
     return jsonable({"generated_at": now, "limits": limits.as_dict(), "panels": panels})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
@@ -22,9 +22,20 @@ def dsn(conn_id: str) -> str:
     unix-socket folder, as the embedded server's is.
     """
     from airflow.sdk import BaseHook  # only where a connection id must be resolved
+
+    return _conninfo(BaseHook.get_connection(conn_id), conn_id)
+
+
+async def adsn(conn_id: str) -> str:
+    """:func:`dsn` for a coroutine (a trigger): the connection is resolved without blocking the event loop."""
+    from airflow.sdk import BaseHook
+
+    return _conninfo(await BaseHook.aget_connection(conn_id), conn_id)
+
+
+def _conninfo(conn: Any, conn_id: str) -> str:
     from psycopg.conninfo import make_conninfo
 
-    conn = BaseHook.get_connection(conn_id)
     params: dict[str, str | int] = {"dbname": conn.schema or conn_id}
     if conn.host:
         params["host"] = conn.host

@@ -73,3 +73,13 @@ def publish_schedule() -> str:
     from include.symphonics.dag_defaults import schedule_from_env
 
     return schedule_from_env("SYMPHONICS_PUBLISH_SCHEDULE", "*/15 * * * *")
+
+
+def watcher_poll_interval() -> float:
+    """Seconds between two probes of the completion watcher: ``SYMPHONICS_WATCHER_POLL_SECONDS``, else 2."""
+    return _env_float("SYMPHONICS_WATCHER_POLL_SECONDS", 2.0)
+
+
+def watcher_max_rows() -> int:
+    """Index entries one probe of the completion watcher reads at most: ``SYMPHONICS_WATCHER_MAX_ROWS``, else 500."""
+    return _env_int("SYMPHONICS_WATCHER_MAX_ROWS", 500)

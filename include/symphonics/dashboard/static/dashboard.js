@@ -259,6 +259,21 @@
           [false, true, true, true]),
       ];
     },
+    freshness(p) {
+      const secs = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} s`);
+      const probeMs = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(2)} ms`);
+      return [
+        el("div", { class: "kpis" }, [
+          kpi("freshness.p50", secs(p.p50_s), "completed → created p50"),
+          kpi("freshness.p95", secs(p.p95_s), "completed → created p95"),
+          kpi("freshness.publishes", fmt(p.publishes), "creates"),
+        ]),
+        table(["watcher", "last probe", "probe", "mean probe", "probes", "signals", "last signal", "errors", "last error"],
+          p.watchers.map((w) => [w.watcher, when(w.last_probe_at), probeMs(w.last_probe_ms), probeMs(w.mean_probe_ms), w.probes,
+            w.signals, when(w.last_signal_at), w.errors, w.last_error ? `${when(w.last_error_at)} ${w.last_error}` : "–"]),
+          [false, false, true, true, true, true, false, true, false]),
+      ];
+    },
   };
 
   function show(name, panel, doc) {
