@@ -3,7 +3,9 @@
 ``run`` starts PostgreSQL (embedded unless ``SYMPHONICS_PG_URL`` is set), migrates Airflow and the
 ``sync`` database, applies ``airflow_settings.yaml``, seeds the app's demo data, starts the Symphonics
 sandbox and Airflow's four components (api-server, scheduler, dag-processor, triggerer) in a process
-group of their own, then waits. Ctrl-C or ``make stop`` ends the Airflow group first, then the sandbox,
+group of their own, then waits. ``SYMPHONICS_EXECUTOR=celery`` runs the CeleryExecutor instead of the
+LocalExecutor: ``SYMPHONICS_CELERY_WORKERS`` workers (default 2) join the group, with a Redis broker
+(see ``devcelery``). Ctrl-C or ``make stop`` ends the Airflow group first, then the sandbox,
 then PostgreSQL (whose "smart" shutdown would otherwise wait for Airflow's pooled connections).
 
 Every problem a newcomer can meet (a port taken, an old Python, a server that does not answer) is one
@@ -25,7 +27,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from include.symphonics import localpg
+from include.symphonics import devcelery, localpg
 
 LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -213,6 +215,8 @@ def _app_is_empty(app_url: str) -> bool:
 
 def run() -> int:
     """Start everything, print where to look, and wait for Ctrl-C (or ``make stop``)."""
+    executor = devcelery.executor()
+    workers = devcelery.worker_count() if executor == "celery" else 0
     state = _read_state()
     if _stack_running(state):
         raise StackError(f"the stack is already running (pid {state['runner_pid']}): `make stop` first")  # type: ignore[index]
@@ -230,6 +234,7 @@ def run() -> int:
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
     airflow_group: int | None = None
+    broker: devcelery.Broker | None = None
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -245,6 +250,10 @@ def run() -> int:
                     "runner_pid": os.getpid(),
                     "airflow_pgid": airflow_group,
                     "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
+                    "executor": executor,
+                    "broker_url": broker.url if broker else None,
+                    "redis_pid": broker.process.pid if broker and broker.process else None,
+                    "workers": {name: p.pid for name, p in processes.items() if name.startswith("celery-worker")},
                 }
             )
         )
@@ -259,6 +268,11 @@ def run() -> int:
         _say(f"PostgreSQL ready ({where})")
         server.ensure_databases(localpg.DATABASES)
         env = {**os.environ, **stack_environment(server)}
+        if executor == "celery":
+            broker = devcelery.find_broker(LOCAL_DIR / "redis", LOG_DIR / "redis.log")
+            save_state()
+            _say(f"Celery broker: {broker.how}")
+            env.update(devcelery.celery_environment(broker.url, server.sqlalchemy_url("airflow")))
         AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         (AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated").write_text(
             json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
@@ -284,6 +298,15 @@ def run() -> int:
         _wait_http(
             f"http://localhost:{AIRFLOW_PORT}/api/v2/monitor/health", 120, "the api-server", processes["api-server"]
         )
+        # After the api-server answers: a worker's tasks talk to its execution API, and two cores start one
+        # component at a time faster than all at once.
+        for index in range(1, workers + 1):
+            # One log server per machine: the first worker's (the others' tasks log to the same folder).
+            name = f"celery-worker-{index}"
+            processes[name] = _start(devcelery.worker_argv(index, serve_logs=index == 1), env, name, airflow_group)
+            save_state()
+        if workers:
+            _say(f"CeleryExecutor: {workers} workers ({devcelery.WORKER_CONCURRENCY} task processes each)")
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         _say(f"logs: {LOG_DIR}; stop with Ctrl-C or `make stop`")
         while True:
@@ -323,6 +346,10 @@ def stop(quiet: bool = False) -> int:
     if isinstance(sandbox_pid, int) and process_alive(sandbox_pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(sandbox_pid, signal.SIGTERM)
+    redis_pid = state.get("redis_pid")  # only a redis-server this stack started; a shared one stays
+    if isinstance(redis_pid, int) and process_alive(redis_pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(redis_pid, signal.SIGTERM)
     stopped_pg = localpg.stop_embedded(LOCAL_DIR / "pg")
     STATE_FILE.unlink(missing_ok=True)
     if not quiet:
@@ -337,7 +364,18 @@ def status() -> int:
         print("not running")
         return 0
     assert state is not None
-    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}")
+    executor = state.get("executor") or "local"
+    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}, {executor} executor")
+    workers = state.get("workers")
+    broker_url = state.get("broker_url")
+    if executor == "celery" and isinstance(workers, dict) and isinstance(broker_url, str):
+        answering = devcelery.live_workers(broker_url)
+        print(f"Celery broker {devcelery.redact_url(broker_url)}; {len(answering)} of {len(workers)} workers answer")
+        for name, pid in sorted(workers.items()):
+            alive = isinstance(pid, int) and process_alive(pid)
+            node = devcelery.WORKER_NAME.format(index=name.rsplit("-", 1)[-1])
+            answers = any(reply.startswith(f"{node}@") for reply in answering)
+            print(f"  {name}: pid {pid} {'alive' if alive else 'gone'}, {'answers' if answers else 'does not answer'}")
     return 0
 
 
@@ -347,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": run, "stop": stop, "status": status}[args.command]()
-    except (StackError, localpg.PostgresUnavailable) as exc:
+    except (StackError, localpg.PostgresUnavailable, devcelery.CeleryConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
