@@ -29,7 +29,8 @@ from tests.fixtures.sandbox import REPO_ROOT, free_port
 #: The Redis database of the scale test on a shared server (make run's default is 0; engineers' runs use 1-9).
 TEST_REDIS_DB = 15
 TEST_REDIS_URL_ENV = "SYMPHONICS_TEST_REDIS_URL"
-_EXECUTING = re.compile(r"\[([0-9a-f-]{36})\] Executing workload in Celery")
+_EXECUTING = re.compile(r"\[([0-9a-f-]{36})\] Executing workload in Celery: (.*)$", re.M)
+_FINISHED = re.compile(r"Task execute_workload\[([0-9a-f-]{36})\] (?:succeeded|failed|raised)")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class CeleryAirflow:
     base_url: str
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    killed: set[str] = field(default_factory=set)
     http: requests.Session = field(default_factory=requests.Session)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -100,12 +102,38 @@ class CeleryAirflow:
     def check_alive(self) -> None:
         """Fail with the log tail of a component that exited."""
         for name, process in self.processes.items():
-            if process.poll() is not None:
+            if name not in self.killed and process.poll() is not None:
                 pytest.fail(f"{name} exited ({process.returncode}):\n{self.log(name)[-3000:]}")
 
     def workloads_per_worker(self) -> dict[str, set[str]]:
         """The Celery task ids each worker executed, from its own log."""
-        return {name: set(_EXECUTING.findall(self.log(name))) for name in self.processes if name.startswith("worker-")}
+        return {name: set(self.executing(name)) for name in self.processes if name.startswith("worker-")}
+
+    def executing(self, worker: str, *, unfinished: bool = False) -> dict[str, str]:
+        """Celery task id -> workload description (dag, task, run, try) of what ``worker`` started.
+
+        :param unfinished: only those whose end the worker has not logged.
+        """
+        text = self.log(worker)
+        started = dict(_EXECUTING.findall(text))
+        if unfinished:
+            for task_id in _FINISHED.findall(text):
+                started.pop(task_id, None)
+        return started
+
+    def kill_worker(self, worker: str) -> None:
+        """SIGKILL a worker and every process under it (pool children, task supervisors, task processes)."""
+        import psutil
+
+        root = psutil.Process(self.processes[worker].pid)
+        tree = [root, *root.children(recursive=True)]
+        self.killed.add(worker)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(root.pid, signal.SIGKILL)
+        self.processes[worker].wait(timeout=10)
 
     def stop(self) -> None:
         """SIGTERM every group (workers first, then the scheduler and the api-server), SIGKILL what lingers."""
@@ -128,7 +156,13 @@ class CeleryAirflow:
 
 
 def start_celery_airflow(
-    env: dict[str, str], broker: TestBroker, log_dir: Path, *, workers: int, visibility_timeout: int
+    env: dict[str, str],
+    broker: TestBroker,
+    log_dir: Path,
+    *,
+    workers: int,
+    visibility_timeout: int,
+    heartbeat_timeout: int,
 ) -> CeleryAirflow:
     """Serialize the DAGs, then start the api-server, the scheduler and ``workers`` Celery workers.
 
@@ -136,6 +170,7 @@ def start_celery_airflow(
     :param broker: the session's Redis.
     :param log_dir: where each component's log goes (``<name>.log``).
     :param visibility_timeout: seconds before Redis re-delivers a task whose worker died.
+    :param heartbeat_timeout: seconds without a heartbeat before the scheduler fails a task's try (and retries).
     """
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +194,8 @@ def start_celery_airflow(
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(log_dir / "tasks"),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     }
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "reserialize"],

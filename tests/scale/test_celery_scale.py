@@ -49,8 +49,13 @@ TIME_SCALE = 20.0
 PER_MINUTE = 100  # docs/SANDBOX.md: the documented limits
 PER_DAY = 5000
 DAGS = ["symphonics_publish", "symphonics_reconcile", "symphonics_healthcheck"]
-BACKFILL = {"from_date": "2026-11-02T00:00:00Z", "to_date": "2026-11-02T01:15:00Z"}  # six 15-minute intervals (both ends in)
+# Six 15-minute intervals: a backfill takes both ends.
+BACKFILL = {"from_date": "2026-11-02T00:00:00Z", "to_date": "2026-11-02T01:15:00Z"}
 RUNS_EXPECTED = 1 + 6 + 1 + 1  # scheduled publish, six backfilled, reconcile, healthcheck
+#: Seconds before Redis hands a dead worker's task to another worker (above any task's length here).
+VISIBILITY_TIMEOUT = 45
+#: Seconds without a heartbeat before the scheduler fails a killed task's try and retries it.
+HEARTBEAT_TIMEOUT = 15
 
 
 @pytest.fixture
@@ -136,11 +141,36 @@ def celery_airflow(
         "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(connection),
         "AIRFLOW_VAR_SYMPHONICS_KILL_SWITCH": "off",
     }
-    started = start_celery_airflow(env, broker, tmp_path / "airflow", workers=WORKERS, visibility_timeout=600)
+    started = start_celery_airflow(
+        env,
+        broker,
+        tmp_path / "airflow",
+        workers=WORKERS,
+        visibility_timeout=VISIBILITY_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+    )
     try:
         yield started
     finally:
         started.stop()
+
+
+def _publish_in_flight(airflow: CeleryAirflow, sync_dsn: str) -> tuple[str, str, str] | None:
+    """(worker, Celery task id, external id) of a publish task running on a worker with a create in flight."""
+    with psycopg.connect(sync_dsn) as conn:
+        sending = conn.execute(
+            "SELECT external_id, last_run_id FROM symphonics.interventions_ledger WHERE state = 'sending'"
+        ).fetchall()
+    for worker in airflow.processes:
+        if not worker.startswith("worker-") or worker in airflow.killed:
+            continue
+        for task_id, workload in airflow.executing(worker, unfinished=True).items():
+            if "task_id='publish', dag_id='symphonics_publish'" not in workload:
+                continue
+            for external_id, run_id in sending:
+                if f"run_id='{run_id}'" in workload:
+                    return worker, task_id, str(external_id)
+    return None
 
 
 def _partner_calls(sandbox: SandboxAdmin) -> list[dict[str, Any]]:
@@ -173,6 +203,15 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
     assert airflow.api("POST", "/backfills/dry_run", json=backfill)["total_entries"] == 6
     airflow.api("POST", "/backfills", json=backfill)
 
+    # One worker SIGKILLed (with its task processes) while a publish task of it has a create in flight.
+    deadline = time.monotonic() + 300
+    while (in_flight := _publish_in_flight(airflow, sync_dsn)) is None:
+        airflow.check_alive()
+        assert time.monotonic() < deadline, "no publish task with a create in flight was seen"
+        time.sleep(0.1)
+    killed_worker, killed_task, held_row = in_flight
+    airflow.kill_worker(killed_worker)
+
     deadline = time.monotonic() + 600
     while True:
         airflow.check_alive()
@@ -182,6 +221,17 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
         assert time.monotonic() < deadline, f"runs not finished within 600 s: {dict(states)}"
         time.sleep(3)
     runs_seconds = time.monotonic() - started
+    creates_before_redelivery = len(sandbox.interventions())
+    # Redis hands the dead worker's unacknowledged task to a live worker once the visibility timeout passes;
+    # its try was already failed and retried by the scheduler, so the execution API refuses to run it again.
+    redelivered_to = wait_until(
+        lambda: [
+            name for name, ids in airflow.workloads_per_worker().items() if name != killed_worker and killed_task in ids
+        ],
+        "the killed worker's task re-delivered by Celery",
+        timeout=VISIBILITY_TIMEOUT + 60,
+        interval=1,
+    )
 
     # The same deliveries to both receivers at once: the sandbox's own events, re-sent byte for byte.
     events = sandbox.webhook_events()
@@ -210,10 +260,16 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
     per_worker = {name: len(ids) for name, ids in airflow.workloads_per_worker().items()}
     peak_minute = _peak_per_window(calls, 60 / TIME_SCALE)
     peak_day = _peak_per_window(calls, 86400 / TIME_SCALE)
+    with psycopg.connect(sync_dsn) as conn:
+        held_state = conn.execute(
+            "SELECT state FROM symphonics.interventions_ledger WHERE external_id = %s", (held_row,)
+        ).fetchone()
     print(
-        f"\nscale test: {sum(states.values())} runs {dict(states)} in {runs_seconds:.0f} s; "
+        f"\nscale test: {killed_worker} killed with a create in flight (Celery re-delivered its task to "
+        f"{redelivered_to}); {sum(states.values())} runs {dict(states)} in {runs_seconds:.0f} s; "
         f"{len(calls)} partner calls; peak {peak_minute}/{PER_MINUTE} per minute, {peak_day}/{PER_DAY} per day "
-        f"(time scale {TIME_SCALE:g}); 429s: {len(too_many)}; creates: {len(creates)} for {len(created)} "
+        f"(time scale {TIME_SCALE:g}); 429s: {len(too_many)}; create POSTs: {len(creates)} "
+        f"({sum(call['status'] == 409 for call in creates)} answered 409) for {len(created)} "
         f"interventions (max {max(created.values(), default=0)} per intervention, {len(expected)} valid); "
         f"tasks per worker: {per_worker}; webhook events: {len(events)}, {len(deliveries)} deliveries "
         f"({len(sent)} duplicates) to {len(receivers)} receivers, {stored[0]} stored; "
@@ -221,6 +277,9 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
     )
 
     assert states == Counter(success=RUNS_EXPECTED), dict(states)
+    assert held_state == ("published",)
+    assert created[held_row] == 1
+    assert len(sandbox.interventions()) == creates_before_redelivery
     assert peak_minute <= PER_MINUTE
     assert peak_day <= PER_DAY
     assert too_many == []
