@@ -1,6 +1,19 @@
-# The project's Airflow image: the official one plus only what it lacks.
-# Installed under the image's own constraints (the image pins its packages; the host lock is for .venv).
+# The project's Airflow image: the official one plus what it lacks, and the project itself (Astro's way), so
+# compose and any Kubernetes deployment run the DAGs from the image, with no bind mount.
+# Installed under the image's own constraints (the image pins its packages, the Celery provider and the
+# redis client among them; the host lock is for .venv).
 FROM apache/airflow:3.3.2-python3.11
 
+# Dependencies before code: editing a DAG does not reinstall them.
 COPY requirements-image.txt /tmp/requirements-image.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements-image.txt
+
+# The project at the path compose and `make run` put on PYTHONPATH: `include.symphonics` imports everywhere.
+ENV SYMPHONICS_PROJECT_DIR=/opt/airflow/project
+COPY --chown=airflow:0 airflow_settings.yaml pyproject.toml ${SYMPHONICS_PROJECT_DIR}/
+COPY --chown=airflow:0 include/ ${SYMPHONICS_PROJECT_DIR}/include/
+COPY --chown=airflow:0 dags/ ${SYMPHONICS_PROJECT_DIR}/dags/
+COPY --chown=airflow:0 plugins/ ${SYMPHONICS_PROJECT_DIR}/plugins/
+ENV PYTHONPATH=${SYMPHONICS_PROJECT_DIR} \
+    AIRFLOW__CORE__DAGS_FOLDER=${SYMPHONICS_PROJECT_DIR}/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=${SYMPHONICS_PROJECT_DIR}/plugins

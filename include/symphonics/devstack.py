@@ -5,7 +5,9 @@ only, for analysts), migrates Airflow and the ``sync`` database, gives each serv
 webhook receiver, the dashboard and the pipeline connect as their least-privilege roles; passwords generated into
 ``.local/secrets/``) and the analysts a demo login, applies ``airflow_settings.yaml``, seeds the app's demo data,
 starts the Symphonics sandbox and Airflow's four components (api-server, scheduler, dag-processor, triggerer) in a
-process group of their own, runs a first reconcile once the demo's first publish has succeeded, then waits.
+process group of their own (with ``SYMPHONICS_EXECUTOR=celery``, the CeleryExecutor and
+``SYMPHONICS_CELERY_WORKERS`` workers, default 2, with a Redis broker: see ``devcelery``), runs a first reconcile
+once the demo's first publish has succeeded, then waits.
 Ctrl-C or ``make stop`` ends the Airflow group first, then the sandbox, then PostgreSQL (whose "smart" shutdown
 would otherwise wait for Airflow's pooled connections).
 
@@ -42,7 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from include.symphonics import localfiles, localpg
+from include.symphonics import devcelery, localfiles, localpg
 from include.symphonics.db import roles
 
 LOCAL_DIR = localpg.LOCAL_DIR
@@ -432,6 +434,8 @@ def first_reconcile(stop_event: threading.Event, wait_seconds: float = FIRST_REC
 
 def run() -> int:
     """Start everything, print where to look, and wait for Ctrl-C (or ``make stop``)."""
+    executor = devcelery.executor()
+    workers = devcelery.worker_count() if executor == "celery" else 0
     state = _read_state()
     if _stack_running(state):
         raise StackError(f"the stack is already running (pid {state['runner_pid']}): `make stop` first")  # type: ignore[index]
@@ -459,6 +463,7 @@ def run() -> int:
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
     airflow_group: int | None = None
+    broker: devcelery.Broker | None = None
     stopping = False
     tcp_port = None if os.environ.get(localpg.PG_URL_ENV) else localpg.tcp_port_from_environment()
     reconcile_stop = threading.Event()
@@ -477,6 +482,10 @@ def run() -> int:
                     "airflow_pgid": airflow_group,
                     "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
                     "pg_tcp_port": tcp_port,
+                    "executor": executor,
+                    "broker_url": broker.url if broker else None,
+                    "redis_pid": broker.process.pid if broker and broker.process else None,
+                    "workers": {name: p.pid for name, p in processes.items() if name.startswith("celery-worker")},
                 }
             )
         )
@@ -495,6 +504,11 @@ def run() -> int:
         server.ensure_databases(localpg.DATABASES)
         logins = service_logins(server)
         env = {**os.environ, **stack_environment(server, logins)}
+        if executor == "celery":
+            broker = devcelery.find_broker(LOCAL_DIR / "redis", LOG_DIR / "redis.log")
+            save_state()
+            _say(f"Celery broker: {broker.how}")
+            env.update(devcelery.celery_environment(broker.url, server.sqlalchemy_url("airflow")))
         localfiles.private_dir(LOG_DIR)
         localfiles.write_secret(
             AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated", json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
@@ -546,6 +560,15 @@ def run() -> int:
             airflow_group,
         )
         save_state()
+        # After the api-server answers: a worker's tasks talk to its execution API, and two cores start one
+        # component at a time faster than all at once.
+        for index in range(1, workers + 1):
+            # Our loopback log server below serves every task log of this machine: no worker serves its own.
+            name = f"celery-worker-{index}"
+            processes[name] = _start(devcelery.worker_argv(index, serve_logs=False), env, name, airflow_group)
+            save_state()
+        if workers:
+            _say(f"CeleryExecutor: {workers} workers ({devcelery.WORKER_CONCURRENCY} task processes each)")
         _say(f"Airflow UI: http://localhost:{AIRFLOW_PORT}  (local demo login: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]})")
         if server.tcp_port:
             _say(f"analysts (DEMO password, this machine only): psql '{analyst_url(server.tcp_port)}'")
@@ -589,6 +612,10 @@ def stop(quiet: bool = False) -> int:
     if isinstance(sandbox_pid, int) and process_alive(sandbox_pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(sandbox_pid, signal.SIGTERM)
+    redis_pid = state.get("redis_pid")  # only a redis-server this stack started; a shared one stays
+    if isinstance(redis_pid, int) and process_alive(redis_pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(redis_pid, signal.SIGTERM)
     stopped_pg = localpg.stop_embedded(LOCAL_DIR / "pg")
     STATE_FILE.unlink(missing_ok=True)
     if not quiet:
@@ -603,7 +630,18 @@ def status() -> int:
         print("not running")
         return 0
     assert state is not None
-    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}")
+    executor = state.get("executor") or "local"
+    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}, {executor} executor")
+    workers = state.get("workers")
+    broker_url = state.get("broker_url")
+    if executor == "celery" and isinstance(workers, dict) and isinstance(broker_url, str):
+        answering = devcelery.live_workers(broker_url)
+        print(f"Celery broker {devcelery.redact_url(broker_url)}; {len(answering)} of {len(workers)} workers answer")
+        for name, pid in sorted(workers.items()):
+            alive = isinstance(pid, int) and process_alive(pid)
+            node = devcelery.WORKER_NAME.format(index=name.rsplit("-", 1)[-1])
+            answers = any(reply.startswith(f"{node}@") for reply in answering)
+            print(f"  {name}: pid {pid} {'alive' if alive else 'gone'}, {'answers' if answers else 'does not answer'}")
     tcp_port = state.get("pg_tcp_port")
     if isinstance(tcp_port, int):
         print(f"analysts (DEMO password, this machine only): psql '{analyst_url(tcp_port)}'")
@@ -659,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": run, "stop": stop, "status": status}[args.command]()
-    except (StackError, localpg.PostgresUnavailable) as exc:
+    except (StackError, localpg.PostgresUnavailable, devcelery.CeleryConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
