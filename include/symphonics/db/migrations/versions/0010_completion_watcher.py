@@ -43,6 +43,8 @@ def upgrade() -> None:
         )
         """
     )
+    # The dashboard shows the watcher's last probe (its role, from 0006, reads what it shows).
+    op.execute("GRANT SELECT ON symphonics.completion_watchers TO symphonics_dashboard")
     # The dashboard's and the benchmark's completed -> created latency reads the recent creates only.
     op.execute(
         "CREATE INDEX interventions_ledger_published_at_idx ON symphonics.interventions_ledger (published_at) "
