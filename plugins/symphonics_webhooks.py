@@ -20,7 +20,7 @@ class SymphonicsWebhooksPlugin(AirflowPlugin):
     name = "symphonics_webhooks"
     # The base class declares these as plain list attributes; ClassVar would contradict it (mypy).
     fastapi_apps = [  # noqa: RUF012
-        {"app": create_webhook_app(), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}
+        {"app": create_webhook_app(close_at_exit=True), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}
     ]
     # POST /symphonics/webhooks (no slash) would otherwise be a 307 to the mount's root.
     fastapi_root_middlewares = [  # noqa: RUF012
