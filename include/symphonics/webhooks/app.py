@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -335,8 +336,15 @@ def create_webhook_app(
     receiver = WebhookReceiver(
         settings if settings is not None else WebhookSettings.from_environment, close_at_exit=close_at_exit
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Served on its own (uvicorn re-raises SIGTERM once the app is shut down: no code runs after this).
+        await run_in_threadpool(receiver.close)
+
     # No generated docs: the app faces the internet and its only caller is the partner.
-    app = FastAPI(title="Symphonics webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Symphonics webhooks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     for path in paths:
         app.add_api_route(path, receiver.receive, methods=["POST"], include_in_schema=False)
     app.add_api_route("/health", receiver.health, methods=["GET"], include_in_schema=False)
