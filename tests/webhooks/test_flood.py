@@ -334,3 +334,43 @@ def test_slow_bodies_are_cut_at_the_deadline_on_the_plugin_mount(
     with served_plugin(webhook_db, monkeypatch, SYMPHONICS_WEBHOOK_BODY_DEADLINE_SECONDS="1") as (url, _app):
         answers = slow_requests(url, 10)
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers), {answer[:20] for answer in answers}
+
+
+def test_the_dashboard_and_the_alert_read_the_aggregate(webhook_db: str) -> None:
+    import psycopg
+
+    from include.symphonics.dashboard import queries
+    from include.symphonics.reconcile.rules import RunFacts, evaluate
+    from include.symphonics.reconcile.settings import ReconcileSettings
+
+    app = create_webhook_app(WebhookSettings(secret=SECRET, dsn=webhook_db, refusal_limit=40))
+    with TestClient(app) as client:
+        for number in range(120):  # 40 refused with their own status, then 80 rate-limited
+            body, headers = bad_request(number)
+            client.post("/", content=body, headers=headers)
+        late = encode(status_update("sym_dash_late", age=3600))
+        assert client.post("/", content=late, headers=signed_headers(late)).status_code == 422
+        valid = encode(status_update("sym_dash_ok"))
+        assert client.post("/", content=valid, headers=signed_headers(valid)).status_code == 200
+    app.state.receiver.close()
+    counts = {
+        row["reason"]: row["n"]
+        for row in rows(
+            webhook_db, "SELECT reason, sum(requests)::int AS n FROM symphonics.webhook_refusals GROUP BY 1"
+        )
+    }
+    assert sum(counts.values()) == 121
+    assert len(rows(webhook_db, "SELECT * FROM symphonics.webhook_rejections")) < 121  # a sample, not every one
+
+    with psycopg.connect(webhook_db, autocommit=True) as conn:
+        panel = queries.webhooks_panel(conn, datetime.now(UTC))
+    assert {row["reason"]: row["requests"] for row in panel["rejections"]} == counts
+    assert panel["refused"] == 120  # the late event is counted as late, not refused
+    assert sum(hour["refused"] for hour in panel["hourly"]) == 120
+    assert (panel["accepted"], panel["late"]) == (1, 1)
+
+    settings = ReconcileSettings(signature_failures_threshold=1)
+    [alert] = [alert for alert in evaluate(webhook_db, None, RunFacts(), settings) if "signature" in alert.kind]
+    assert alert.details["signature_failures"] == sum(
+        counts.get(reason, 0) for reason in ("missing_signature", "bad_signature", "rate_limited")
+    )
