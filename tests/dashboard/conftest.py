@@ -214,17 +214,18 @@ def seed(url: str, now: datetime) -> list[dict[str, Any]]:
             (30, "bad_signature", 401, None),  # outside the window
         ]
         for index, (hours_ago, reason, code, event_id) in enumerate(rejections):
+            received = now - timedelta(hours=hours_ago, minutes=index)
             conn.execute(
                 "INSERT INTO symphonics.webhook_rejections (received_at, request_id, reason, status_code,"
                 " signature_valid, webhook_event_id) VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    now - timedelta(hours=hours_ago, minutes=index),
-                    f"req_{index}",
-                    reason,
-                    code,
-                    event_id is not None,
-                    event_id,
-                ),
+                (received, f"req_{index}", reason, code, event_id is not None, event_id),
+            )
+            # The receiver counts every refusal per minute, reason and source (the panel reads these counts).
+            conn.execute(
+                "INSERT INTO symphonics.webhook_refusals (minute, reason, remote_addr, status_code, requests,"
+                " first_at, last_at) VALUES (date_trunc('minute', %(at)s::timestamptz), %(reason)s, '192.0.2.1',"
+                " %(code)s, 1, %(at)s, %(at)s)",
+                {"at": received, "reason": reason, "code": code},
             )
     return calls
 

@@ -25,6 +25,7 @@ RECONCILE_TABLES = (
     "analytics.reconciliation_snapshots",
     "analytics.snapshot_builds",
     "symphonics.webhook_rejections",
+    "symphonics.webhook_refusals",
     "symphonics.status_poll_queue",
     "symphonics.webhook_events",
 )

@@ -115,6 +115,10 @@ class Receiver:
             headers["X-Symphonics-Signature"] = signature
         return self.client.post("/", content=body, headers=headers).status_code
 
+    def flush(self) -> None:
+        """Write the refusals counted in memory now (the receiver does so every few seconds on its own)."""
+        self.client.app.state.receiver.flush_refusals()  # type: ignore[attr-defined]
+
 
 def _event(index: int, *, age: timedelta = timedelta(0)) -> dict[str, Any]:
     return {
@@ -134,8 +138,10 @@ def receiver(alert_db: str) -> Iterator[Receiver]:
     from include.symphonics.webhooks import WebhookSettings, create_webhook_app
 
     settings = WebhookSettings(secret=SECRET, dsn=alert_db)
-    with TestClient(create_webhook_app(settings), raise_server_exceptions=True) as client:
+    app = create_webhook_app(settings)
+    with TestClient(app, raise_server_exceptions=True) as client:
         yield Receiver(client)
+    app.state.receiver.close()
 
 
 # --- the rules ----------------------------------------------------------------------------------------------------
@@ -224,10 +230,13 @@ def test_webhook_signature_failures_alert_above_their_threshold(
     # ...nor are failures older than the window.
     with psycopg.connect(alert_db) as conn:
         conn.execute(
-            "INSERT INTO symphonics.webhook_rejections (received_at, request_id, reason, status_code) "
-            "SELECT now() - interval '2 days', 'old-' || g, 'bad_signature', 401 FROM generate_series(1, 20) AS g"
+            "INSERT INTO symphonics.webhook_refusals (minute, reason, remote_addr, status_code, requests, first_at,"
+            " last_at) SELECT date_trunc('minute', now() - interval '2 days' - g * interval '1 minute'),"
+            " 'bad_signature', '192.0.2.1', 401, 1, now() - interval '2 days' - g * interval '1 minute',"
+            " now() - interval '2 days' - g * interval '1 minute' FROM generate_series(1, 20) AS g"
         )
-    reasons = _rows(alert_db, "SELECT reason, count(*) AS n FROM symphonics.webhook_rejections GROUP BY reason")
+    receiver.flush()  # the receiver writes its refusal counts every few seconds; the alert reads them
+    reasons = _rows(alert_db, "SELECT reason, sum(requests)::int AS n FROM symphonics.webhook_refusals GROUP BY reason")
     assert {r["reason"]: r["n"] for r in reasons}.get("stale") == 1
 
     alerts = evaluate(alert_db, None, RunFacts(), SETTINGS)
@@ -310,6 +319,7 @@ def _plant_every_rule(dsn: str, receiver: Receiver) -> None:
         assert receiver.post(_event(100 + index), signature="valid") == 200
     for index in range(5):
         assert receiver.post(_event(200 + index, age=timedelta(minutes=20)), signature="valid") == 422
+    receiver.flush()
 
 
 EVERY_KIND = {

@@ -32,7 +32,10 @@ PREVIOUS_SECRET = "previous-webhook-secret-for-tests"
 RETIRED_SECRET = "retired-webhook-secret-for-tests"
 # Per session (as the other test databases), so two sessions at once never share it; dropped with them.
 WEBHOOK_DATABASE = f"symphonics_test_{os.getpid()}_webhooks"
-TABLES = "symphonics.webhook_rejections, symphonics.status_poll_queue, symphonics.webhook_events"
+TABLES = (
+    "symphonics.webhook_rejections, symphonics.webhook_refusals, symphonics.status_poll_queue, "
+    "symphonics.webhook_events"
+)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -122,6 +125,11 @@ def client(settings: WebhookSettings) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.state.receiver.close()
+
+
+def flush_refusals(client: TestClient) -> None:
+    """Write the refusals the receiver counted in memory now (it does so every few seconds on its own)."""
+    client.app.state.receiver.flush_refusals()  # type: ignore[attr-defined]
 
 
 def rows(dsn: str, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

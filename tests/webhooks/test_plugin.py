@@ -89,3 +89,10 @@ def test_real_api_server_serves_the_webhook_without_auth(monkeypatch: pytest.Mon
         assert forged.status_code == 401
     found = rows(webhook_db, "SELECT id FROM symphonics.webhook_events WHERE intervention_id = 'sym_api_server'")
     assert len(found) == 1
+    # The api-server never closes its plugin apps; here it ends: write its refusal counts now, not later.
+    from airflow import plugins_manager
+
+    apps, _middlewares = plugins_manager.get_fastapi_plugins()
+    for entry in apps:
+        if entry["url_prefix"] == "/symphonics/webhooks":
+            entry["app"].state.receiver.close()

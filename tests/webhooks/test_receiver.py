@@ -14,6 +14,7 @@ from tests.webhooks.conftest import (
     RETIRED_SECRET,
     document_verification,
     encode,
+    flush_refusals,
     rows,
     sign,
     signed_headers,
@@ -83,6 +84,7 @@ def test_bad_signature_is_401_and_counted_without_the_body(client: TestClient, w
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
     assert rows(webhook_db, EVENTS) == []
+    flush_refusals(client)
     [rejection] = rows(webhook_db, REJECTIONS)
     assert rejection["reason"] == "bad_signature"
     assert rejection["status_code"] == 401
@@ -116,6 +118,7 @@ def test_missing_or_malformed_signature_is_401(
     if header is not None:
         headers["X-Symphonics-Signature"] = header
     assert post(client, body, headers).status_code == 401
+    flush_refusals(client)
     assert [r["reason"] for r in rows(webhook_db, REJECTIONS)] == [reason]
     assert rows(webhook_db, EVENTS) == []
 
@@ -320,6 +323,7 @@ def test_wrong_content_type_is_415(client: TestClient, webhook_db: str, content_
     response = post(client, body, headers)
     assert response.status_code == 415
     assert rows(webhook_db, EVENTS) == []
+    flush_refusals(client)
     assert [r["reason"] for r in rows(webhook_db, REJECTIONS)] == ["wrong_content_type"]
 
 
@@ -334,6 +338,7 @@ def test_huge_body_is_413_and_not_stored(client: TestClient, webhook_db: str) ->
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert rows(webhook_db, EVENTS) == []
+    flush_refusals(client)
     [rejection] = rows(webhook_db, REJECTIONS)
     assert rejection["reason"] == "too_large"
     assert rejection["body_size"] == len(body)

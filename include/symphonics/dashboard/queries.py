@@ -51,7 +51,7 @@ PANEL_TABLES: dict[str, tuple[str, ...]] = {
     "runs": ("publish_runs",),
     "rejections": ("interventions_ledger", "status_history"),
     "ops_queue": ("interventions_ledger",),
-    "webhooks": ("webhook_events", "webhook_rejections"),
+    "webhooks": ("webhook_events", "webhook_refusals"),
     "latency": ("api_calls",),
     "breaker": ("api_calls",),
     "freshness": ("completion_watchers", "interventions_ledger"),

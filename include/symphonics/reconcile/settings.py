@@ -37,6 +37,7 @@ class ReconcileSettings:
     :param app_copy_overlap: how far below the newest copied version the next copy of the app reads again.
     :param webhook_body_retention: raw webhook bodies older than this are purged.
     :param api_calls_retention: ``api_calls`` rows older than this are purged.
+    :param webhook_refusal_retention: webhook refusal counts and sampled refused requests older than this are purged.
     :param alert_window: how far back the alert rules look.
     :param rejected_share_threshold: alert when more than this share of the decided interventions are rejected.
     :param rejected_min_decided: ... and at least this many were decided (a share of 3 means little).
@@ -54,6 +55,7 @@ class ReconcileSettings:
     app_copy_overlap: timedelta = timedelta(minutes=5)
     webhook_body_retention: timedelta = timedelta(days=30)
     api_calls_retention: timedelta = timedelta(days=90)
+    webhook_refusal_retention: timedelta = timedelta(days=30)
     alert_window: timedelta = timedelta(hours=24)
     rejected_share_threshold: float = 0.25
     rejected_min_decided: int = 20
@@ -70,6 +72,7 @@ class ReconcileSettings:
             stale_days=_env_int("SYMPHONICS_STALE_AFTER_DAYS", 30),
             webhook_body_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_BODY_RETENTION_DAYS", 30)),
             api_calls_retention=timedelta(days=_env_float("SYMPHONICS_API_CALLS_RETENTION_DAYS", 90)),
+            webhook_refusal_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_REFUSAL_RETENTION_DAYS", 30)),
             alert_window=timedelta(hours=_env_float("SYMPHONICS_ALERT_WINDOW_HOURS", 24)),
             rejected_share_threshold=_env_float("SYMPHONICS_ALERT_REJECTED_SHARE", 0.25),
             rejected_min_decided=_env_int("SYMPHONICS_ALERT_REJECTED_MIN_DECIDED", 20),

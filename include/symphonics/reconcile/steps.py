@@ -70,6 +70,7 @@ def run_purge() -> dict[str, int]:
         dsn(settings.sync_conn_id),
         body_retention=settings.webhook_body_retention,
         api_calls_retention=settings.api_calls_retention,
+        refusal_retention=settings.webhook_refusal_retention,
     )
 
 

@@ -1,24 +1,31 @@
 """The webhook receiver as an ASGI app: served stand-alone (``python -m include.symphonics.webhooks``) or mounted
 by the api-server plugin at ``/symphonics/webhooks``.
 
-Order of the checks, cheapest and safest first: the declared size (413, nothing read), the presence of a
-signature (401, nothing read), the body read up to the limit (413), the signature (401), the content type
-(415), the JSON and its fields (400), the event time (422, but a validly signed late event is stored, flagged
-and its intervention queued for a status poll). Only then is the event stored, once (200). An unsigned caller
-learns nothing but "401". No client input leads to a 5xx; a 503 means the database did not take the write and
-the partner should retry.
+Order of the checks, cheapest and safest first: the declared size (413, nothing read), the content type (415,
+nothing read), the presence of a signature (401, nothing read), the body read up to the limit (413) within a
+deadline (408), the signature (401). Up to here the sender is anyone: a refusal touches no database connection,
+it is counted in memory (``refusals.py``), and a source past its refusal limit is answered 429 with
+``Retry-After`` instead. A validly signed request is never limited. Then the JSON and its fields (400) and the
+event time (422, but a validly signed late event is stored, flagged and its intervention queued for a status
+poll). Only then is the event stored, once (200). An unsigned caller learns nothing but the first check it
+failed. No client input leads to a 5xx; a 503 means the database did not take the write and the partner should
+retry.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from include.symphonics.webhooks import signature, store
 from include.symphonics.webhooks.events import MalformedEvent, WebhookEvent, parse_event
+from include.symphonics.webhooks.refusals import RefusalFlusher, RefusalLedger, SourceLimiter
 from include.symphonics.webhooks.settings import WebhookConfigurationError, WebhookSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,13 @@ class _Runtime:
     settings: WebhookSettings
     secrets: list[tuple[str, bytes]]
     pool: store.ConnectionPool
+    refusals: RefusalLedger
+    limiter: SourceLimiter
+    flusher: RefusalFlusher
+
+
+class _SlowBody(Exception):
+    """The body did not arrive in full before the deadline."""
 
 
 def _clip(value: str | None) -> str | None:
@@ -50,10 +65,13 @@ def _clip(value: str | None) -> str | None:
     return None if value is None else value[:_MAX_HEADER_CHARS].replace("\x00", "\ufffd")
 
 
-def _error(status_code: int, code: str, message: str, request_id: str, **extra: Any) -> JSONResponse:
+def _error(
+    status_code: int, code: str, message: str, request_id: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     # The partner's own error format (see the document's "Error Response Format").
     body: dict[str, Any] = {"error": {"code": code, "message": message, "request_id": request_id, **extra}}
-    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status_code == 503 else None
+    if status_code == 503:
+        headers = {"Retry-After": _RETRY_AFTER_SECONDS, **(headers or {})}
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -75,10 +93,13 @@ class WebhookReceiver:
 
     :param settings: the settings, or a callable returning them on first use (so importing the plugin or
         building the app reads no secret and opens no connection).
+    :param close_at_exit: write the last counted refusals when the process exits (for a host that never
+        closes the app, such as the api-server).
     """
 
-    def __init__(self, settings: SettingsSource) -> None:
+    def __init__(self, settings: SettingsSource, *, close_at_exit: bool = False) -> None:
         self._source = settings
+        self._close_at_exit = close_at_exit
         self._runtime: _Runtime | None = None
         self._lock = threading.Lock()
 
@@ -87,7 +108,26 @@ class WebhookReceiver:
             if self._runtime is None:
                 settings = self._source() if callable(self._source) else self._source
                 pool = store.ConnectionPool(settings.dsn, settings.pool_size)
-                self._runtime = _Runtime(settings=settings, secrets=settings.secrets(), pool=pool)
+                dsn = settings.dsn
+
+                def connect() -> psycopg.Connection[Any]:
+                    return psycopg.connect(dsn, autocommit=True, connect_timeout=store.CONNECT_TIMEOUT_SECONDS)
+
+                refusals = RefusalLedger(
+                    connect,
+                    samples_per_source=settings.samples_per_source,
+                    samples_per_minute=settings.samples_per_minute,
+                )
+                self._runtime = _Runtime(
+                    settings=settings,
+                    secrets=settings.secrets(),
+                    pool=pool,
+                    refusals=refusals,
+                    limiter=SourceLimiter(settings.refusal_limit, settings.refusal_window_seconds),
+                    flusher=RefusalFlusher(refusals, settings.refusal_flush_seconds),
+                )
+                if self._close_at_exit:
+                    atexit.register(self.close)
             return self._runtime
 
     async def runtime(self) -> _Runtime:
@@ -97,21 +137,50 @@ class WebhookReceiver:
         return await run_in_threadpool(self._build_runtime)
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        if self._runtime is not None:
-            self._runtime.pool.close()
+        """Write the refusals counted so far and close the connections (idempotent)."""
+        runtime = self._runtime
+        if runtime is not None:
+            runtime.flusher.stop()
+            runtime.pool.close()
 
-    async def _read_limited(self, request: Request, limit: int) -> bytes | None:
+    def flush_refusals(self) -> int:
+        """Write the refusals counted so far now, rather than at the next periodic flush.
+
+        :return: the refused requests written.
+        """
+        return self._runtime.refusals.flush() if self._runtime is not None else 0
+
+    async def _read_limited(self, request: Request, limit: int, deadline: float) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None  # stop reading: the rest of an oversized body is never buffered
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(deadline):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        return None  # stop reading: the rest of an oversized body is never buffered
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _SlowBody from None
         return b"".join(chunks)
 
-    async def _reject(
+    def _refuse_unsigned(self, runtime: _Runtime, rejection: store.Rejection, message: str, code: str) -> JSONResponse:
+        # Anyone may send this: counted in memory (no database connection), 429 once the source is past its limit.
+        source = rejection.remote_addr or ""
+        retry_after = runtime.limiter.retry_after(source)
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            rejection = replace(rejection, reason="rate_limited", status_code=429, detail="")
+            message, code = "Too many refused requests, retry later", "TOO_MANY_REQUESTS"
+            headers["Retry-After"] = str(retry_after)
+        else:
+            runtime.limiter.count(source)
+        if rejection.status_code == 408:
+            headers["Connection"] = "close"  # the rest of the body is not read: the connection cannot be reused
+        runtime.refusals.add(rejection)
+        return _error(rejection.status_code, code, message, rejection.request_id, headers=headers or None)
+
+    async def _refuse_signed(
         self,
         runtime: _Runtime,
         rejection: store.Rejection,
@@ -121,15 +190,7 @@ class WebhookReceiver:
         late_event: tuple[WebhookEvent, str] | None = None,
         **extra: Any,
     ) -> JSONResponse:
-        log.warning(
-            "webhook %s rejected: %s (%d, %s bytes from %s)%s",
-            rejection.request_id,
-            rejection.reason,
-            rejection.status_code,
-            "?" if rejection.body_size is None else rejection.body_size,
-            rejection.remote_addr,
-            f": {rejection.detail}" if rejection.detail else "",
-        )
+        # The partner's own request: kept whole (body included) as a sample, counted, never limited.
         if late_event is None:
             await run_in_threadpool(store.record_rejection, runtime.pool, rejection)
         else:
@@ -139,6 +200,7 @@ class WebhookReceiver:
             except store.StoreUnavailable as exc:
                 log.error("late webhook %s not recorded: %s", rejection.request_id, exc)
                 return _error(503, "SERVICE_UNAVAILABLE", "Not recorded, retry later", rejection.request_id)
+        runtime.refusals.add(rejection, sample=False)
         return _error(rejection.status_code, code, message, rejection.request_id, **extra)
 
     async def receive(self, request: Request) -> JSONResponse:
@@ -173,39 +235,47 @@ class WebhookReceiver:
 
         too_large = f"The body exceeds {limit} bytes"
         if declared_size is not None and declared_size > limit:
-            return await self._reject(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+            return self._refuse_unsigned(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+        if not _is_json(headers.get("content-type")):
+            return self._refuse_unsigned(
+                runtime,
+                rejection("wrong_content_type", 415),
+                "Content-Type must be application/json",
+                "UNSUPPORTED_MEDIA_TYPE",
+            )
         header = headers.get(signature.SIGNATURE_HEADER)
         if not signature.well_formed(header):
             reason = "missing_signature" if header is None else "bad_signature"
-            return await self._reject(runtime, rejection(reason, 401), "Invalid signature", "UNAUTHORIZED")
+            return self._refuse_unsigned(runtime, rejection(reason, 401), "Invalid signature", "UNAUTHORIZED")
         assert header is not None  # well_formed() said so
+        deadline = runtime.settings.body_deadline_seconds
         try:
-            body = await self._read_limited(request, limit)
+            body = await self._read_limited(request, limit, deadline)
         except ClientDisconnect:
             log.info("webhook %s: the sender disconnected before the end of the body", request_id)
             return _error(400, "INVALID_REQUEST", "Incomplete body", request_id)
+        except _SlowBody:
+            return self._refuse_unsigned(
+                runtime,
+                rejection("slow_body", 408, detail=f"body not received within {deadline:g} s"),
+                f"The body did not arrive within {deadline:g} s",
+                "REQUEST_TIMEOUT",
+            )
         if body is None:
-            return await self._reject(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+            return self._refuse_unsigned(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
         size = len(body)
 
         secret_used = signature.matching_secret(body, header, runtime.secrets)
         if secret_used is None:
-            return await self._reject(
+            return self._refuse_unsigned(
                 runtime, rejection("bad_signature", 401, body_size=size), "Invalid signature", "UNAUTHORIZED"
             )
         # From here on the sender is the partner: its body is kept with a rejection, to explain it.
         signed_body = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
-        if not _is_json(headers.get("content-type")):
-            return await self._reject(
-                runtime,
-                rejection("wrong_content_type", 415, body_size=size, signature_valid=True, signed_body=signed_body),
-                "Content-Type must be application/json",
-                "UNSUPPORTED_MEDIA_TYPE",
-            )
         try:
             event = parse_event(body)
         except MalformedEvent as exc:
-            return await self._reject(
+            return await self._refuse_signed(
                 runtime,
                 rejection(
                     "malformed", 400, body_size=size, signature_valid=True, signed_body=signed_body, detail=str(exc)
@@ -219,7 +289,7 @@ class WebhookReceiver:
         if abs(skew) > tolerance:
             reason, when = ("stale", "older") if skew > 0 else ("future", "further ahead")
             detail = f"timestamp {when} than {tolerance:g} s"
-            return await self._reject(
+            return await self._refuse_signed(
                 runtime,
                 rejection(reason, 422, body_size=size, signature_valid=True, detail=detail),
                 "The event's timestamp is outside the accepted window",
@@ -252,16 +322,29 @@ class WebhookReceiver:
         return JSONResponse({"status": "ok"})
 
 
-def create_webhook_app(settings: SettingsSource | None = None, *, paths: tuple[str, ...] = ("/",)) -> FastAPI:
+def create_webhook_app(
+    settings: SettingsSource | None = None, *, paths: tuple[str, ...] = ("/",), close_at_exit: bool = False
+) -> FastAPI:
     """Build the receiver's app. Nothing is read or opened until the first request.
 
     :param settings: the settings, or a callable returning them (default: read from the environment and the
         Airflow connections on first use).
     :param paths: where ``POST`` is accepted; ``/`` is the mount point's root when mounted by the plugin.
+    :param close_at_exit: write the refusals counted last when the process exits (the api-server never closes
+        a mounted app; the stand-alone receiver closes it itself).
     """
-    receiver = WebhookReceiver(settings if settings is not None else WebhookSettings.from_environment)
+    receiver = WebhookReceiver(
+        settings if settings is not None else WebhookSettings.from_environment, close_at_exit=close_at_exit
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Served on its own (uvicorn re-raises SIGTERM once the app is shut down: no code runs after this).
+        await run_in_threadpool(receiver.close)
+
     # No generated docs: the app faces the internet and its only caller is the partner.
-    app = FastAPI(title="Symphonics webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Symphonics webhooks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     for path in paths:
         app.add_api_route(path, receiver.receive, methods=["POST"], include_in_schema=False)
     app.add_api_route("/health", receiver.health, methods=["GET"], include_in_schema=False)

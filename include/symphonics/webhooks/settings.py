@@ -20,6 +20,12 @@ DSN_ENV = "SYMPHONICS_SYNC_DSN"
 MAX_BODY_ENV = "SYMPHONICS_WEBHOOK_MAX_BODY_BYTES"
 TOLERANCE_ENV = "SYMPHONICS_WEBHOOK_TOLERANCE_SECONDS"
 POOL_SIZE_ENV = "SYMPHONICS_WEBHOOK_POOL_SIZE"
+BODY_DEADLINE_ENV = "SYMPHONICS_WEBHOOK_BODY_DEADLINE_SECONDS"
+REFUSAL_LIMIT_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_LIMIT"
+REFUSAL_WINDOW_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_WINDOW_SECONDS"
+REFUSAL_FLUSH_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_FLUSH_SECONDS"
+SAMPLES_PER_SOURCE_ENV = "SYMPHONICS_WEBHOOK_SAMPLES_PER_SOURCE"
+SAMPLES_PER_MINUTE_ENV = "SYMPHONICS_WEBHOOK_SAMPLES_PER_MINUTE"
 
 SYMPHONICS_CONN_ID = "symphonics_default"
 SECRET_EXTRA = "webhook_secret"  # noqa: S105 - an extra's key
@@ -29,6 +35,16 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 #: The document: "reject requests with timestamps older than 5 minutes"; the same bound applies ahead.
 DEFAULT_TOLERANCE_SECONDS = 300.0
 DEFAULT_POOL_SIZE = 8
+#: A body not received in full this long after the headers is cut off (408): slow senders hold no socket forever.
+DEFAULT_BODY_DEADLINE_SECONDS = 10.0
+#: Refused requests a source may send per window before its refusals are answered 429.
+DEFAULT_REFUSAL_LIMIT = 60
+DEFAULT_REFUSAL_WINDOW_SECONDS = 60.0
+#: How often counted refusals are written to the database.
+DEFAULT_REFUSAL_FLUSH_SECONDS = 5.0
+#: Refused requests kept as samples per minute, reason and source, and per minute in all.
+DEFAULT_SAMPLES_PER_SOURCE = 3
+DEFAULT_SAMPLES_PER_MINUTE = 100
 
 
 class WebhookConfigurationError(RuntimeError):
@@ -45,6 +61,12 @@ class WebhookSettings:
     :param max_body_bytes: larger bodies are refused with 413 without being read.
     :param tolerance_seconds: how far an event's timestamp may be from now, either way.
     :param pool_size: database connections kept open.
+    :param body_deadline_seconds: a body not read in full this long after the headers is answered 408.
+    :param refusal_limit: refused requests a source may send per ``refusal_window_seconds`` before 429.
+    :param refusal_window_seconds: the window of ``refusal_limit``.
+    :param refusal_flush_seconds: how often refusal counts and samples are written.
+    :param samples_per_source: refused requests sampled per minute, reason and source.
+    :param samples_per_minute: refused requests sampled per minute in all.
     """
 
     secret: str = field(repr=False)
@@ -53,12 +75,30 @@ class WebhookSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS
     pool_size: int = DEFAULT_POOL_SIZE
+    body_deadline_seconds: float = DEFAULT_BODY_DEADLINE_SECONDS
+    refusal_limit: int = DEFAULT_REFUSAL_LIMIT
+    refusal_window_seconds: float = DEFAULT_REFUSAL_WINDOW_SECONDS
+    refusal_flush_seconds: float = DEFAULT_REFUSAL_FLUSH_SECONDS
+    samples_per_source: int = DEFAULT_SAMPLES_PER_SOURCE
+    samples_per_minute: int = DEFAULT_SAMPLES_PER_MINUTE
 
     def __post_init__(self) -> None:
         if not self.secret:
             raise WebhookConfigurationError("the webhook secret is empty")
-        if self.max_body_bytes < 1 or self.tolerance_seconds <= 0 or self.pool_size < 1:
-            raise WebhookConfigurationError("max_body_bytes, tolerance_seconds and pool_size must be positive")
+        positive = {
+            "max_body_bytes": self.max_body_bytes,
+            "tolerance_seconds": self.tolerance_seconds,
+            "pool_size": self.pool_size,
+            "body_deadline_seconds": self.body_deadline_seconds,
+            "refusal_limit": self.refusal_limit,
+            "refusal_window_seconds": self.refusal_window_seconds,
+            "refusal_flush_seconds": self.refusal_flush_seconds,
+        }
+        not_positive = sorted(name for name, value in positive.items() if not value > 0)
+        if not_positive:
+            raise WebhookConfigurationError(f"{', '.join(not_positive)} must be positive")
+        if self.samples_per_source < 0 or self.samples_per_minute < 0:
+            raise WebhookConfigurationError("samples_per_source and samples_per_minute must not be negative")
 
     def secrets(self) -> list[tuple[str, bytes]]:
         """The secrets to try, labelled as stored in ``signature_secret_used``: current first."""
@@ -87,6 +127,12 @@ class WebhookSettings:
             max_body_bytes=_number(env, MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES, int),
             tolerance_seconds=_number(env, TOLERANCE_ENV, DEFAULT_TOLERANCE_SECONDS, float),
             pool_size=_number(env, POOL_SIZE_ENV, DEFAULT_POOL_SIZE, int),
+            body_deadline_seconds=_number(env, BODY_DEADLINE_ENV, DEFAULT_BODY_DEADLINE_SECONDS, float),
+            refusal_limit=_number(env, REFUSAL_LIMIT_ENV, DEFAULT_REFUSAL_LIMIT, int),
+            refusal_window_seconds=_number(env, REFUSAL_WINDOW_ENV, DEFAULT_REFUSAL_WINDOW_SECONDS, float),
+            refusal_flush_seconds=_number(env, REFUSAL_FLUSH_ENV, DEFAULT_REFUSAL_FLUSH_SECONDS, float),
+            samples_per_source=_number(env, SAMPLES_PER_SOURCE_ENV, DEFAULT_SAMPLES_PER_SOURCE, int),
+            samples_per_minute=_number(env, SAMPLES_PER_MINUTE_ENV, DEFAULT_SAMPLES_PER_MINUTE, int),
         )
 
 

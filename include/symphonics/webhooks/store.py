@@ -1,7 +1,8 @@
-"""Writes of the webhook receiver to the ``sync`` database: events, rejections, status polls.
+"""Writes of the webhook receiver to the ``sync`` database: events, validly signed rejections, status polls.
 
 Every write is one short transaction on a pooled connection, so the receiver answers in a few milliseconds
 and leaves the processing to the nightly reconciliation. Statements live in ``sql/`` and bind every value.
+Requests without a valid signature never reach the pool: ``refusals.py`` counts them in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from include.symphonics.webhooks.events import WebhookEvent
 log = logging.getLogger(__name__)
 
 LATE_WEBHOOK = "late_webhook"
-_CONNECT_TIMEOUT_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = 5
 _ACQUIRE_TIMEOUT_SECONDS = 10.0
 
 
@@ -42,7 +43,7 @@ def statement(name: str) -> str:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A refused request, as counted in ``symphonics.webhook_rejections``.
+    """A refused request, as sampled in ``symphonics.webhook_rejections`` (and counted in ``webhook_refusals``).
 
     :param signed_body: the body, only when its signature was valid (never an anonymous sender's body).
     """
@@ -89,7 +90,7 @@ class ConnectionPool:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None or conn.closed:
-                conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS)
+                conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
             yield conn
         except psycopg.Error as exc:
             if conn is not None and not conn.closed and conn.info.transaction_status != 0:
@@ -130,8 +131,8 @@ def record_event(pool: ConnectionPool, event: WebhookEvent, received_at: datetim
 
 
 def record_late_event(pool: ConnectionPool, event: WebhookEvent, secret_used: str, rejection: Rejection) -> bool:
-    """Store a validly signed event that came too late (or too early), queue a poll of its intervention, and
-    count the rejection, in one transaction: nothing of it is half-recorded.
+    """Store a validly signed event that came too late (or too early), flagged ``late``, queue a poll of its
+    intervention, and keep the rejection, in one transaction: nothing of it is half-recorded.
 
     :param pool: the database.
     :param event: the parsed event.
@@ -162,7 +163,8 @@ def record_late_event(pool: ConnectionPool, event: WebhookEvent, secret_used: st
 
 
 def record_rejection(pool: ConnectionPool, rejection: Rejection) -> None:
-    """Count a refused request. A failure is logged, not raised: the sender gets its 4xx either way.
+    """Keep a validly signed refused request (with its body, which explains it). A failure is logged, not
+    raised: the sender gets its 4xx either way.
 
     :param pool: the database.
     :param rejection: what was refused and why.

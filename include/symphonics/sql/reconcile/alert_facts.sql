@@ -1,5 +1,6 @@
 -- What the alert rules look at, in one row: the snapshot's decisions, the publish runs' quota deferrals, webhook
--- signature failures and late events over the window.
+-- signature failures (refused per-minute counts; a rate-limited request had no valid signature either) and late
+-- events over the window.
 SELECT
     (SELECT count(*) FROM analytics.reconciliation_snapshots
       WHERE snapshot_date = %(snapshot_date)s::date AND category IN ('approved', 'rejected', 'document_rejected'))
@@ -11,7 +12,8 @@ SELECT
       WHERE started_at >= %(since)s AND deferred_by_quota > 0 AND backlog > 0) AS publish_runs_deferred,
     (SELECT max(backlog) FROM symphonics.publish_runs WHERE started_at >= %(since)s AND deferred_by_quota > 0)
         AS publish_backlog,
-    (SELECT count(*) FROM symphonics.webhook_rejections
-      WHERE received_at >= %(since)s AND reason IN ('bad_signature', 'missing_signature')) AS signature_failures,
+    (SELECT coalesce(sum(requests), 0) FROM symphonics.webhook_refusals
+      WHERE minute >= date_trunc('minute', %(since)s::timestamptz)
+        AND reason IN ('bad_signature', 'missing_signature', 'rate_limited')) AS signature_failures,
     (SELECT count(*) FROM symphonics.webhook_events WHERE received_at >= %(since)s) AS webhook_events,
     (SELECT count(*) FROM symphonics.webhook_events WHERE received_at >= %(since)s AND late) AS late_events

@@ -1,4 +1,5 @@
--- Count one refused request: why, from where, how big; never a secret, and a body only when validly signed.
+-- Keep one refused request as a sample: why, from where, how big; never a secret, and a body only when validly
+-- signed. The counts are in webhook_refusals (upsert_refusals.sql).
 INSERT INTO symphonics.webhook_rejections (
     received_at, request_id, reason, status_code, remote_addr, body_size, content_type, user_agent,
     signature_valid, detail, signed_body, webhook_event_id
