@@ -151,6 +151,10 @@ class StandaloneReceiver:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
 
+#: Seconds the stand-alone receiver may take to answer (or to exit with its error).
+STARTUP_WAIT = 90.0
+
+
 def start_standalone(dsn: str, workdir: Path, **env: str) -> StandaloneReceiver:
     """Start the stand-alone receiver on a free loopback port; return once ``/health`` answers 200."""
     port = free_port()
@@ -172,7 +176,8 @@ def start_standalone(dsn: str, workdir: Path, **env: str) -> StandaloneReceiver:
             stderr=stderr,
         )
     server = StandaloneReceiver(url=f"http://127.0.0.1:{port}", process=process, stderr_path=stderr_path)
-    deadline = time.monotonic() + 20
+    # Generous: importing Airflow's configuration alone takes several seconds on a loaded machine.
+    deadline = time.monotonic() + STARTUP_WAIT
     with requests.Session() as session:
         session.trust_env = False
         while time.monotonic() < deadline:
@@ -183,7 +188,7 @@ def start_standalone(dsn: str, workdir: Path, **env: str) -> StandaloneReceiver:
                     return server
             time.sleep(0.05)
     stop_standalone(server)
-    raise RuntimeError(f"the receiver did not answer within 20 s:\n{server.stderr()}")
+    raise RuntimeError(f"the receiver did not answer within {STARTUP_WAIT:.0f} s:\n{server.stderr()}")
 
 
 def stop_standalone(server: StandaloneReceiver) -> None:

@@ -52,7 +52,7 @@ def headers_for(body: bytes, secret: str = SECRET, content_type: str = "applicat
 
 
 @st.composite
-def event(draw: st.DrawFn, run: str, age: float) -> tuple[dict[str, Any], tuple[Any, ...], bool]:
+def event(draw: st.DrawFn, run: str, age: float) -> tuple[dict[str, Any], tuple[Any, ...] | None, bool]:
     """An event of a known or unknown type about one of a few interventions (so natural duplicates happen).
 
     Returns the payload, its natural key, and whether its fields are storable (else it must be a 400).
@@ -84,12 +84,10 @@ def event(draw: st.DrawFn, run: str, age: float) -> tuple[dict[str, Any], tuple[
     event_type = draw(st.text(min_size=1, max_size=12).filter(lambda text: text not in KNOWN))
     extra = draw(st.integers(0, 2))
     data = {"intervention_id": intervention_id, "extra": extra}
-    ok = ok and storable(event_type)
-    return (
-        {"event": event_type, "timestamp": timestamp, "data": data},
-        (event_type, intervention_id, timestamp, extra),
-        ok,
-    )
+    # An unknown event needs only a storable type: an odd intervention id is kept in its raw body, not refused,
+    # and the event is stored without one (so it is not counted among this run's ids: no key).
+    key = (event_type, intervention_id, timestamp, extra) if ok else None
+    return {"event": event_type, "timestamp": timestamp, "data": data}, key, storable(event_type)
 
 
 @st.composite
