@@ -133,11 +133,14 @@ def seed(url: str, now: datetime) -> list[dict[str, Any]]:
                     now - timedelta(hours=index),
                 ),
             )
-        # Three creates 4, 8 and 12 s after their completion (p50 8 s, p95 11.6 s), and the watcher's last probe.
+        # Three creates an hour ago, 4, 8 and 12 s after their completion (p50 8 s, p95 11.6 s), and the watcher's
+        # last probe. An hour ago: the UI test reads them against the real clock, minutes after this seed.
         conn.execute(
             "WITH first AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM symphonics.interventions_ledger"
             " WHERE state = 'published' ORDER BY id LIMIT 3) UPDATE symphonics.interventions_ledger AS l"
-            " SET published_at = l.app_updated_at + make_interval(secs => 4 * first.n) FROM first WHERE l.id = first.id"
+            " SET published_at = %(at)s, app_updated_at = %(at)s - make_interval(secs => 4 * first.n)"
+            " FROM first WHERE l.id = first.id",
+            {"at": now - timedelta(hours=1)},
         )
         conn.execute(
             "INSERT INTO symphonics.completion_watchers (watcher, position_at, position_id, probes, probe_ms_total,"
