@@ -142,7 +142,7 @@
 
   // Lines: points [{label, values: {key: n|null}}].
   function lines(points, keys, options) {
-    const width = 720, height = 170, bottom = 20, top = 8;
+    const width = 720, height = 172, bottom = 22, top = 8;
     const all = points.flatMap((p) => keys.map((k) => p.values[k]).filter((v) => v !== null && v !== undefined));
     const ymax = Math.max(1, ...all);
     const left = Math.max(50, textWidth(ms(ymax)) + 6);
@@ -166,7 +166,11 @@
     });
     const labelEvery = Math.max(3, Math.ceil(Math.max(...points.map((p) => textWidth(p.label)), 1) / step));
     points.forEach((p, i) => {
-      if (i % labelEvery === 0) chart.appendChild(svg("text", { x: left + i * step, y: height - 6, "text-anchor": "middle" }, p.label));
+      // The first label starts at the axis, so it never runs into the y-axis ticks.
+      if (i % labelEvery === 0) {
+        chart.appendChild(svg("text", { x: left + i * step, y: height - 3, "text-anchor": i === 0 ? "start" : "middle" },
+          p.label));
+      }
     });
     return chart;
   }
@@ -289,7 +293,7 @@
             when(r.started_at), r.duration_seconds === null ? "running" : `${Math.round(r.duration_seconds)} s`,
             r.published, r.updated, r.rejected, r.invalid, r.dead_letter,
             r.calls_budget ? `${r.calls_spent} / ${r.calls_budget}` : r.calls_spent, r.backlog]),
-          [false, false, false, true, true, true, true, true, true, true, true])]),
+          [false, false, false, true, true, true, true, true, true, true, true], "wrap")]),
       ];
     },
     failed_runs(p) {
@@ -304,7 +308,7 @@
       return [
         el("p", { class: "meta", text: `${fmt(p.total)} failed run(s) of the Symphonics DAGs; the newest ${fmt(p.runs.length)}, as Airflow's API shows them to you` }),
         table(["DAG", "run", "type", "started", "failed task", "error"], rows,
-          [false, false, false, false, false, false], "wrap"),
+          [false, false, false, false, false, false], "wrap errors"),
       ];
     },
     rejections(p) {
