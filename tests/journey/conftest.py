@@ -1,6 +1,6 @@
 """A whole Airflow on the test databases: api-server, scheduler (LocalExecutor) and dag-processor, with the
 project's DAGs and plugins, a seeded app database, a migrated ``sync`` database and the sandbox behind
-``symphonics_default``. Every listener is on 127.0.0.1; the processes are stopped when the module ends.
+``symphonics_default``. Every listener is on 127.0.0.1; the processes are stopped when this folder's tests end.
 
 The DAGs' schedules are set to a date that never comes before the test ends (29 February), so only the runs a
 test triggers exist. Ports are free ones unless ``SYMPHONICS_JOURNEY_API_PORT`` / ``SYMPHONICS_JOURNEY_LOG_PORT``
@@ -109,9 +109,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[AirflowStack]:
-    """The running stack, for one module."""
+    """The running stack, shared by this folder's modules."""
     app_db, sync_db = _scratch(stack, "app"), _scratch(stack, "sync")
     app_dsn, sync_dsn = stack.server.url(app_db), stack.server.url(sync_db)
     seed_database(app_dsn, interventions=DEMO_INTERVENTIONS, seed=7)

@@ -205,7 +205,7 @@ def backlog_panel(
             calls_per_row = max(float(last["calls"]) / float(last["rows_settled"]), 0.01)
             estimate_basis = (
                 f"{calls_per_row:.2f} requests per row: the last finished publish run ({last['run_id']}) spent "
-                f"{int(last['calls']):,} requests on {int(last['rows_settled']):,} rows"
+                f"{int(last['calls']):,} requests on {int(last['rows_settled']):,} row(s)"
             )
     classes = {item["name"]: item for item in (quota or {}).get("classes", [])}
     publish_used = int(classes.get("publish", {}).get("used_today", 0))

@@ -84,7 +84,7 @@
     const noteWidth = Math.max(...items.map((it) => textWidth(it.note || fmt(it.value)))) + 8;
     const top = Math.max(1, ...items.map((it) => Math.max(it.value, it.max || 0)));
     const span = Math.max(40, width - labelWidth - noteWidth);
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, role: "img",
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, role: "img", class: "hbars",
       "aria-label": options.title || "bar chart" });
     items.forEach((it, i) => {
       const y = i * row + 2;
@@ -238,7 +238,7 @@
         el("p", { class: "meta explain", "data-explain": "shares", text: explainShares(doc.limits) }),
         legend(["publish", "reconcile", "ops"]),
         stacked(p.per_minute.map((m) => ({ label: hhmm(m.minute), values: m })), ["publish", "reconcile", "ops"],
-          { title: "requests per minute", line: p.minute_limit, lineLabel: `limit ${p.minute_limit}/min` }),
+          { title: "requests per minute", line: p.minute_limit, lineLabel: `limit ${fmt(p.minute_limit)}/min` }),
       ];
       return body;
     },
