@@ -4,7 +4,7 @@ The api-server runs as a subprocess on a free port, its ``sync_db`` connection p
 and its Symphonics connection carrying the tests' limits. One test speaks plain HTTP (401 without a login,
 200 with a token from ``POST /auth/token``); the other logs in through the UI in headless Chromium, opens the
 external view at ``/plugin/symphonics-dashboard``, checks the seeded figures inside its iframe and takes a
-screenshot: into the test's temporary folder, or into ``docs/dashboard.png`` when
+screenshot at 1280 and 1920 px: into the test's temporary folder, or into ``docs/dashboard-<width>.png`` when
 ``SYMPHONICS_WRITE_SCREENSHOT=1`` (so an ordinary test run leaves the checkout clean).
 """
 
