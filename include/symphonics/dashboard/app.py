@@ -102,16 +102,20 @@ def viewer_token(request: Request) -> str | None:
 
 
 def airflow_api_base(request: Request) -> str:
-    """The api-server's root for the dashboard's own calls: ``[api] base_url`` when set, else the request's origin.
+    """The api-server's root for the dashboard's own calls: ``[api] base_url`` when it is a URL, else this
+    api-server on loopback (``[api] port``).
 
-    :param request: the request.
+    Never the request's ``Host`` header: a client could point the server's request, and the viewer's token, at a
+    host of their choosing.
+
+    :param request: the request (unused: kept so a deployment can swap this function for one that reads it).
     """
     from airflow.configuration import conf
 
     configured = (conf.get("api", "base_url", fallback="") or "").strip()
     if configured.startswith(("http://", "https://")):
         return configured.rstrip("/")
-    return f"{request.url.scheme}://{request.url.netloc}"
+    return f"http://127.0.0.1:{conf.getint('api', 'port', fallback=8080)}"
 
 
 class _Sources:
