@@ -17,6 +17,8 @@ from tests.journey.conftest import AirflowStack
 
 pytestmark = [
     pytest.mark.integration,
+    # The first test of the folder also starts the whole Airflow (up to 2 min on a loaded machine).
+    pytest.mark.timeout(900),
     pytest.mark.skipif(
         not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
         reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",

@@ -11,7 +11,8 @@ import pytest
 
 from tests.journey.conftest import AirflowStack
 
-pytestmark = pytest.mark.integration
+# The first test of the folder also starts the whole Airflow (up to 2 min on a loaded machine).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def _trigger(stack: AirflowStack, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
