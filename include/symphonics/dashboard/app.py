@@ -214,7 +214,7 @@ def create_dashboard_app(
         """The runs panel, of one kind (``scheduled``, ``manual``, ``backfill``, ``asset_triggered``, ``dry_run``)."""
         if kind is not None and kind not in queries.RUN_KINDS:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}"
+                422, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}"
             )
         try:
             with psycopg.connect(
