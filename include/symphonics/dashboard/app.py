@@ -213,9 +213,7 @@ def create_dashboard_app(
     def runs(kind: str | None = None) -> JSONResponse:
         """The runs panel, of one kind (``scheduled``, ``manual``, ``backfill``, ``asset_triggered``, ``dry_run``)."""
         if kind is not None and kind not in queries.RUN_KINDS:
-            raise HTTPException(
-                422, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}"
-            )
+            raise HTTPException(422, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}")
         try:
             with psycopg.connect(
                 sources.dsn(),
