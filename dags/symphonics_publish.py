@@ -3,8 +3,11 @@
 
 Publishes the app's completed interventions to Symphonics, each exactly once, under the partner's quota.
 
-`extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise` (and `minimise_personal_data`)
+`check_params` → `extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise` (and
+`minimise_personal_data`)
 
+* **check_params**: a bad param (`from` not an ISO date-time or after `to`, a duration such as `P1D`,
+  `external_ids` holding anything but strings) fails the run at once, without retries, naming the param.
 * **extract**: interventions changed since the persisted high-water mark (updated_at, id), minus a small
   overlap, into the ledger `symphonics.interventions_ledger` (set-based; unchanged rows are skipped by
   fingerprint). Params `from`/`to` (or a backfill) re-extract a range; `external_ids` re-extracts those.
@@ -18,11 +21,13 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
 * **minimise_personal_data** (after `publish`, whatever it did): rows no run works on any more keep fingerprints
   and non-personal fields only (`docs/PERSONAL_DATA.md`).
 
-Params: `external_ids`, `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent), `force`
-(ignore the fingerprint). Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call
-(token requests included, within 5 s in a running task); runs still succeed and report it. The run's call
-budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts requests from the call log, so a cleared task sees what the run
-already spent.
+Params: `external_ids` (check those again now: re-extracted and re-validated, each sent only if not yet at the
+partner or changed since; ids the app does not have are listed in the run summary), `from`, `to`, `dry_run`
+(no create or PATCH; logs what would be sent), `force` (ignore the fingerprint). A run triggered without a
+logical date (REST API `"logical_date": null`, an asset event) works like a manual one. Kill switch: Variable
+`symphonics_kill_switch` = `on` stops every partner call (token requests included, within 5 s in a running
+task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts
+requests from the call log, so a cleared task sees what the run already spent.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
@@ -37,6 +42,7 @@ from typing import Any
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
+from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
 from include.symphonics.publish.settings import publish_schedule
@@ -57,16 +63,21 @@ def _run_id() -> str:
     doc_md=__doc__,
     tags=["symphonics", "publish"],
     params={
-        "external_ids": Param([], type=["array", "null"], description="Publish these external ids again"),
-        "from": Param(None, type=["null", "string"], description="Re-extract from this time (ISO 8601)"),
-        "to": Param(None, type=["null", "string"], description="Re-extract up to this time (ISO 8601)"),
-        "dry_run": Param(False, type="boolean", description="Everything but the creates and PATCHes"),
-        "force": Param(False, type="boolean", description="Ignore the fingerprint: check every row again"),
+        "external_ids": Param([], description=run_params.EXTERNAL_IDS_DESCRIPTION, **run_params.EXTERNAL_IDS_SCHEMA),
+        "from": Param(None, description=run_params.FROM_DESCRIPTION, **run_params.INSTANT_SCHEMA),
+        "to": Param(None, description=run_params.TO_DESCRIPTION, **run_params.INSTANT_SCHEMA),
+        "dry_run": Param(False, type="boolean", description=run_params.DRY_RUN_DESCRIPTION),
+        "force": Param(False, type="boolean", description=run_params.FORCE_DESCRIPTION),
     },
 )
 def symphonics_publish() -> None:
     @task
-    def extract() -> dict[str, Any]:
+    def check_params() -> dict[str, Any]:
+        checked = run_params.fail_run_on_invalid(run_params.publish_params, get_current_context()["params"])
+        return dict(checked.as_dict())
+
+    @task
+    def extract(checked: dict[str, Any]) -> dict[str, Any]:
         from include.symphonics.publish import steps
 
         context = get_current_context()
@@ -129,7 +140,7 @@ def symphonics_publish() -> None:
         return steps.run_minimise()
 
     # TaskFlow passes XComArgs where the bodies receive their values: mypy cannot see through the decorator.
-    extracted = extract()
+    extracted = extract(check_params())  # type: ignore[arg-type]
     local = prevalidate(extracted)  # type: ignore[arg-type]
     partner = validate_with_partner(local)  # type: ignore[arg-type]
     published = publish(partner)  # type: ignore[arg-type]

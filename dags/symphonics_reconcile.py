@@ -3,9 +3,10 @@
 
 Nightly: what became of each published intervention, the analysts' snapshot, data-quality checks and alerts.
 
-`apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge` →
-`personal_data_retention` → `evaluate_alerts`
+`check_params` → `apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge`
+→ `personal_data_retention` → `evaluate_alerts`
 
+* **check_params**: a bad `snapshot_date` (not an ISO date) fails the run at once, without retries, naming it.
 * **apply_webhooks**: received events applied in event order: `conflict_unresolved` rows get the Symphonics id
   events carry; one `symphonics.status_history` row per event; events marked processed.
 * **poll_statuses**: `GET /crm/interventions/{id}` for interventions queued by late webhooks, then published ones
@@ -15,8 +16,9 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
   `symphonics.app_interventions_copy`; then the optional write-back to the app's `symphonics_sync` schema
   (Variable `symphonics_writeback` or `SYMPHONICS_WRITEBACK` = `on`; off by default).
 * **build_snapshot**: `analytics.reconciliation_snapshots` of the date, one `INSERT … SELECT`, written once.
-  The date is the run's logical date (Europe/Paris), or the param `snapshot_date`; rebuilding a date reads the
-  history as of then and gives the same rows.
+  The date is the param `snapshot_date`, else the run's logical date (Europe/Paris), else, for a run
+  triggered without one (REST API `"logical_date": null`), the schedule's last tick before the run started;
+  rebuilding a date reads the history as of then and gives the same rows.
 * **checks** (common-sql): one app intervention per external id, ledger ids unique and complete, snapshot vs ledger.
 * **purge** (runs whatever the checks said): raw webhook bodies and `api_calls` past their retention.
 * **personal_data_retention** (runs whatever the checks said): finished ledger rows lose their personal data
@@ -37,6 +39,7 @@ from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, S
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
+from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS
 from include.symphonics.publish.assets import LEDGER_ASSET
 from include.symphonics.reconcile import checks
@@ -60,12 +63,14 @@ def _run_id() -> str:
     tags=["symphonics", "reconcile", "analytics"],
     template_searchpath=[str(checks.SQL_DIR)],
     params={
-        "snapshot_date": Param(
-            None, type=["null", "string"], description="Build this date (YYYY-MM-DD) instead of the logical date's"
-        ),
+        "snapshot_date": Param(None, description=run_params.SNAPSHOT_DATE_DESCRIPTION, **run_params.DATE_SCHEMA),
     },
 )
 def symphonics_reconcile() -> None:
+    @task
+    def check_params() -> str | None:
+        return run_params.fail_run_on_invalid(run_params.snapshot_date_param, get_current_context()["params"])
+
     @task
     def apply_webhooks() -> dict[str, int]:
         from include.symphonics.reconcile import steps
@@ -89,7 +94,12 @@ def symphonics_reconcile() -> None:
         from include.symphonics.reconcile import steps
 
         context = get_current_context()
-        return steps.run_build_snapshot(context["params"], logical_date=context.get("logical_date"), run_id=_run_id())
+        return steps.run_build_snapshot(
+            context["params"],
+            logical_date=context.get("logical_date"),
+            run_after=context["dag_run"].run_after,
+            run_id=_run_id(),
+        )
 
     @task_group
     def quality_checks() -> None:
@@ -144,7 +154,7 @@ def symphonics_reconcile() -> None:
             raise AirflowFailException(f"failed task(s): {', '.join(result['failed_tasks'])}")
         return result
 
-    built = apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
+    built = check_params() >> apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
     built >> quality_checks() >> purge() >> personal_data_retention() >> evaluate_alerts()
 
 

@@ -26,7 +26,8 @@ class SymphonicsDashboardPlugin(AirflowPlugin):
     ]
     external_views = [  # noqa: RUF012
         {
-            "name": "Symphonics dashboard",
+            # The sidebar gives a label about 56 px: a longer name is cut ("Symphoni…"); the page says the rest.
+            "name": "Symphonics",
             "href": f"{URL_PREFIX}/",
             "destination": "nav",
             "url_route": URL_ROUTE,

@@ -27,7 +27,9 @@ class SymphonicsWebhooksPlugin(AirflowPlugin):
     name = "symphonics_webhooks"
     # The base class declares these as plain list attributes; ClassVar would contradict it (mypy).
     fastapi_apps = (
-        [{"app": create_webhook_app(close_at_exit=True), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}] if MOUNTED else []
+        [{"app": create_webhook_app(close_at_exit=True), "url_prefix": URL_PREFIX, "name": "Symphonics webhooks"}]
+        if MOUNTED
+        else []
     )
     # POST /symphonics/webhooks (no slash) would otherwise be a 307 to the mount's root.
     fastapi_root_middlewares = (

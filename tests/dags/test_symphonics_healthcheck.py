@@ -82,3 +82,13 @@ def test_an_unreachable_database_turns_its_task_red(
     checks = _checks(sync_dsn, run.run_id)
     assert checks["app_db"][0] is False
     assert "nonexistent-socket-dir" in checks["app_db"][1]
+
+
+def test_a_run_without_a_logical_date_checks_everything(healthcheck_dag, sync_dsn: str, partner_connection) -> None:
+    run = healthcheck_dag.test(logical_date=None)
+
+    assert run.state == "success"
+    assert run.logical_date is None
+    checks = _checks(sync_dsn, run.run_id)
+    assert set(checks) == {"app_db", "sync_db", "symphonics_api"}
+    assert all(ok for ok, _ in checks.values())

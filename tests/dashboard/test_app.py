@@ -10,7 +10,15 @@ from fastapi.testclient import TestClient
 from include.symphonics.dashboard import create_dashboard_app
 from tests.dashboard.conftest import Seeded
 
-ROUTES = ["/", "/api/summary", "/static/dashboard.js", "/static/dashboard.css", "/static/missing.js"]
+ROUTES = [
+    "/",
+    "/api/summary",
+    "/api/runs",
+    "/api/failed_runs",
+    "/static/dashboard.js",
+    "/static/dashboard.css",
+    "/static/missing.js",
+]
 
 
 def _logged_in() -> dict[str, str]:
@@ -98,3 +106,35 @@ def test_summary_when_the_database_is_down(seeded: Seeded) -> None:
 
     assert response.status_code == 503
     assert "sync database is unavailable" in response.json()["detail"]
+
+
+def test_the_client_id_only_for_users_who_may_read_connections(seeded: Seeded) -> None:
+    def app(visible: bool) -> TestClient:
+        return TestClient(
+            create_dashboard_app(
+                dsn=seeded.url, limits=seeded.limits, login=_logged_in, connections_visible=lambda user: visible
+            )
+        )
+
+    allowed = app(True).get("/api/summary").json()["limits"]
+    refused = app(False).get("/api/summary").json()["limits"]
+
+    assert allowed["client_id"] == seeded.limits.client_id
+    assert "client_id_hidden" not in allowed
+    assert refused["client_id"] is None
+    assert refused["client_id_hidden"] is True
+    assert seeded.limits.client_id is not None
+    assert seeded.limits.client_id not in app(False).get("/api/summary").text
+
+
+def test_runs_by_kind_and_filtered(logged_in: TestClient) -> None:
+    every = logged_in.get("/api/runs").json()
+    dry = logged_in.get("/api/runs", params={"kind": "dry_run"}).json()
+
+    assert every["by_kind"]["dry_run"] == 1
+    assert every["total"] == 3
+    assert set(every["by_kind"]) >= {"scheduled", "manual", "backfill", "asset_triggered", "dry_run"}
+    assert [run["run_id"] for run in dry["runs"]] == ["manual__dry"]
+    assert dry["kind"] == "dry_run"
+    assert logged_in.get("/api/runs", params={"kind": "manual"}).json()["runs"] == []
+    assert logged_in.get("/api/runs", params={"kind": "nonsense"}).status_code == 422

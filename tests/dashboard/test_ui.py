@@ -4,7 +4,7 @@ The api-server runs as a subprocess on a free port, its ``sync_db`` connection p
 and its Symphonics connection carrying the tests' limits. One test speaks plain HTTP (401 without a login,
 200 with a token from ``POST /auth/token``); the other logs in through the UI in headless Chromium, opens the
 external view at ``/plugin/symphonics-dashboard``, checks the seeded figures inside its iframe and takes a
-screenshot: into the test's temporary folder, or into ``docs/dashboard.png`` when
+screenshot at 1280 and 1920 px: into the test's temporary folder, or into ``docs/dashboard-<width>.png`` when
 ``SYMPHONICS_WRITE_SCREENSHOT=1`` (so an ordinary test run leaves the checkout clean).
 """
 
@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -46,7 +47,6 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1500,1900",
 )
 
 
@@ -57,18 +57,23 @@ def _free_port() -> int:
 
 
 class ApiServer:
-    """A running api-server and its demo login."""
+    """A running api-server, its demo login (an admin) and a viewer (who may not read connections)."""
 
-    def __init__(self, base_url: str, password: str) -> None:
+    def __init__(self, base_url: str, password: str, viewer_password: str = "") -> None:
         self.base_url = base_url
         self.username = "admin"
         self.password = password
+        self.viewer_password = viewer_password
 
-    def token(self) -> str:
-        """A JWT from the simple auth manager's ``POST /auth/token``."""
+    def token(self, username: str = "admin") -> str:
+        """A JWT from the simple auth manager's ``POST /auth/token``.
+
+        :param username: ``admin`` or ``viewer``.
+        """
+        password = self.password if username == "admin" else self.viewer_password
         response = requests.post(
             f"{self.base_url}/auth/token",
-            json={"username": self.username, "password": self.password},
+            json={"username": username, "password": password},
             timeout=10,
         )
         assert response.status_code == 201, response.text
@@ -76,13 +81,29 @@ class ApiServer:
 
 
 @pytest.fixture(scope="module")
-def api_server(stack: TestStack, seeded: Seeded) -> Iterator[ApiServer]:
+def failed_publish_run() -> str:
+    """A run of ``symphonics_publish`` failed by a bad param, in the session's Airflow database: its run id."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.dags.test_dag_integrity import DAGS_DIR
+
+    dag = DagBag(dag_folder=str(DAGS_DIR / "symphonics_publish.py")).dags["symphonics_publish"]
+    run = dag.test(logical_date=None, run_conf={"from": "P1D"})
+    assert run.state == "failed"
+    return str(run.run_id)
+
+
+@pytest.fixture(scope="module")
+def api_server(stack: TestStack, seeded: Seeded, failed_publish_run: str) -> Iterator[ApiServer]:
     """``airflow api-server`` with the project's plugins, on a free port, for this module."""
     port = _free_port()
     password = secrets.token_urlsafe(12)
+    viewer_password = secrets.token_urlsafe(12)
     # An Airflow home of its own: the password file must not leak into the session's other tests.
     home = Path(tempfile.mkdtemp(prefix="symphonics-dashboard-airflow-"))
-    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({"admin": password}))
+    (home / "simple_auth_manager_passwords.json.generated").write_text(
+        json.dumps({"admin": password, "viewer": viewer_password})
+    )
     day_start = seeded.now - timedelta(hours=2)
     symphonics = {
         "conn_type": "symphonics",
@@ -94,7 +115,7 @@ def api_server(stack: TestStack, seeded: Seeded) -> Iterator[ApiServer]:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
@@ -113,7 +134,7 @@ def api_server(stack: TestStack, seeded: Seeded) -> Iterator[ApiServer]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
                 pytest.fail(f"the api-server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
@@ -123,9 +144,9 @@ def api_server(stack: TestStack, seeded: Seeded) -> Iterator[ApiServer]:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the api-server did not answer within 60 s:\n{log_path.read_text()[-3000:]}")
+                pytest.fail(f"the api-server did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield ApiServer(base_url, password)
+        yield ApiServer(base_url, password, viewer_password)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -151,6 +172,37 @@ def test_dashboard_json_needs_the_airflow_login(api_server: ApiServer) -> None:
     assert document["panels"]["backlog"]["backlog"] == 12
 
 
+def test_the_client_id_is_shown_only_to_users_who_may_read_connections(api_server: ApiServer) -> None:
+    url = f"{api_server.base_url}{DASHBOARD}/api/summary"
+    connections = f"{api_server.base_url}/api/v2/connections"
+    admin = {"Authorization": f"Bearer {api_server.token('admin')}"}
+    viewer = {"Authorization": f"Bearer {api_server.token('viewer')}"}
+
+    assert requests.get(connections, headers=admin, timeout=10).status_code == 200
+    assert requests.get(url, headers=admin, timeout=10).json()["limits"]["client_id"] == CLIENT_ID
+    assert requests.get(connections, headers=viewer, timeout=10).status_code == 403
+    seen_by_viewer = requests.get(url, headers=viewer, timeout=10)
+    assert seen_by_viewer.status_code == 200
+    assert seen_by_viewer.json()["limits"]["client_id"] is None
+    assert CLIENT_ID not in seen_by_viewer.text
+
+
+def test_failed_runs_come_from_airflows_api_with_the_viewers_token(
+    api_server: ApiServer, failed_publish_run: str
+) -> None:
+    url = f"{api_server.base_url}{DASHBOARD}/api/failed_runs"
+
+    assert requests.get(url, timeout=10).status_code == 401
+    panel = requests.get(url, headers={"Authorization": f"Bearer {api_server.token('viewer')}"}, timeout=30).json()
+
+    assert panel["status"] == "ok", panel
+    run = next(r for r in panel["runs"] if r["run_id"] == failed_publish_run)
+    assert run["dag_id"] == "symphonics_publish"
+    assert run["logical_date"] is None
+    assert [task["task_id"] for task in run["failed_tasks"]] == ["check_params"]
+    assert run["failed_tasks"][0]["try_number"] == 1
+
+
 def test_plugin_is_listed_with_its_external_view(api_server: ApiServer) -> None:
     response = requests.get(
         f"{api_server.base_url}/api/v2/plugins",
@@ -163,32 +215,107 @@ def test_plugin_is_listed_with_its_external_view(api_server: ApiServer) -> None:
     assert plugin["fastapi_apps"][0]["url_prefix"] == DASHBOARD
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
-)
-def test_dashboard_renders_inside_the_ui_after_a_real_login(api_server: ApiServer, tmp_path: Path) -> None:
+#: Every text box of the dashboard whose content must fit (HTML), and the SVG checks: each text inside its chart,
+#: no two texts overlapping, no text over a bar. Returns the problems found, as strings.
+OVERFLOW_SCRIPT = """
+const problems = [];
+const describe = (node) => `${node.tagName.toLowerCase()} "${(node.textContent || "").trim().slice(0, 40)}"`;
+for (const node of document.querySelectorAll(
+    "h1, h2, p, th, td, button, .kpi .value, .kpi .label, .legend span, .table-wrap, .pill")) {
+  if (node.scrollWidth > node.clientWidth + 1) {
+    problems.push(`${describe(node)}: scrollWidth ${node.scrollWidth} > clientWidth ${node.clientWidth}`);
+  }
+}
+const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+                         Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+for (const chart of document.querySelectorAll("svg")) {
+  const box = chart.getBoundingClientRect();
+  const texts = [...chart.querySelectorAll("text")].filter((t) => t.textContent)
+      .map((t) => ({ node: t, rect: t.getBoundingClientRect() }));
+  const bars = [...chart.querySelectorAll("rect:not(.cap)")].map((r) => r.getBoundingClientRect())
+      .filter((r) => r.width > 0 && r.height > 0);
+  texts.forEach((a, i) => {
+    const r = a.rect;
+    if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
+      problems.push(`${describe(a.node)} is clipped by its chart`);
+    }
+    texts.slice(i + 1).forEach((b) => {
+      if (overlap(r, b.rect)) problems.push(`${describe(a.node)} overlaps ${describe(b.node)}`);
+    });
+    if (bars.some((bar) => overlap(r, bar))) problems.push(`${describe(a.node)} overlaps a bar`);
+  });
+}
+return problems;
+"""
+
+#: The sidebar entry of the dashboard: its label must fit its box.
+NAV_LABEL_SCRIPT = """
+const link = [...document.querySelectorAll("a, button")].find((node) =>
+    (node.getAttribute("href") || "").endsWith("/plugin/symphonics-dashboard") ||
+    (node.textContent || "").trim().startsWith("Symphonics"));
+if (!link) return ["no sidebar entry for the dashboard"];
+const problems = [];
+for (const node of [link, ...link.querySelectorAll("*")]) {
+  if (node.scrollWidth > node.clientWidth + 1 && (node.textContent || "").trim()) {
+    problems.push(`sidebar "${node.textContent.trim()}": ${node.scrollWidth} px in ${node.clientWidth} px`);
+  }
+}
+return problems;
+"""
+
+
+def chrome(tmp_path: Path, width: int, height: int) -> Any:
+    """Headless Debian Chromium at ``width`` x ``height`` (skips without selenium)."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
+
+
+def log_in(driver: Any, base_url: str, password: str) -> None:
+    """The UI's login form, as a person fills it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
+    wait = WebDriverWait(driver, 30)
+    driver.get(f"{base_url}/auth/login")
+    wait.until(expected_conditions.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: "/auth/login" not in d.current_url)
+
+
+def screenshot_path(tmp_path: Path, width: int) -> Path:
+    """``docs/dashboard-<width>.png`` with ``SYMPHONICS_WRITE_SCREENSHOT=1``, else the test's temporary folder."""
+    name = f"dashboard-{width}.png"
+    return SCREENSHOT.with_name(name) if os.environ.get("SYMPHONICS_WRITE_SCREENSHOT") == "1" else tmp_path / name
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_dashboard_renders_inside_the_ui_after_a_real_login(
+    api_server: ApiServer, failed_publish_run: str, tmp_path: Path, width: int
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chrome(tmp_path, width, 2600)
     try:
         wait = WebDriverWait(driver, 30)
-        driver.get(f"{api_server.base_url}/auth/login")
-        wait.until(expected_conditions.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
-        driver.find_element(By.NAME, "password").send_keys(api_server.password)
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(lambda d: "/auth/login" not in d.current_url)
+        log_in(driver, api_server.base_url, api_server.password)
 
         driver.get(f"{api_server.base_url}/plugin/symphonics-dashboard")
         frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
         assert (frame.get_attribute("src") or "").endswith(f"{DASHBOARD}/")
+        problems = driver.execute_script(NAV_LABEL_SCRIPT)
+        assert problems == [], "\n".join(problems)
         driver.switch_to.frame(frame)
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
 
@@ -215,11 +342,38 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(api_server: ApiServe
         assert "partner_refused" in rejections
         # The refusals as analytics.rejections counts them (the seeded ledger's 3 rejected_validation rows).
         assert "3 refusals in the last 7 days: 3 partner validation" in rejections
+        # The admin may read connections: the client id is on the page.
+        assert CLIENT_ID in driver.find_element(By.ID, "limits-source").text
+        # The ETA's basis is the last finished run that settled rows, shares are explained as ceilings.
+        backlog = driver.find_element(By.ID, "panel-backlog").text
+        assert "ETA basis: 3.00 requests per row: the last finished publish run (manual__b)" in backlog
+        assert "A share is a ceiling" in driver.find_element(By.CSS_SELECTOR, '[data-explain="shares"]').text
+        # Integer ticks on the count charts.
+        ticks = driver.execute_script(
+            "return [...document.querySelectorAll('#panel-runs svg text[text-anchor=end]')].map((t) => t.textContent)"
+        )
+        assert ticks
+        assert all(tick.replace(",", "").isdigit() for tick in ticks), ticks
+        assert len(set(ticks)) == len(ticks), ticks
+        # Runs by kind, filtered.
+        driver.find_element(By.CSS_SELECTOR, '#panel-runs .filter[data-kind="dry_run"]').click()
+        # The panel is redrawn: read it by script, never through an element found before the click.
+        pressed = "return document.querySelector('#panel-runs .filter[aria-pressed=true]')?.dataset.kind"
+        wait.until(lambda d: d.execute_script(pressed) == "dry_run")
+        listed = "return [...document.querySelectorAll('#panel-runs tbody td:first-child')].map((c) => c.innerText)"
+        assert driver.execute_script(listed) == ["manual__dry"]
+        # The failed run, with its failing task.
+        failed = driver.find_element(By.ID, "panel-failed_runs").text
+        assert failed_publish_run in failed
+        assert "check_params" in failed
+
+        problems = driver.execute_script(OVERFLOW_SCRIPT)
+        assert problems == [], "\n".join(problems)
 
         driver.switch_to.default_content()
         # The iframe's own height is the UI's; the screenshot shows the page as an operator sees it.
         time.sleep(0.5)
-        target = SCREENSHOT if os.environ.get("SYMPHONICS_WRITE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+        target = screenshot_path(tmp_path, width)
         assert driver.save_screenshot(str(target))
         assert target.stat().st_size > 10_000
     finally:

@@ -3,7 +3,11 @@
 Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 
 * ``GET /`` — the page (HTML; its charts are drawn by ``static/dashboard.js`` from the JSON below);
-* ``GET /api/summary`` — every panel's figures as JSON;
+* ``GET /api/summary`` — every panel's figures as JSON (the client id only for a viewer allowed to read
+  connections, as ``/api/v2/connections`` would decide);
+* ``GET /api/runs?kind=`` — the publish runs panel of one kind (the page's filters);
+* ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
+  Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
 
 Every route requires an Airflow login: a plugin's routes get no auth of their own, so each one depends on
@@ -28,7 +32,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import queries
+from include.symphonics.dashboard import airflow_runs, queries
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,49 @@ async def airflow_login(
     return user
 
 
+def airflow_connections_visible(user: Any) -> bool:
+    """Whether Airflow lets ``user`` read connections (the client id is the Symphonics connection's login).
+
+    :param user: the user :func:`airflow_login` resolved.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+
+    try:
+        return bool(get_auth_manager().is_authorized_connection(method="GET", user=user))
+    except Exception as exc:  # no auth manager, a user it cannot judge: the client id stays hidden
+        log.info("dashboard: connection permission unknown (%s): client id hidden", type(exc).__name__)
+        return False
+
+
+def viewer_token(request: Request) -> str | None:
+    """The viewer's JWT: the ``Authorization: Bearer`` header, else the UI's ``_token`` cookie.
+
+    :param request: the request (already authenticated by :func:`airflow_login`).
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get("_token")
+
+
+def airflow_api_base(request: Request) -> str:
+    """The api-server's root for the dashboard's own calls: ``[api] base_url`` when it is a URL, else this
+    api-server on loopback (``[api] port``).
+
+    Never the request's ``Host`` header: a client could point the server's request, and the viewer's token, at a
+    host of their choosing.
+
+    :param request: the request (unused: kept so a deployment can swap this function for one that reads it).
+    """
+    from airflow.configuration import conf
+
+    configured = (conf.get("api", "base_url", fallback="") or "").strip()
+    if configured.startswith(("http://", "https://")):
+        return configured.rstrip("/")
+    return f"http://127.0.0.1:{conf.getint('api', 'port', fallback=8080)}"
+
+
 class _Sources:
     """The ``sync`` database's DSN (resolved once) and the limits (re-read every minute), both lazy."""
 
@@ -108,12 +155,17 @@ def create_dashboard_app(
     dsn: str | Callable[[], str] = sync_dsn_from_airflow,
     limits: QuotaLimits | Callable[[], QuotaLimits] = limits_from_airflow,
     login: Callable[..., Any] = airflow_login,
+    connections_visible: Callable[[Any], bool] = airflow_connections_visible,
+    runs_reader: Callable[[Request], airflow_runs.AirflowRuns] | None = None,
 ) -> FastAPI:
     """The dashboard app.
 
     :param dsn: the ``sync`` database, or a callable resolving it on the first request.
     :param limits: the quota limits, or a callable reading them (re-read every minute).
     :param login: the dependency that authenticates a request (Airflow's login by default; tests may swap it).
+    :param connections_visible: whether a user may read connections (and so the client id).
+    :param runs_reader: the reader of Airflow's REST API for a request (default: the api-server that served it,
+        with the viewer's token).
     """
     sources = _Sources(dsn, limits)
     app = FastAPI(
@@ -129,9 +181,13 @@ def create_dashboard_app(
         """The dashboard page."""
         return HTMLResponse(_package_text("templates/dashboard.html"), headers=_NO_STORE)
 
+    logged_in_user = Depends(login)
+
     @app.get("/api/summary")
-    def summary() -> JSONResponse:
-        """Every panel's figures."""
+    # A default, not Annotated: ``login`` is local to this function, and the annotations are strings that FastAPI
+    # resolves in the module's namespace.
+    def summary(user: Any = logged_in_user) -> JSONResponse:
+        """Every panel's figures; the client id only for a user allowed to read connections."""
         try:
             target = sources.dsn()
             with psycopg.connect(
@@ -148,7 +204,45 @@ def create_dashboard_app(
                 status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={**_NO_STORE, "Retry-After": "30"},
             )
+        if not connections_visible(user):
+            document["limits"]["client_id"] = None
+            document["limits"]["client_id_hidden"] = True
         return JSONResponse(document, headers=_NO_STORE)
+
+    @app.get("/api/runs")
+    def runs(kind: str | None = None) -> JSONResponse:
+        """The runs panel, of one kind (``scheduled``, ``manual``, ``backfill``, ``asset_triggered``, ``dry_run``)."""
+        if kind is not None and kind not in queries.RUN_KINDS:
+            raise HTTPException(422, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}")
+        try:
+            with psycopg.connect(
+                sources.dsn(),
+                autocommit=True,
+                connect_timeout=5,
+                options="-c statement_timeout=10000 -c default_transaction_read_only=on",
+            ) as conn:
+                tables = queries.present_tables(conn)
+                panel = queries.guarded("runs", tables, lambda: queries.runs_panel(conn, kind))
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
+            return JSONResponse(
+                {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={**_NO_STORE, "Retry-After": "30"},
+            )
+        return JSONResponse(queries.jsonable(panel), headers=_NO_STORE)
+
+    @app.get("/api/failed_runs")
+    def failed_runs(request: Request) -> JSONResponse:
+        """Failed runs of every Symphonics DAG, as Airflow's REST API shows them to the viewer."""
+        if runs_reader is not None:
+            reader = runs_reader(request)
+        else:
+            token = viewer_token(request)
+            if not token:
+                raise _unauthorized("Not authenticated: log in to Airflow")
+            reader = airflow_runs.AirflowRuns(airflow_api_base(request), token)
+        return JSONResponse(queries.jsonable(airflow_runs.failed_runs_panel(reader)), headers=_NO_STORE)
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

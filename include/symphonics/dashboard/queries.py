@@ -31,8 +31,10 @@ Row = dict[str, Any]
 QUOTA_MINUTES = 30
 #: Hours of the webhook and latency windows.
 WINDOW_HOURS = 24
-#: Publish runs shown, and used for the requests-per-row estimate.
-RECENT_RUNS = 10
+#: Publish runs listed (of all kinds, or of the kind a filter picks).
+RECENT_RUNS = 100
+#: The kinds of publish runs the runs panel counts and filters by: Airflow's run types, and dry runs.
+RUN_KINDS = ("scheduled", "manual", "backfill", "asset_triggered", "dry_run")
 #: Rows listed in the "waiting for ops" table, and reasons in the rejection chart.
 OPS_ROWS = 25
 TOP_REASONS = 10
@@ -199,12 +201,15 @@ def backlog_panel(
     if not states:
         return _no_data("the interventions ledger is empty: no publish run yet")
     backlog = sum(states.get(state, 0) for state in WORK_STATES)
-    calls_per_row, estimate_basis = 1.0, "assumes 1 request per row (no finished publish run yet)"
+    calls_per_row, estimate_basis = 1.0, "assumes 1 request per row (no finished publish run has settled a row yet)"
     if "publish_runs" in tables:
-        spent = _one(conn, "calls_per_row", {"runs": RECENT_RUNS})
-        if spent and spent["rows_settled"]:
-            calls_per_row = max(float(spent["calls"]) / float(spent["rows_settled"]), 0.01)
-            estimate_basis = f"{calls_per_row:.2f} requests per row over the last {RECENT_RUNS} runs"
+        last = _one(conn, "calls_per_row", {})
+        if last:
+            calls_per_row = max(float(last["calls"]) / float(last["rows_settled"]), 0.01)
+            estimate_basis = (
+                f"{calls_per_row:.2f} requests per row: the last finished publish run ({last['run_id']}) spent "
+                f"{int(last['calls']):,} requests on {int(last['rows_settled']):,} row(s)"
+            )
     classes = {item["name"]: item for item in (quota or {}).get("classes", [])}
     publish_used = int(classes.get("publish", {}).get("used_today", 0))
     day_used = int((quota or {}).get("day_used", 0))
@@ -223,18 +228,32 @@ def backlog_panel(
 # -- runs, rejections, ops --------------------------------------------------------------------------------------
 
 
-def runs_panel(conn: psycopg.Connection) -> Panel:
-    """The last publish runs' summaries, newest first.
+def runs_panel(conn: psycopg.Connection, kind: str | None = None) -> Panel:
+    """Publish runs' summaries, newest first, with the number of runs of each kind (all recorded).
 
     :param conn: the ``sync`` database.
+    :param kind: only runs of this kind (one of :data:`RUN_KINDS`); None for every kind.
+    :raises ValueError: for an unknown kind.
     """
-    runs = _rows(conn, "recent_runs", {"limit": RECENT_RUNS})
-    if not runs:
+    if kind is not None and kind not in RUN_KINDS:
+        raise ValueError(f"unknown run kind {kind!r}: one of {', '.join(RUN_KINDS)}")
+    counts = {row["kind"]: int(row["runs"]) for row in _rows(conn, "runs_by_kind", {})}
+    runs = _rows(conn, "recent_runs", {"limit": RECENT_RUNS, "kind": kind})
+    if not counts:
         return _no_data("no publish run recorded yet")
     for run in runs:
         finished = run["finished_at"]
         run["duration_seconds"] = (finished - run["started_at"]).total_seconds() if finished else None
-    return {"status": "ok", "runs": runs}
+    by_kind = {name: counts.get(name, 0) for name in RUN_KINDS}
+    by_kind.update({name: n for name, n in counts.items() if name not in by_kind})
+    return {
+        "status": "ok",
+        "kind": kind,
+        "by_kind": by_kind,
+        "total": sum(counts.values()),
+        "shown_limit": RECENT_RUNS,
+        "runs": runs,
+    }
 
 
 def rejections_panel(conn: psycopg.Connection, now: datetime | None = None) -> Panel:
@@ -429,7 +448,13 @@ def freshness_panel(conn: psycopg.Connection, now: datetime) -> Panel:
     }
 
 
-def _guarded(name: str, tables: set[str], read: Callable[[], Panel]) -> Panel:
+def guarded(name: str, tables: set[str], read: Callable[[], Panel]) -> Panel:
+    """``read()``, or ``no_data`` when a table of the panel is missing, or ``error`` when its query failed.
+
+    :param name: the panel, a key of :data:`PANEL_TABLES`.
+    :param tables: the tables that exist.
+    :param read: reads the panel.
+    """
     missing = [table for table in PANEL_TABLES[name] if table not in tables]
     if missing:
         return _no_data(f"no data yet: symphonics.{missing[0]} is not created (its migration has not run)")
@@ -450,16 +475,16 @@ def collect(conn: psycopg.Connection, limits: QuotaLimits, now: datetime | None 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     tables = present_tables(conn)
     panels: dict[str, Panel] = {}
-    panels["quota"] = _guarded("quota", tables, lambda: quota_panel(conn, limits, now))
+    panels["quota"] = guarded("quota", tables, lambda: quota_panel(conn, limits, now))
     quota = panels["quota"] if panels["quota"]["status"] != "error" else None
-    panels["backlog"] = _guarded("backlog", tables, lambda: backlog_panel(conn, limits, now, tables, quota))
-    panels["runs"] = _guarded("runs", tables, lambda: runs_panel(conn))
-    panels["rejections"] = _guarded("rejections", tables, lambda: rejections_panel(conn, now))
-    panels["ops_queue"] = _guarded("ops_queue", tables, lambda: ops_queue_panel(conn))
-    panels["webhooks"] = _guarded("webhooks", tables, lambda: webhooks_panel(conn, now))
-    panels["latency"] = _guarded("latency", tables, lambda: latency_panel(conn, limits, now))
-    panels["breaker"] = _guarded("breaker", tables, lambda: breaker_panel(conn, limits, now))
-    panels["freshness"] = _guarded("freshness", tables, lambda: freshness_panel(conn, now))
+    panels["backlog"] = guarded("backlog", tables, lambda: backlog_panel(conn, limits, now, tables, quota))
+    panels["runs"] = guarded("runs", tables, lambda: runs_panel(conn))
+    panels["rejections"] = guarded("rejections", tables, lambda: rejections_panel(conn, now))
+    panels["ops_queue"] = guarded("ops_queue", tables, lambda: ops_queue_panel(conn))
+    panels["webhooks"] = guarded("webhooks", tables, lambda: webhooks_panel(conn, now))
+    panels["latency"] = guarded("latency", tables, lambda: latency_panel(conn, limits, now))
+    panels["breaker"] = guarded("breaker", tables, lambda: breaker_panel(conn, limits, now))
+    panels["freshness"] = guarded("freshness", tables, lambda: freshness_panel(conn, now))
     return jsonable({"generated_at": now, "limits": limits.as_dict(), "panels": panels})
 
 

@@ -63,6 +63,8 @@ class ExtractCounts:
     :param changed: rows whose source changed (or forced), put back to be checked.
     :param skipped: rows read again with an unchanged fingerprint (the overlap, a range over old days).
     :param mark: the high-water mark after the run, as text.
+    :param missing_external_ids: requested external ids the app does not have (or not as a completed
+        intervention): reported in the run summary, never silently dropped.
     """
 
     extracted: int = 0
@@ -72,6 +74,7 @@ class ExtractCounts:
     mark: str | None = None
     mode: str = "incremental"
     pages: int = field(default=0)
+    missing_external_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The counts for XCom and the run summary."""
@@ -83,6 +86,7 @@ class ExtractCounts:
             "mark": self.mark,
             "mode": self.mode,
             "pages": self.pages,
+            "missing_external_ids": list(self.missing_external_ids),
         }
 
 
@@ -212,9 +216,11 @@ def extract(
         sync.commit()
 
         pages = _read_pages(app, statement, after_at, after_id, until_at, request, settings)
+        found: set[str] = set()
         for rows in pages:
             counts.pages += 1
             counts.extracted += len(rows)
+            found.update(str(row[2]) for row in rows)
             with sync.transaction():
                 new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force)
                 last_at, last_id = max((row[1], int(row[0])) for row in rows)
@@ -229,6 +235,14 @@ def extract(
         final = read_mark(sync)
         counts.mark = None if final is None else f"{final[0].isoformat()}#{final[1]}"
     counts.skipped = counts.extracted - counts.new - counts.changed
+    counts.missing_external_ids = [external_id for external_id in request.external_ids if external_id not in found]
+    if counts.missing_external_ids:
+        # External ids are the app's references, not personal data: they are logged in full.
+        log.warning(
+            "%s requested external id(s) not found in the app: %s",
+            len(counts.missing_external_ids),
+            ", ".join(counts.missing_external_ids),
+        )
     log.info(
         "extracted %s interventions (%s mode, %s pages): %s new, %s changed, %s unchanged; mark %s",
         counts.extracted,

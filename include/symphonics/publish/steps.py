@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pendulum
-
 from include.symphonics.client import RunBudget
 from include.symphonics.db import dsn
+from include.symphonics.params import publish_params
 from include.symphonics.publish import extract as extract_step
 from include.symphonics.publish import partner_validation, prevalidate, publisher, summary
 from include.symphonics.publish.settings import PIPELINE, PublishSettings
@@ -23,24 +22,6 @@ if TYPE_CHECKING:
     from include.symphonics.hook import SymphonicsHook
 
 log = logging.getLogger(__name__)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value
-    parsed = pendulum.parse(str(value))
-    assert isinstance(parsed, datetime)
-    return parsed
-
-
-def _external_ids(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return tuple(str(item).strip() for item in value if str(item).strip())
 
 
 def backfill_range(logical_date: datetime, schedule: str) -> tuple[datetime, datetime]:
@@ -81,15 +62,17 @@ def extract_request(
     :param run_type: the DAG run's type (``scheduled``, ``manual``, ``backfill``...).
     :param logical_date: the run's logical date.
     :param schedule: the DAG's schedule, for a backfill's range.
+    :raises include.symphonics.params.InvalidParam: for a bad param.
     """
-    from_at, to_at = _parse_time(params.get("from")), _parse_time(params.get("to"))
+    checked = publish_params(params)  # raises InvalidParam, naming the param
+    from_at, to_at = checked.from_at, checked.to_at
     if run_type == "backfill" and from_at is None and to_at is None and logical_date is not None:
         from_at, to_at = backfill_range(logical_date, schedule)
     return extract_step.ExtractRequest(
         from_at=from_at,
         to_at=to_at,
-        external_ids=_external_ids(params.get("external_ids")),
-        force=bool(params.get("force")),
+        external_ids=checked.external_ids,
+        force=checked.force,
     )
 
 

@@ -52,7 +52,8 @@ def summarise(
     :param kill_switch: whether the kill switch was on.
     :param calls_budget: the run's call budget.
     :param operations_spent: partner operations the steps counted (the call log's count is preferred).
-    :return: the summary row.
+    :return: the summary row, with the requested external ids the app does not have
+        (``missing_external_ids``, also in the row's ``detail``).
     """
     with psycopg.connect(sync_dsn) as sync:
         logged = sync.execute(query("calls_of_run"), {"dag_id": run.dag_id, "run_id": run.run_id}).fetchone()
@@ -119,6 +120,12 @@ def summarise(
         f" — stopped: {stopped}" if stopped else "",
     )
     shown["stopped"] = stopped
+    missing = [str(external_id) for external_id in extract.get("missing_external_ids") or ()]
+    shown["missing_external_ids"] = missing
+    if missing:
+        log.warning(
+            "publish run %s: requested external id(s) the app does not have: %s", run.run_id, ", ".join(missing)
+        )
     shown["logical_date"] = None if run.logical_date is None else run.logical_date.isoformat()
     shown["started_at"] = None if run.started_at is None else run.started_at.isoformat()
     return shown

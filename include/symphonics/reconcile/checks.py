@@ -24,9 +24,12 @@ APP_COPY_CHECKS = {
 LEDGER_COLUMN_CHECKS = {
     "external_id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
 }
+#: An aggregate, not a per-row test: common-sql takes MIN() of a per-row test, NULL (a failure) on an empty ledger,
+#: so a reconcile run before the first publish would fail.
 LEDGER_TABLE_CHECKS = {
     "published_rows_have_a_symphonics_id": {
-        "check_statement": "published_at IS NULL OR symphonics_id IS NOT NULL OR state = 'conflict_unresolved'",
+        "check_statement": "COUNT(*) FILTER (WHERE published_at IS NOT NULL AND symphonics_id IS NULL"
+        " AND state <> 'conflict_unresolved') = 0",
     },
 }
 

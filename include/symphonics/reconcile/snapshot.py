@@ -49,13 +49,22 @@ class SnapshotResult:
         }
 
 
-def snapshot_instant(logical_date: datetime | None, requested: str | None) -> tuple[date, datetime]:
+def snapshot_instant(
+    logical_date: datetime | None,
+    requested: str | None,
+    *,
+    run_after: datetime | None = None,
+    schedule: str = "0 2 * * *",
+) -> tuple[date, datetime]:
     """The snapshot's date and instant: ``requested`` (ISO date: that day at 02:00 Paris, or an ISO datetime),
-    else the run's logical date; the date is the instant's date in Paris.
+    else the run's logical date, else (a run triggered without one) the schedule's last tick at or before
+    ``run_after``; the date is the instant's date in Paris.
 
     :param logical_date: the run's logical date.
     :param requested: the ``snapshot_date`` param.
-    :raises ValueError: when neither is given or the param is not ISO 8601.
+    :param run_after: when a run without a logical date was due (its trigger time).
+    :param schedule: the DAG's cron schedule, read in Paris time (its presets too).
+    :raises ValueError: when none is given or the param is not ISO 8601.
     """
     if requested:
         text = str(requested).strip()
@@ -69,9 +78,35 @@ def snapshot_instant(logical_date: datetime | None, requested: str | None) -> tu
             instant = pendulum.instance(parsed)
     elif logical_date is not None:
         instant = pendulum.instance(logical_date)
+    elif run_after is not None:
+        instant = last_tick(run_after, schedule)
     else:
-        raise ValueError("a snapshot needs a logical date or a snapshot_date param")
+        raise ValueError("a snapshot needs a logical date, a run_after or a snapshot_date param")
     return instant.in_timezone(TIMEZONE).date(), instant.in_timezone("UTC")
+
+
+def last_tick(moment: datetime, schedule: str) -> pendulum.DateTime:
+    """The schedule's last tick at or before ``moment``, in Paris time: what a scheduled run at that tick covers.
+
+    A manual run without a logical date thus builds the same snapshot as the scheduled run of its day, never
+    a snapshot "as of now" that a later scheduled run of the same date would contradict.
+
+    :param moment: the run's ``run_after``.
+    :param schedule: a cron expression or preset.
+    """
+    from croniter import croniter
+
+    local = pendulum.instance(moment).in_timezone(TIMEZONE)
+    try:
+        cron = croniter(schedule, local)
+        if croniter.match(schedule, local):
+            return local
+        previous = cron.get_prev(datetime)
+    except (ValueError, KeyError):
+        previous = local.replace(hour=2, minute=0, second=0, microsecond=0)
+        if previous > local:
+            previous = previous.subtract(days=1)
+    return pendulum.instance(previous).in_timezone(TIMEZONE)
 
 
 def build_snapshot(

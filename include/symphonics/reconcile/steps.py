@@ -9,7 +9,7 @@ from typing import Any
 
 from include.symphonics.db import dsn
 from include.symphonics.reconcile import app_state, poll, purge, rules, snapshot, webhook_apply, writeback
-from include.symphonics.reconcile.settings import ReconcileSettings, writeback_enabled
+from include.symphonics.reconcile.settings import ReconcileSettings, reconcile_schedule, writeback_enabled
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,15 @@ def run_copy_app_state(*, run_id: str) -> dict[str, int]:
     return result
 
 
-def run_build_snapshot(params: Mapping[str, Any], *, logical_date: datetime | None, run_id: str) -> dict[str, Any]:
-    """Task ``build_snapshot``: the date is the param ``snapshot_date``, else the run's logical date."""
+def run_build_snapshot(
+    params: Mapping[str, Any], *, logical_date: datetime | None, run_id: str, run_after: datetime | None = None
+) -> dict[str, Any]:
+    """Task ``build_snapshot``: the date is the param ``snapshot_date``, else the run's logical date, else (a run
+    without one) the schedule's last tick before ``run_after``."""
     settings = ReconcileSettings.from_environment()
-    snapshot_date, as_of = snapshot.snapshot_instant(logical_date, params.get("snapshot_date"))
+    snapshot_date, as_of = snapshot.snapshot_instant(
+        logical_date, params.get("snapshot_date"), run_after=run_after, schedule=reconcile_schedule()
+    )
     result = snapshot.build_snapshot(
         dsn(settings.sync_conn_id), snapshot_date, as_of, stale_days=settings.stale_days, run_id=run_id
     )

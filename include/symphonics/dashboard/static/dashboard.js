@@ -40,6 +40,23 @@
   }
   const hhmm = (iso) => new Date(iso).toISOString().slice(11, 16);
 
+  // Integer ticks from 0: a step of 1, 2, 5, 10, 20, 50… so that at most 4 steps cover the maximum.
+  function integerTicks(max) {
+    const target = Math.max(1, Math.ceil(max));
+    let step = 1;
+    for (let magnitude = 1; ; magnitude *= 10) {
+      const found = [1, 2, 5].map((m) => m * magnitude).find((candidate) => target / candidate <= 4);
+      if (found) { step = found; break; }
+    }
+    const top = Math.ceil(target / step) * step;
+    const ticks = [];
+    for (let value = 0; value <= top; value += step) ticks.push(value);
+    return { top, ticks };
+  }
+
+  // Width a chart label needs at the charts' 10 px font (generous: 6.2 px per character).
+  const textWidth = (text) => Math.ceil(String(text).length * 6.2) + 4;
+
   function kpi(id, value, label) {
     return el("div", { class: "kpi", "data-kpi": id }, [
       el("div", { class: "value", text: value }),
@@ -52,46 +69,53 @@
       el("span", {}, [el("i", { style: `background:${COLORS[key] || "#999"}` }), document.createTextNode(key)])));
   }
 
-  function table(headers, rows, numeric) {
+  function table(headers, rows, numeric, mode) {
     const head = el("tr", {}, headers.map((h, i) => el("th", { class: numeric[i] ? "num" : "", text: h })));
     const body = rows.map((row) => el("tr", {}, row.map((cell, i) =>
       el("td", { class: numeric[i] ? "num" : "", text: cell === null || cell === undefined ? "—" : String(cell) }))));
-    return el("div", { class: "table-wrap" }, [el("table", {}, [el("thead", {}, [head]), el("tbody", {}, body)])]);
+    return el("div", { class: "table-wrap" }, [el("table", { class: mode || "" }, [el("thead", {}, [head]), el("tbody", {}, body)])]);
   }
 
-  // Horizontal bars: items [{label, value, max?, color?, note?}].
+  // Horizontal bars: items [{label, value, max?, color?, note?}]. Labels and notes get columns wide enough for
+  // their text, so nothing is clipped by the chart's box or drawn over a bar.
   function hbars(items, options) {
-    const width = 460, row = 22, labelWidth = options.labelWidth || 150;
+    const width = 460, row = 22;
+    const labelWidth = Math.max(60, ...items.map((it) => textWidth(it.label))) + 6;
+    const noteWidth = Math.max(...items.map((it) => textWidth(it.note || fmt(it.value)))) + 8;
     const top = Math.max(1, ...items.map((it) => Math.max(it.value, it.max || 0)));
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, role: "img",
+    const span = Math.max(40, width - labelWidth - noteWidth);
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, role: "img", class: "hbars",
       "aria-label": options.title || "bar chart" });
     items.forEach((it, i) => {
-      const y = i * row + 2, span = width - labelWidth - 90;
+      const y = i * row + 2;
       chart.appendChild(svg("text", { x: labelWidth - 6, y: y + 14, "text-anchor": "end", class: "bar-label" }, it.label));
       if (it.max) {
         chart.appendChild(svg("rect", { x: labelWidth, y: y + 3, width: (span * it.max) / top, height: 14,
-          fill: "none", stroke: "#9aa5b1", "stroke-dasharray": "3 2" }));
+          fill: "none", stroke: "#9aa5b1", "stroke-dasharray": "3 2", class: "cap" }));
       }
       chart.appendChild(svg("rect", { x: labelWidth, y: y + 3, width: Math.max(1, (span * it.value) / top), height: 14,
         fill: it.color || "#2f6fde", rx: 2 }));
-      chart.appendChild(svg("text", { x: labelWidth + (span * Math.max(it.value, it.max || 0)) / top + 6, y: y + 14 },
-        it.note || fmt(it.value)));
+      chart.appendChild(svg("text", { x: width - 2, y: y + 14, "text-anchor": "end" }, it.note || fmt(it.value)));
     });
     return chart;
   }
 
-  // Vertical stacked bars: series [{label, values: {key: n}}], keys in stacking order; line: optional y value.
+  // Vertical stacked bars: series [{label, values: {key: n}}], keys in stacking order; line: optional y value,
+  // labelled above the plot (never over the bars). Integer ticks: these are counts.
   function stacked(series, keys, options) {
-    const width = 720, height = 170, left = 34, bottom = 20, top = 8;
+    const width = 720, height = 180, bottom = 20, top = options.line ? 18 : 8;
     const totals = series.map((s) => keys.reduce((sum, k) => sum + (s.values[k] || 0), 0));
-    const ymax = Math.max(1, options.line || 0, ...totals);
+    const scale = integerTicks(Math.max(1, options.line || 0, ...totals));
+    const ymax = scale.top;
+    const left = Math.max(24, textWidth(fmt(ymax)) + 6);
     const plotH = height - bottom - top, step = (width - left) / Math.max(1, series.length);
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": options.title || "chart" });
-    [0, 0.5, 1].forEach((f) => {
-      const y = top + plotH * (1 - f);
+    scale.ticks.forEach((value) => {
+      const y = top + plotH * (1 - value / ymax);
       chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e4e7eb" }));
-      chart.appendChild(svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" }, fmt(Math.round(ymax * f))));
+      chart.appendChild(svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" }, fmt(value)));
     });
+    const labelEvery = Math.max(1, Math.ceil(Math.max(...series.map((s) => textWidth(s.label)), 1) / step));
     series.forEach((s, i) => {
       let y = top + plotH;
       keys.forEach((k) => {
@@ -103,24 +127,25 @@
         bar.appendChild(svg("title", {}, `${s.label} ${k}: ${v}`));
         chart.appendChild(bar);
       });
-      const every = Math.ceil(series.length / 8);
-      if (i % every === 0) {
+      if (i % labelEvery === 0) {
         chart.appendChild(svg("text", { x: left + i * step + step / 2, y: height - 6, "text-anchor": "middle" }, s.label));
       }
     });
     if (options.line) {
       const y = top + plotH * (1 - options.line / ymax);
       chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#c81e1e", "stroke-dasharray": "4 3" }));
-      chart.appendChild(svg("text", { x: width - 2, y: y - 3, "text-anchor": "end" }, options.lineLabel || ""));
+      chart.appendChild(svg("text", { x: width - 2, y: Math.max(10, y - 4), "text-anchor": "end", class: "line-label" },
+        options.lineLabel || ""));
     }
     return chart;
   }
 
   // Lines: points [{label, values: {key: n|null}}].
   function lines(points, keys, options) {
-    const width = 720, height = 170, left = 50, bottom = 20, top = 8;
+    const width = 720, height = 172, bottom = 22, top = 8;
     const all = points.flatMap((p) => keys.map((k) => p.values[k]).filter((v) => v !== null && v !== undefined));
     const ymax = Math.max(1, ...all);
+    const left = Math.max(50, textWidth(ms(ymax)) + 6);
     const plotH = height - bottom - top, step = (width - left) / Math.max(1, points.length - 1);
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": options.title || "chart" });
     [0, 0.5, 1].forEach((f) => {
@@ -139,10 +164,62 @@
       });
       if (d) chart.appendChild(svg("path", { d, fill: "none", stroke: COLORS[k], "stroke-width": 2 }));
     });
+    const labelEvery = Math.max(3, Math.ceil(Math.max(...points.map((p) => textWidth(p.label)), 1) / step));
     points.forEach((p, i) => {
-      if (i % 3 === 0) chart.appendChild(svg("text", { x: left + i * step, y: height - 6, "text-anchor": "middle" }, p.label));
+      // The first label starts at the axis, so it never runs into the y-axis ticks.
+      if (i % labelEvery === 0) {
+        chart.appendChild(svg("text", { x: left + i * step, y: height - 3, "text-anchor": i === 0 ? "start" : "middle" },
+          p.label));
+      }
     });
     return chart;
+  }
+
+  // Shares are ceilings, not slices: they may add up to more than 100%; reserves are floors kept for a class.
+  function explainShares(limits) {
+    const shares = Object.entries(limits.shares || {}).map(([name, share]) => `${name} ${Math.round(share * 100)}%`);
+    const reserves = Object.entries(limits.reserves || {}).filter(([, r]) => r > 0)
+      .map(([name, r]) => `${name} ${Math.round(r * 100)}%`);
+    return `A share is a ceiling: the most of the day's ${fmt(limits.requests_per_day)} requests a class may use ` +
+      `(${shares.join(", ")}), so shares may add up to more than 100%. A reserve is kept for a class: the others ` +
+      `never use it (${reserves.length ? reserves.join(", ") : "none"}).`;
+  }
+
+  const KIND_LABELS = { scheduled: "scheduled", manual: "manual", backfill: "backfill",
+    asset_triggered: "asset-triggered", dry_run: "dry run" };
+  let runsKind = null;
+
+  function runFilters(p) {
+    const buttons = [[null, "all", p.total], ...Object.entries(p.by_kind).map(([kind, n]) => [kind, KIND_LABELS[kind] || kind, n])];
+    return el("div", { class: "filters", role: "group", "aria-label": "run kind" }, buttons.map(([kind, label, n]) => {
+      const button = el("button", { type: "button", class: "filter", "data-kind": kind || "all",
+        "aria-pressed": String((kind || null) === (p.kind || null)), text: `${label} (${fmt(n)})` });
+      button.addEventListener("click", () => loadRuns(kind));
+      return button;
+    }));
+  }
+
+  async function loadRuns(kind) {
+    runsKind = kind;
+    const query = kind ? `?kind=${encodeURIComponent(kind)}` : "";
+    try {
+      const response = await fetch(`api/runs${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`${response.status}`);
+      show("runs", await response.json());
+    } catch (err) {
+      show("runs", { status: "error", message: `could not read the runs (${err.message})` });
+    }
+  }
+
+  async function loadFailedRuns() {
+    try {
+      const response = await fetch("api/failed_runs", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      const panel = await response.json().catch(() => ({ status: "error", message: `${response.status}` }));
+      show("failed_runs", response.ok ? panel : { status: "error", message: panel.detail || panel.message || `${response.status}` });
+    } catch (err) {
+      show("failed_runs", { status: "error", message: `could not read the failed runs (${err.message})` });
+    }
+    document.getElementById("panel-failed_runs").dataset.loaded = "true";
   }
 
   // -- panels --------------------------------------------------------------------------------------------
@@ -157,10 +234,11 @@
         ]),
         hbars(p.classes.map((c) => ({ label: `${c.name} (share ${Math.round(c.share * 100)}%)`, value: c.used_today,
           max: c.cap, color: COLORS[c.name], note: `${fmt(c.used_today)} / ${fmt(c.cap)} (${pct(c.used_today, c.cap)})` })),
-        { title: "requests today per class against its cap", labelWidth: 170 }),
+        { title: "requests today per class against its cap" }),
+        el("p", { class: "meta explain", "data-explain": "shares", text: explainShares(doc.limits) }),
         legend(["publish", "reconcile", "ops"]),
         stacked(p.per_minute.map((m) => ({ label: hhmm(m.minute), values: m })), ["publish", "reconcile", "ops"],
-          { title: "requests per minute", line: p.minute_limit, lineLabel: `limit ${p.minute_limit}/min` }),
+          { title: "requests per minute", line: p.minute_limit, lineLabel: `limit ${fmt(p.minute_limit)}/min` }),
       ];
       return body;
     },
@@ -201,18 +279,36 @@
     },
     runs(p) {
       const keys = ["published", "updated", "rejected", "invalid", "conflict_unresolved", "failed_retryable", "dead_letter"];
-      const ordered = p.runs.slice().reverse();
+      const charted = p.runs.slice(0, 20).reverse();
       return [
+        runFilters(p),
         legend(keys),
-        stacked(ordered.map((r) => ({ label: when(r.started_at).slice(5, 16), values: r })), keys,
-          { title: "outcomes per run" }),
-        table(["run", "started", "duration", "published", "updated", "rejected", "invalid", "dead letter", "calls",
-          "backlog", "ETA"],
-          p.runs.map((r) => [`${r.run_id}${r.dry_run ? " (dry run)" : ""}${r.kill_switch ? " (kill switch)" : ""}`,
+        stacked(charted.map((r) => ({ label: when(r.started_at).slice(5, 16), values: r })), keys,
+          { title: "outcomes per run (the last 20 shown)" }),
+        el("p", { class: "meta", text: `${fmt(p.runs.length)} run(s) listed, newest first` +
+          (p.runs.length >= p.shown_limit ? ` (the last ${p.shown_limit})` : "") }),
+        el("div", { class: "scroll" }, [table(["run", "kind", "started", "duration", "published", "updated", "rejected",
+          "invalid", "dead letter", "calls", "backlog"],
+          p.runs.map((r) => [`${r.run_id}${r.kill_switch ? " (kill switch)" : ""}`, KIND_LABELS[r.kind] || r.kind,
             when(r.started_at), r.duration_seconds === null ? "running" : `${Math.round(r.duration_seconds)} s`,
             r.published, r.updated, r.rejected, r.invalid, r.dead_letter,
-            r.calls_budget ? `${r.calls_spent} / ${r.calls_budget}` : r.calls_spent, r.backlog, when(r.backlog_eta)]),
-          [false, false, true, true, true, true, true, true, true, true, false]),
+            r.calls_budget ? `${r.calls_spent} / ${r.calls_budget}` : r.calls_spent, r.backlog]),
+          [false, false, false, true, true, true, true, true, true, true, true], "wrap")]),
+      ];
+    },
+    failed_runs(p) {
+      const rows = [];
+      for (const run of p.runs) {
+        const tasks = run.failed_tasks.length ? run.failed_tasks : [{ task_id: "—", error: "no failed task (run marked failed)" }];
+        for (const task of tasks) {
+          rows.push([run.dag_id, run.run_id, KIND_LABELS[run.run_type] || run.run_type, when(run.start_date),
+            task.task_id, task.error]);
+        }
+      }
+      return [
+        el("p", { class: "meta", text: `${fmt(p.total)} failed run(s) of the Symphonics DAGs; the newest ${fmt(p.runs.length)}, as Airflow's API shows them to you` }),
+        table(["DAG", "run", "type", "started", "failed task", "error"], rows,
+          [false, false, false, false, false, false], "wrap errors"),
       ];
     },
     rejections(p) {
@@ -226,7 +322,7 @@
         hbars(p.reasons.map((r) => ({ label: r.reason, value: r.rows,
           color: r.rejected_validation >= r.invalid ? COLORS.rejected : COLORS.invalid,
           note: `${fmt(r.rows)} (${fmt(r.invalid)} local, ${fmt(r.rejected_validation)} partner)` })),
-        { title: "rows per rejection reason", labelWidth: 170 }),
+        { title: "rows per rejection reason" }),
       ];
     },
     webhooks(p) {
@@ -307,8 +403,14 @@
       const doc = await response.json();
       error.hidden = true;
       document.getElementById("generated").textContent = `figures of ${when(doc.generated_at)}`;
-      document.getElementById("limits-source").textContent = `limits from ${doc.limits.source}`;
-      for (const [name, panel] of Object.entries(doc.panels)) show(name, panel, doc);
+      const client = doc.limits.client_id ? ` · client id ${doc.limits.client_id}` : "";
+      document.getElementById("limits-source").textContent = `limits from ${doc.limits.source}${client}`;
+      for (const [name, panel] of Object.entries(doc.panels)) {
+        if (name === "runs" && runsKind) continue;  // the filter the viewer picked stays
+        show(name, panel, doc);
+      }
+      if (runsKind) await loadRuns(runsKind);
+      await loadFailedRuns();
       document.body.dataset.loaded = "true";
     } catch (err) {
       error.textContent = `The figures could not be loaded (${err.message}).`;

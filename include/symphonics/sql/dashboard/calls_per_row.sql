@@ -1,9 +1,11 @@
--- Requests the recent publish runs spent per row they settled: turns the backlog into requests for its ETA.
-SELECT coalesce(sum(calls_spent), 0) AS calls,
-       coalesce(sum(published + updated + rejected + conflict_unresolved + failed_retryable + dead_letter), 0)
-           AS rows_settled
-  FROM (SELECT calls_spent, published, updated, rejected, conflict_unresolved, failed_retryable, dead_letter
-          FROM symphonics.publish_runs
-         WHERE NOT dry_run AND finished_at IS NOT NULL
-         ORDER BY started_at DESC
-         LIMIT %(runs)s) AS recent
+-- The last finished publish run that settled rows (a dry run, or a backfill over published days, settles none):
+-- the requests it spent per row it settled turn the backlog into requests for the ETA.
+SELECT run_id, run_type, finished_at, calls_spent AS calls,
+       published + updated + rejected + conflict_unresolved + failed_retryable + dead_letter AS rows_settled
+  FROM symphonics.publish_runs
+ WHERE NOT dry_run
+   AND finished_at IS NOT NULL
+   AND calls_spent > 0
+   AND published + updated + rejected + conflict_unresolved + failed_retryable + dead_letter > 0
+ ORDER BY finished_at DESC, id DESC
+ LIMIT 1

@@ -1,0 +1,73 @@
+"""Each DAG triggered through the REST API with ``"logical_date": null`` runs; a bad param fails at once.
+
+A real api-server, scheduler and dag-processor (``tests/journey/conftest.py``), as a data engineer reaches them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.journey.conftest import AirflowStack
+
+# The first test of the folder also starts the whole Airflow (up to 2 min on a loaded machine).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def _trigger(stack: AirflowStack, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = stack.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _error_of(stack: AirflowStack, dag_id: str, run_id: str, task_id: str) -> str:
+    logged = stack.api(
+        "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1", params={"full_content": "true"}
+    ).json()
+    return "\n".join(str(entry) for entry in logged["content"])
+
+
+@pytest.mark.parametrize("dag_id", ["symphonics_healthcheck", "symphonics_publish", "symphonics_reconcile"])
+def test_every_dag_runs_when_triggered_without_a_logical_date(airflow_stack: AirflowStack, dag_id: str) -> None:
+    triggered = _trigger(airflow_stack, dag_id)
+    assert triggered["logical_date"] is None
+
+    run = airflow_stack.wait_for_run(dag_id, triggered["dag_run_id"])
+
+    states = airflow_stack.task_states(dag_id, triggered["dag_run_id"])
+    assert run["state"] == "success", states
+    assert run["logical_date"] is None
+    assert {state for state, _ in states.values()} == {"success"}, states
+
+
+@pytest.mark.parametrize(
+    "conf", [{"from": "not a date"}, {"from": "P1D"}, {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}]
+)
+def test_a_bad_param_fails_the_run_at_once_naming_it(airflow_stack: AirflowStack, conf: dict[str, Any]) -> None:
+    triggered = _trigger(airflow_stack, "symphonics_publish", conf)
+
+    run = airflow_stack.wait_for_run("symphonics_publish", triggered["dag_run_id"])
+
+    states = airflow_stack.task_states("symphonics_publish", triggered["dag_run_id"])
+    assert run["state"] == "failed"
+    assert states["check_params"] == ("failed", 1)
+    assert states["extract"][0] == "upstream_failed"
+    assert "param 'from'" in _error_of(airflow_stack, "symphonics_publish", triggered["dag_run_id"], "check_params")
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "name"),
+    [
+        ("symphonics_publish", {"external_ids": [1, None, {"a": 1}, True]}, "external_ids"),
+        ("symphonics_publish", {"external_ids": [f"int_{n}" for n in range(501)]}, "external_ids"),
+        ("symphonics_reconcile", {"snapshot_date": "yesterday"}, "snapshot_date"),
+    ],
+)
+def test_a_param_outside_its_schema_is_refused_when_triggered(
+    airflow_stack: AirflowStack, dag_id: str, conf: dict[str, Any], name: str
+) -> None:
+    response = airflow_stack.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+
+    assert response.status_code == 400, response.text
+    assert f"param {name}" in response.text
