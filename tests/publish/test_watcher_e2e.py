@@ -156,8 +156,11 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
     from tests.fixtures.stack import airflow_connection_json
 
     app_name = f"symphonics_test_{os.getpid()}_e2e_{uuid.uuid4().hex[:8]}"
+    # A metadata database of its own: the session's holds what other suites' dag.test() runs left behind.
+    airflow_name = f"{app_name}_airflow"
     with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {app_name} TEMPLATE {publish_app_template}")
+        conn.execute(f"CREATE DATABASE {airflow_name}")
     clean_pipeline_tables(sync_dsn)
     with psycopg.connect(sync_dsn) as conn:
         conn.execute("DELETE FROM symphonics.completion_watchers")
@@ -189,6 +192,7 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
     env = {
         **os.environ,
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.server.sqlalchemy_url(airflow_name),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{API_PORT}/execution/",
         "AIRFLOW__API__PORT": str(API_PORT),
@@ -203,7 +207,7 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
     live = LiveAirflow(
         env=env,
         workdir=workdir,
-        airflow_url=stack.url("airflow"),
+        airflow_url=stack.server.url(airflow_name),
         sync_url=sync_dsn,
         app_url=stack.server.url(app_name),
         sandbox=sandbox,
@@ -219,6 +223,15 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
             ).fetchall()
         live.templates = [int(row[0]) for row in rows]
         assert live.templates, "the seed published nothing"
+        migrated = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert migrated.returncode == 0, migrated.stderr[-2000:]
         for component in ("api-server", "dag-processor", "scheduler", "triggerer"):
             live.start(component)
         _wait_http(f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health", 300)
@@ -234,6 +247,7 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
                 os.environ[key] = value
         with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {app_name} WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {airflow_name} WITH (FORCE)")
 
 
 def test_completions_one_by_one_are_each_created_once(live: LiveAirflow) -> None:
