@@ -44,7 +44,14 @@ def test_an_unset_switch_is_off_and_masks_nothing_short(
 
 
 def test_the_declared_variables_are_long_enough_not_to_warn(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SYMPHONICS_PG_HOST", "SYMPHONICS_PG_PORT", "SYMPHONICS_PG_USER", "SYMPHONICS_PG_PASSWORD"):
+    for name in (
+        "SYMPHONICS_PG_HOST",
+        "SYMPHONICS_PG_PORT",
+        "SYMPHONICS_PG_USER",
+        "SYMPHONICS_PG_PASSWORD",
+        "SYMPHONICS_SYNC_USER",
+        "SYMPHONICS_SYNC_PASSWORD",
+    ):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("SYMPHONICS_SANDBOX_PORT", "8099")
     settings = parse_settings(PROJECT_FILE.read_text())
