@@ -62,7 +62,7 @@ class LiveAirflow:
     def start(self, component: str, **overrides: str) -> None:
         argv = [sys.executable, "-m", "airflow", component]
         if component == "api-server":
-            argv += ["--port", str(API_PORT)]
+            argv += ["--port", str(API_PORT), "--host", "127.0.0.1"]
         log = (self.workdir / f"{component}.log").open("ab")
         self.processes[component] = subprocess.Popen(
             argv, env={**self.env, **overrides}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT

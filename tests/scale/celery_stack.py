@@ -228,7 +228,7 @@ def start_celery_airflow(
             )
 
     try:
-        start("api-server", [sys.executable, "-m", "airflow", "api-server", "--port", str(port)])
+        start("api-server", [sys.executable, "-m", "airflow", "api-server", "--port", str(port), "--host", "127.0.0.1"])
         start("scheduler", [sys.executable, "-m", "airflow", "scheduler"])
         for index in range(1, workers + 1):
             start(f"worker-{index}", devcelery.worker_argv(index, serve_logs=index == 1))
