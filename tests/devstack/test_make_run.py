@@ -126,6 +126,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "SYMPHONICS_SANDBOX_PORT": str(ports["sandbox"]),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
+        # Its own analysts' port: a `make run` of the developer's may hold the default one.
+        "SYMPHONICS_PG_TCP_PORT": str(free_port()),
         "SYMPHONICS_DEMO_INTERVENTIONS": "5",
     }
     output = local_dir.parent / "make-run.out"
