@@ -29,9 +29,6 @@ Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever com
 `SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s) and signals completions seconds after they happen; the cron
 `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is down. One run
 at a time: events that arrive during a run start one more run when it ends, not one each.
-
-Deadline: a run not succeeded `SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES` (default 120) after it was queued raises
-`publish_stalled` when no run finished for that long while rows wait (`include/symphonics/deadlines.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from typing import Any
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
-from include.symphonics.deadlines import publish_deadline
 from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
 from include.symphonics.publish.settings import publish_schedule
 
@@ -58,7 +54,6 @@ def _run_id() -> str:
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    deadline=publish_deadline(),
     doc_md=__doc__,
     tags=["symphonics", "publish"],
     params={

@@ -25,8 +25,7 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
 * **evaluate_alerts** (runs whatever failed): rules of docs/ANALYTICS.md, to `symphonics.alerts`, the log and an
   optional connection; fails the run when a task of it failed, so the grid shows it.
 
-Schedule: `SYMPHONICS_RECONCILE_SCHEDULE` (default `0 2 * * *`, Europe/Paris). Deadline: a run not succeeded by
-`SYMPHONICS_RECONCILE_DONE_BY` (default `06:00`, Europe/Paris) raises `reconcile_late` (`docs/RUNBOOK.md`).
+Schedule: `SYMPHONICS_RECONCILE_SCHEDULE` (default `0 2 * * *`, Europe/Paris).
 """
 
 from __future__ import annotations
@@ -39,15 +38,12 @@ from airflow.sdk import Param, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS
-from include.symphonics.deadlines import reconcile_deadline
 from include.symphonics.publish.assets import LEDGER_ASSET
 from include.symphonics.reconcile import checks
 from include.symphonics.reconcile.assets import SNAPSHOT_ASSET
 from include.symphonics.reconcile.settings import reconcile_schedule
 
 SYNC_CONN_ID = "sync_db"
-TIMEZONE = "Europe/Paris"
-SCHEDULE = reconcile_schedule()
 
 
 def _run_id() -> str:
@@ -55,12 +51,11 @@ def _run_id() -> str:
 
 
 @dag(
-    schedule=SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
+    schedule=reconcile_schedule(),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    deadline=reconcile_deadline(SCHEDULE, TIMEZONE, SYNC_CONN_ID),
     doc_md=__doc__,
     tags=["symphonics", "reconcile", "analytics"],
     template_searchpath=[str(checks.SQL_DIR)],
