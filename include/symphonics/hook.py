@@ -41,6 +41,7 @@ from include.symphonics.client import (
 from include.symphonics.client.guard import DEFAULT_KILL_SWITCH_TTL
 from include.symphonics.client.ratelimit import PRIORITY_CLASSES, default_classes
 from include.symphonics.client.redaction import redact
+from include.symphonics.metrics import AirflowStats
 
 #: The Airflow Variable that stops every partner call when ``on``.
 KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
@@ -258,6 +259,7 @@ class SymphonicsHook(BaseHook):
             self._cipher(),
             run_context=_run_context_from_environment,
             guard=self.guard,
+            metrics=AirflowStats(),
         )
 
     def close(self) -> None:

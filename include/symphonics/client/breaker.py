@@ -13,7 +13,7 @@ Redis, and each process finding out after a few calls is cheap next to the quota
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pybreaker
 
@@ -26,15 +26,33 @@ def _is_not_unavailability(exc: BaseException) -> bool:
     return not isinstance(exc, SymphonicsUnavailable)
 
 
+class _StateChangeListener(pybreaker.CircuitBreakerListener):
+    """Tells the breaker's owner each change of state (``closed``, ``open``, ``half-open``)."""
+
+    def __init__(self, on_state_change: Callable[[str, str], None]) -> None:
+        self._on_state_change = on_state_change
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        self._on_state_change(str(getattr(old_state, "name", old_state)), str(getattr(new_state, "name", new_state)))
+
+
 class SymphonicsBreaker:
     """A pybreaker circuit breaker that fails with :class:`BreakerOpen` (a ``SymphonicsUnavailable``) while open.
 
     :param failure_threshold: consecutive unavailable calls that open the breaker.
     :param reset_timeout: seconds the breaker stays open before letting a trial call through.
     :param name: shown in the error message.
+    :param on_state_change: called with the old and the new state at each change (metrics, logs).
     """
 
-    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 60.0, name: str = "symphonics") -> None:
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        reset_timeout: float = 60.0,
+        name: str = "symphonics",
+        on_state_change: Callable[[str, str], None] | None = None,
+    ) -> None:
+        listeners = [_StateChangeListener(on_state_change)] if on_state_change is not None else []
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=failure_threshold,
             reset_timeout=reset_timeout,
@@ -42,6 +60,7 @@ class SymphonicsBreaker:
             name=name,
             # The call that trips the breaker raises its own error (with its status and request_id).
             throw_new_error_on_trip=False,
+            listeners=listeners,
         )
         self.reset_timeout = reset_timeout
 

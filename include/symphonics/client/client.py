@@ -48,6 +48,8 @@ from include.symphonics.client.errors import (
     error_type_for_status,
 )
 from include.symphonics.client.guard import CallGuard
+from include.symphonics.client.metrics import BREAKER_STATE_VALUES, MetricsSink, NullMetrics
+from include.symphonics.client.metrics import name as metric
 from include.symphonics.client.models import (
     CreateOutcome,
     CreateResult,
@@ -268,6 +270,7 @@ class SymphonicsClient:
     :param recorder: where call rows go (default: nowhere).
     :param run_context: returns the pipeline run making the calls, for the call rows.
     :param guard: may refuse each request before it leaves (kill switch, run budget); default: none.
+    :param metrics: where requests, retries, 429s, breaker changes and quota left are counted (default: nowhere).
     :param session: a ``requests`` session to use (default: a new one).
     :param sleep: how to wait (tests pass a recorder).
     :param clock: epoch seconds.
@@ -282,6 +285,7 @@ class SymphonicsClient:
         recorder: CallRecorder | None = None,
         run_context: Callable[[], RunContext] | None = None,
         guard: CallGuard | None = None,
+        metrics: MetricsSink | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -289,10 +293,20 @@ class SymphonicsClient:
         self.base_url = require_secure_url(settings.base_url, settings.allow_insecure_http)
         self.settings = settings
         register_secret(settings.client_secret)
-        self.quota = QuotaLimiter(settings.client_id, settings.quota_policy(), quota_store, clock=clock, sleep=sleep)
+        self.metrics: MetricsSink = metrics if metrics is not None else NullMetrics()
+        self.quota = QuotaLimiter(
+            settings.client_id,
+            settings.quota_policy(),
+            quota_store,
+            clock=clock,
+            sleep=sleep,
+            on_class_left=self._count_class_left,
+        )
         self.retry_policy = settings.retry_policy()
         self.guard = guard if guard is not None else CallGuard()
-        self.breaker = SymphonicsBreaker(settings.breaker_failures, settings.breaker_reset)
+        self.breaker = SymphonicsBreaker(
+            settings.breaker_failures, settings.breaker_reset, on_state_change=self._count_breaker_change
+        )
         self.auth = OAuth2ClientCredentials(
             settings.client_id,
             settings.client_secret,
@@ -319,6 +333,7 @@ class SymphonicsClient:
         *,
         run_context: Callable[[], RunContext] | None = None,
         guard: CallGuard | None = None,
+        metrics: MetricsSink | None = None,
     ) -> SymphonicsClient:
         """A client whose quota, token and call log live in the ``sync`` database at ``dsn``.
 
@@ -328,6 +343,7 @@ class SymphonicsClient:
             clear text in the database).
         :param run_context: returns the pipeline run making the calls.
         :param guard: may refuse each request before it leaves (kill switch, run budget).
+        :param metrics: where the client's counters go.
         """
         return cls(
             settings,
@@ -336,7 +352,17 @@ class SymphonicsClient:
             recorder=PostgresCallRecorder(dsn),
             run_context=run_context,
             guard=guard,
+            metrics=metrics,
         )
+
+    def _count_class_left(self, priority: str, left: int) -> None:
+        self.metrics.gauge(metric("quota", "remaining_today", priority), left)
+
+    def _count_breaker_change(self, old_state: str, new_state: str) -> None:
+        log.warning("Symphonics circuit breaker: %s -> %s", old_state, new_state)
+        self.metrics.incr(metric("partner", "breaker", "transitions", new_state))
+        state_value = BREAKER_STATE_VALUES.get(new_state.replace("-", "_"), -1)
+        self.metrics.gauge(metric("partner", "breaker", "state"), state_value)
 
     def close(self) -> None:
         """Close the HTTP session and the database connections."""
@@ -496,6 +522,7 @@ class SymphonicsClient:
                 failure,
                 state.upcoming_sleep,
             )
+            self.metrics.incr(metric("partner", "retries", operation))
 
         for attempt in self.retry_policy.retrying(sleep=self._sleep, before_sleep=log_retry):
             with attempt:
@@ -583,6 +610,11 @@ class SymphonicsClient:
             failure = exc
         latency_ms = (time.perf_counter() - started) * 1000
         status = response.status_code if response is not None else None
+        outcome = status if status is not None else ("timeout" if isinstance(failure, requests.Timeout) else "error")
+        self.metrics.incr(metric("partner", "requests", operation, outcome))
+        self.metrics.timing(metric("partner", "latency", operation), latency_ms)
+        if status == 429:
+            self.metrics.incr(metric("partner", "rate_limited", operation))
         request_id = self._request_id(response) if response is not None else None
         error_code = type(failure).__name__ if failure is not None else None
         if response is not None and status is not None and status >= 400:

@@ -176,12 +176,14 @@ class Decision:
     :param wait: seconds to wait before asking again (when not granted).
     :param exhausted: why the day is spent for this class (then ``QuotaExhausted``), else ``None``.
     :param resets_at: when the day window starts again (with ``exhausted``).
+    :param class_left: requests the class may still send today (with ``granted``).
     """
 
     granted: bool
     wait: float = 0.0
     exhausted: str | None = None
     resets_at: float | None = None
+    class_left: int | None = None
 
 
 def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) -> Decision:
@@ -239,7 +241,7 @@ def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) ->
     state.class_used[priority] = used + 1
     if state.server_remaining is not None:
         state.server_remaining -= 1
-    return Decision(True)
+    return Decision(True, class_left=max(0, policy.class_cap(priority) - used - 1))
 
 
 def observe_server(state: QuotaState, remaining: int, reset_at: float, now: float) -> bool:
@@ -381,6 +383,7 @@ class QuotaLimiter:
     :param store: where the counters live (default: this process only).
     :param clock: epoch seconds.
     :param sleep: how to wait (tests pass a fake).
+    :param on_class_left: called with the class and what it may still send today after each slot taken (metrics).
     """
 
     def __init__(
@@ -390,7 +393,9 @@ class QuotaLimiter:
         store: QuotaStore | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = time.sleep,
+        on_class_left: Callable[[str, int], None] | None = None,
     ) -> None:
+        self._on_class_left = on_class_left
         self.client_id = client_id
         self.policy = policy or QuotaPolicy()
         self.store: QuotaStore = store if store is not None else InMemoryQuotaStore()
@@ -411,8 +416,12 @@ class QuotaLimiter:
                 self.client_id, self.policy, lambda state: decide(self.policy, state, priority, self._clock())
             )
             if decision.granted:
+                if self._on_class_left is not None and decision.class_left is not None:
+                    self._on_class_left(priority, decision.class_left)
                 return waited
             if decision.exhausted is not None:
+                if self._on_class_left is not None:
+                    self._on_class_left(priority, 0)
                 raise QuotaExhausted(
                     f"Symphonics quota exhausted for class {priority!r}: {decision.exhausted}",
                     priority=priority,

@@ -37,6 +37,8 @@ from include.symphonics.client import (
     SymphonicsError,
     SymphonicsValidationError,
 )
+from include.symphonics.client.metrics import MetricsSink
+from include.symphonics.client.metrics import name as metric
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
@@ -226,6 +228,7 @@ def publish(
     run_id: str,
     settings: PublishSettings | None = None,
     dry_run: bool = False,
+    metrics: MetricsSink | None = None,
 ) -> PublishCounts:
     """Send every ready row (and resolve the ones a crash left in ``sending``) until done or told to stop.
 
@@ -234,8 +237,10 @@ def publish(
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
     :param dry_run: only log what would be sent.
+    :param metrics: where the backlog and each completed -> published latency go (default: the client's sink).
     """
     settings = settings or PublishSettings()
+    sink = metrics if metrics is not None else client.metrics
     counts = PublishCounts()
     with psycopg.connect(sync_dsn, autocommit=True) as owner, psycopg.connect(sync_dsn) as sync:
         if dry_run:
@@ -289,7 +294,9 @@ def publish(
                         stop = refused
                         outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
                     with sync.transaction():
-                        sync.execute(query("publish_outcome"), outcome)
+                        recorded = sync.execute(query("publish_outcome"), outcome).fetchone()
+                    if recorded is not None and recorded[0] is not None:
+                        sink.timing(metric("publish", "completed_to_published"), float(recorded[0]) * 1000)
                     counts.by_outcome[outcome["state"]] += 1
                     if stop is not None:
                         break
@@ -301,6 +308,7 @@ def publish(
         backlog: dict[str, int] = {str(state): int(count) for state, count in sync.execute(query("backlog")).fetchall()}
         sync.commit()
         counts.backlog = sum(backlog.values())
+        sink.gauge(metric("publish", "backlog"), counts.backlog)
         if stop is not None:
             counts.stopped = stop.refusal
             counts.eta = _eta(counts.backlog, stop)

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except WebhookConfigurationError as exc:
         print(f"webhooks: {exc}", file=sys.stderr)
         return 2
+    from include.symphonics.metrics import initialize_stats
+
+    initialize_stats()  # only Airflow's own processes initialise its stats: this one is not one of them
     app = create_webhook_app(settings, paths=STANDALONE_PATHS)
     print(f"Symphonics webhook receiver on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:

@@ -32,6 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from include.symphonics.client.metrics import MetricsSink, NullMetrics
+from include.symphonics.client.metrics import name as metric
 from include.symphonics.webhooks import signature, store
 from include.symphonics.webhooks.events import MalformedEvent, WebhookEvent, parse_event
 from include.symphonics.webhooks.refusals import RefusalFlusher, RefusalLedger, SourceLimiter
@@ -95,9 +97,13 @@ class WebhookReceiver:
         building the app reads no secret and opens no connection).
     :param close_at_exit: write the last counted refusals when the process exits (for a host that never
         closes the app, such as the api-server).
+    :param metrics: where events accepted and refused (by reason) are counted (default: nowhere).
     """
 
-    def __init__(self, settings: SettingsSource, *, close_at_exit: bool = False) -> None:
+    def __init__(
+        self, settings: SettingsSource, *, close_at_exit: bool = False, metrics: MetricsSink | None = None
+    ) -> None:
+        self.metrics: MetricsSink = metrics if metrics is not None else NullMetrics()
         self._source = settings
         self._close_at_exit = close_at_exit
         self._runtime: _Runtime | None = None
@@ -178,6 +184,7 @@ class WebhookReceiver:
         if rejection.status_code == 408:
             headers["Connection"] = "close"  # the rest of the body is not read: the connection cannot be reused
         runtime.refusals.add(rejection)
+        self.metrics.incr(metric("webhooks", "refused", rejection.reason))
         return _error(rejection.status_code, code, message, rejection.request_id, headers=headers or None)
 
     async def _refuse_signed(
@@ -199,8 +206,10 @@ class WebhookReceiver:
                 await run_in_threadpool(store.record_late_event, runtime.pool, event, secret_used, rejection)
             except store.StoreUnavailable as exc:
                 log.error("late webhook %s not recorded: %s", rejection.request_id, exc)
+                self.metrics.incr(metric("webhooks", "unavailable"))
                 return _error(503, "SERVICE_UNAVAILABLE", "Not recorded, retry later", rejection.request_id)
         runtime.refusals.add(rejection, sample=False)
+        self.metrics.incr(metric("webhooks", "refused", rejection.reason))
         return _error(rejection.status_code, code, message, rejection.request_id, **extra)
 
     async def receive(self, request: Request) -> JSONResponse:
@@ -301,7 +310,9 @@ class WebhookReceiver:
             stored = await run_in_threadpool(store.record_event, runtime.pool, event, received_at, secret_used)
         except store.StoreUnavailable as exc:
             log.error("webhook %s not stored: %s", request_id, exc)
+            self.metrics.incr(metric("webhooks", "unavailable"))
             return _error(503, "SERVICE_UNAVAILABLE", "Not stored, retry later", request_id)
+        self.metrics.incr(metric("webhooks", "accepted", "stored" if stored else "duplicate"))
         if event.unknown_event:
             log.warning("webhook %s: unknown event type %r stored and flagged", request_id, event.event_type)
         return JSONResponse(
@@ -323,7 +334,11 @@ class WebhookReceiver:
 
 
 def create_webhook_app(
-    settings: SettingsSource | None = None, *, paths: tuple[str, ...] = ("/",), close_at_exit: bool = False
+    settings: SettingsSource | None = None,
+    *,
+    paths: tuple[str, ...] = ("/",),
+    close_at_exit: bool = False,
+    metrics: MetricsSink | None = None,
 ) -> FastAPI:
     """Build the receiver's app. Nothing is read or opened until the first request.
 
@@ -332,9 +347,17 @@ def create_webhook_app(
     :param paths: where ``POST`` is accepted; ``/`` is the mount point's root when mounted by the plugin.
     :param close_at_exit: write the refusals counted last when the process exits (the api-server never closes
         a mounted app; the stand-alone receiver closes it itself).
+    :param metrics: where events accepted and refused are counted (default: Airflow's stats, which the
+        api-server initialises and the stand-alone receiver initialises at start).
     """
+    if metrics is None:
+        from include.symphonics.metrics import AirflowStats
+
+        metrics = AirflowStats()
     receiver = WebhookReceiver(
-        settings if settings is not None else WebhookSettings.from_environment, close_at_exit=close_at_exit
+        settings if settings is not None else WebhookSettings.from_environment,
+        close_at_exit=close_at_exit,
+        metrics=metrics,
     )
 
     @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
--- Record the partner's answer to a create or a PATCH (or its failure) on one row.
+-- Record the partner's answer to a create or a PATCH (or its failure) on one row; returns, for a row published
+-- now, the seconds from its completion (the app's updated_at) to its publication (for the latency metric).
 UPDATE symphonics.interventions_ledger
    SET state = %(state)s,
        state_reason = %(reason)s,
@@ -20,3 +21,5 @@ UPDATE symphonics.interventions_ledger
        state_changed_at = CASE WHEN state = %(state)s THEN state_changed_at ELSE now() END,
        updated_at = now()
  WHERE id = %(id)s
+RETURNING CASE WHEN state = 'published' AND published_at = now() AND published_at >= app_updated_at
+               THEN extract(epoch FROM published_at - app_updated_at) END AS completed_to_published_s
