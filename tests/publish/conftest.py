@@ -169,9 +169,10 @@ def world(
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def publish_dag() -> Any:
-    """The ``symphonics_publish`` DAG, parsed from its file."""
+    """The ``symphonics_publish`` DAG, parsed from its file for each test: ``dag.test(run_conf=...)`` leaves the
+    run's conf in the DAG object's params, which the next test's run would otherwise inherit."""
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.dags.test_dag_integrity import DAGS_DIR
