@@ -113,6 +113,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[AirflowStack]:
     """The running stack, shared by this folder's modules."""
     app_db, sync_db = _scratch(stack, "app"), _scratch(stack, "sync")
+    # A metadata database of its own: the session's holds what other suites' dag.test() runs left behind (a
+    # publish run left running there would hold this stack's runs queued: one active run at a time).
+    airflow_db = _scratch(stack, "airflow")
     app_dsn, sync_dsn = stack.server.url(app_db), stack.server.url(sync_db)
     seed_database(app_dsn, interventions=DEMO_INTERVENTIONS, seed=7)
     migrate.upgrade(sync_dsn)
@@ -136,6 +139,7 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.server.sqlalchemy_url(airflow_db),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": "2",
@@ -158,6 +162,16 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        migrated = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=env,
+            cwd=localpg.PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
         for component in COMPONENTS:
             argv = [sys.executable, "-m", "airflow", component]
             if component == "api-server":
@@ -196,5 +210,5 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
         sandbox.http.close()
         shutil.rmtree(home, ignore_errors=True)
         with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
-            for name in (app_db, sync_db):
+            for name in (app_db, sync_db, airflow_db):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
