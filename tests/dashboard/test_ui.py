@@ -370,13 +370,16 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         )
         assert long_reason is not None
         assert long_reason[0] == LONG_PARTNER_REASON
-        assert long_reason[1].endswith("…") and LONG_PARTNER_REASON.startswith(long_reason[1][:-1])
+        assert long_reason[1].endswith("…")
+        assert LONG_PARTNER_REASON.startswith(long_reason[1][:-1])
         assert long_reason[2] == "1 (1 rejected file)"
         # Bars after the label column: each visible (several pixels wide) and inside its chart.
         widths = driver.execute_script(
-            "return [...document.querySelectorAll('#panel-rejections svg rect')].map((r) => r.getBoundingClientRect().width)"
+            "return [...document.querySelectorAll('#panel-rejections svg rect')]"
+            ".map((r) => r.getBoundingClientRect().width)"
         )
-        assert widths and min(widths) >= 5, widths
+        assert len(widths) == 4, widths
+        assert min(widths) >= 5, widths
         # The admin may read connections: the client id is on the page.
         assert CLIENT_ID in driver.find_element(By.ID, "limits-source").text
         # The ETA's basis is the last finished run that settled rows, shares are explained as ceilings.
