@@ -233,6 +233,60 @@ def seed(url: str, now: datetime) -> list[dict[str, Any]]:
     return calls
 
 
+#: The partner's reason for the rejected file of :func:`seed_newcomer_shapes`: long, with accents (from the demo).
+LONG_PARTNER_REASON = (
+    "Dossier rejeté : Les photos avant et après travaux sont illisibles ou manquantes, merci de les renvoyer "
+    "avec le numéro de série de l'équipement"
+)
+#: A publish run id as Airflow writes it (long, no space), of :func:`seed_newcomer_shapes`.
+LONG_RUN_ID = "manual__2026-11-28T21:31:50.409420+00:00"
+
+
+def seed_newcomer_shapes(url: str, now: datetime) -> None:
+    """Add to :func:`seed`'s rows the shapes a newcomer's demo showed and that broke the page's layout: a file the
+    partner rejected with a long accented reason, completions months old published 30 min ago (a backlog caught
+    up, not latency), a run id as long as Airflow's, and a watcher whose last error is a sentence.
+    """
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO symphonics.status_history (external_id, symphonics_id, from_status, to_status, source,"
+            " notes, occurred_at) SELECT external_id, symphonics_id, 'submitted', 'rejected', 'webhook', %s, %s"
+            " FROM symphonics.interventions_ledger WHERE state = 'published' ORDER BY id LIMIT 1",
+            (LONG_PARTNER_REASON, now - timedelta(hours=2)),
+        )
+        conn.execute(
+            "WITH old AS (SELECT id FROM symphonics.interventions_ledger WHERE state = 'published'"
+            " ORDER BY id OFFSET 3 LIMIT 3) UPDATE symphonics.interventions_ledger AS l"
+            " SET published_at = %(at)s, app_updated_at = %(at)s - interval '400 days' FROM old WHERE l.id = old.id",
+            {"at": now - timedelta(minutes=30)},
+        )
+        started = now - timedelta(minutes=20)
+        conn.execute(
+            "INSERT INTO symphonics.publish_runs (dag_id, run_id, dry_run, kill_switch, calls_budget, calls_spent,"
+            " backlog, started_at, finished_at) VALUES ('symphonics_publish', %s, false, true, 3000, 0, 0, %s, %s)",
+            (LONG_RUN_ID, started, started + timedelta(seconds=7)),
+        )
+        conn.execute(
+            "UPDATE symphonics.completion_watchers SET errors = 1, last_error_at = %s, last_error = %s",
+            (
+                now - timedelta(minutes=5),
+                "OperationalError: the app database closed the connection unexpectedly during the probe",
+            ),
+        )
+
+
+@pytest.fixture(scope="session")
+def seeded_for_ui(stack: TestStack) -> Iterator[Seeded]:
+    """:func:`seeded`'s rows and :func:`seed_newcomer_shapes`, in a database of its own (the other tests' figures
+    stay as they are)."""
+    url = _create_database(stack, "ui")
+    now = datetime.now(UTC).replace(microsecond=0)
+    calls = seed(url, now)
+    seed_newcomer_shapes(url, now)
+    yield Seeded(url=url, now=now, limits=limits_for(now), calls=calls)
+    _drop_database(stack, url)
+
+
 @pytest.fixture(scope="session")
 def seeded(stack: TestStack) -> Iterator[Seeded]:
     """A ``sync`` database at head with the known rows, seeded relative to the session's start."""

@@ -12,7 +12,7 @@ import pytest
 
 from include.symphonics.dashboard import queries
 from include.symphonics.dashboard.settings import QuotaLimits
-from tests.dashboard.conftest import CLIENT_ID, Seeded, limits_for
+from tests.dashboard.conftest import CLIENT_ID, LONG_PARTNER_REASON, Seeded, limits_for
 
 
 def percentile_cont(values: list[float], fraction: float) -> float:
@@ -171,6 +171,30 @@ def test_freshness_shows_the_watcher_and_completed_to_created_latency(conn: psyc
     # Out of the 24 h window, the creates no longer count.
     later = queries.freshness_panel(conn, seeded.now + timedelta(days=1))
     assert later["publishes"] == 0
+
+
+def test_old_completions_published_now_are_a_backlog_not_latency(seeded_for_ui: Seeded) -> None:
+    with psycopg.connect(seeded_for_ui.url, autocommit=True) as connection:
+        panel = queries.freshness_panel(connection, seeded_for_ui.now)
+        published_now = connection.execute(
+            "SELECT count(*) FROM symphonics.interventions_ledger WHERE published_at >= %s",
+            (seeded_for_ui.now - timedelta(hours=24),),
+        ).fetchone()
+
+    # Six creates in the window, three of them completed 400 days ago: only the three recent completions count.
+    assert published_now == (6,)
+    assert panel["publishes"] == 3
+    assert panel["p50_s"] == pytest.approx(8.0)
+    assert panel["p95_s"] == pytest.approx(11.6)
+
+
+def test_a_rejected_file_is_counted_as_a_file_not_local_nor_partner_validation(seeded_for_ui: Seeded) -> None:
+    with psycopg.connect(seeded_for_ui.url, autocommit=True) as connection:
+        panel = queries.rejections_panel(connection, seeded_for_ui.now)
+
+    (file,) = [r for r in panel["reasons"] if r["reason"] == LONG_PARTNER_REASON]
+    assert (file["rows"], file["invalid"], file["rejected_validation"], file["rejected_files"]) == (1, 0, 0, 1)
+    assert panel["refusals"] == 4
 
 
 def test_collect_is_one_json_document(conn: psycopg.Connection, seeded: Seeded) -> None:

@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from include.symphonics import localpg
-from tests.dashboard.conftest import CLIENT_ID, Seeded
+from tests.dashboard.conftest import CLIENT_ID, LONG_PARTNER_REASON, LONG_RUN_ID, Seeded
 from tests.fixtures.stack import TestStack, airflow_connection_json
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,8 +94,10 @@ def failed_publish_run() -> str:
 
 
 @pytest.fixture(scope="module")
-def api_server(stack: TestStack, seeded: Seeded, failed_publish_run: str) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins, on a free port, for this module."""
+def api_server(stack: TestStack, seeded_for_ui: Seeded, failed_publish_run: str) -> Iterator[ApiServer]:
+    """``airflow api-server`` with the project's plugins, on a free port, for this module, reading the seeded rows
+    and the shapes that broke the page on a newcomer's demo."""
+    seeded = seeded_for_ui
     port = _free_port()
     password = secrets.token_urlsafe(12)
     viewer_password = secrets.token_urlsafe(12)
@@ -234,6 +236,9 @@ for (const chart of document.querySelectorAll("svg")) {
       .map((t) => ({ node: t, rect: t.getBoundingClientRect() }));
   const bars = [...chart.querySelectorAll("rect:not(.cap)")].map((r) => r.getBoundingClientRect())
       .filter((r) => r.width > 0 && r.height > 0);
+  if (bars.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5)) {
+    problems.push(`a bar of chart "${chart.getAttribute("aria-label")}" is outside its chart`);
+  }
   texts.forEach((a, i) => {
     const r = a.rect;
     if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
@@ -330,7 +335,20 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         assert kpi("webhooks.refused") == "4"
         assert driver.find_element(By.CSS_SELECTOR, '[data-kpi="breaker.state"]').text.lower() == "closed"
         assert kpi("freshness.p95") == "11.6 s"
-        assert "symphonics_completions" in driver.find_element(By.ID, "panel-freshness").text
+        freshness = driver.find_element(By.ID, "panel-freshness").text
+        assert "symphonics_completions" in freshness
+        # Months-old completions published 30 min ago are a backlog, not latency: left out, and said so.
+        assert kpi("freshness.publishes") == "3"
+        assert "an older completion published now is a backlog" in freshness
+        # A run id as long as Airflow's takes two lines of its cell, its kill-switch note a third (seven before).
+        lines = driver.execute_script(
+            "const cell = [...document.querySelectorAll('#panel-runs tbody td:first-child')]"
+            f".find((c) => c.textContent.startsWith('{LONG_RUN_ID}'));"
+            "const style = getComputedStyle(cell);"
+            "return (cell.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom))"
+            " / parseFloat(style.lineHeight);"
+        )
+        assert 1 <= round(lines) <= 3, lines
         statuses = {
             card.get_attribute("id"): card.get_attribute("data-status")
             for card in driver.find_elements(By.CSS_SELECTOR, "section.card")
@@ -340,8 +358,28 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         rejections = driver.find_element(By.ID, "panel-rejections").text
         assert "invalid_email" in rejections
         assert "partner_refused" in rejections
-        # The refusals as analytics.rejections counts them (the seeded ledger's 3 rejected_validation rows).
-        assert "3 refusals in the last 7 days: 3 partner validation" in rejections
+        # The refusals as analytics.rejections counts them (the seeded ledger's 3 rejected_validation rows, and the
+        # file the partner rejected), each named in the singular or plural it needs.
+        assert "4 refusals in the last 7 days: 1 file, 3 partner validation (analytics.rejections)" in rejections
+        # A long reason is cut with an ellipsis, its full text in a tooltip; a rejected file is counted as one.
+        long_reason = driver.execute_script(
+            "const g = [...document.querySelectorAll('#panel-rejections g.bar-row')]"
+            ".find((row) => row.querySelector('title').textContent.startsWith('Dossier'));"
+            "return g && [g.querySelector('title').textContent, g.querySelector('text').textContent,"
+            " g.nextElementSibling.nextElementSibling.textContent.trim()];"
+        )
+        assert long_reason is not None
+        assert long_reason[0] == LONG_PARTNER_REASON
+        assert long_reason[1].endswith("…")
+        assert LONG_PARTNER_REASON.startswith(long_reason[1][:-1])
+        assert long_reason[2] == "1 (1 rejected file)"
+        # Bars after the label column: each visible (several pixels wide) and inside its chart.
+        widths = driver.execute_script(
+            "return [...document.querySelectorAll('#panel-rejections svg rect')]"
+            ".map((r) => r.getBoundingClientRect().width)"
+        )
+        assert len(widths) == 4, widths
+        assert min(widths) >= 5, widths
         # The admin may read connections: the client id is on the page.
         assert CLIENT_ID in driver.find_element(By.ID, "limits-source").text
         # The ETA's basis is the last finished run that settled rows, shares are explained as ceilings.

@@ -430,7 +430,8 @@ def breaker_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) 
 
 
 def freshness_panel(conn: psycopg.Connection, now: datetime) -> Panel:
-    """The completion watcher's last probe, and completed -> created latency of the last 24 h's creates.
+    """The completion watcher's last probe, and completed -> created latency of the last 24 h's creates whose
+    completion is in the last 24 h too (a backlog of old completions published now is not latency).
 
     :param conn: the ``sync`` database.
     :param now: the end of the window.

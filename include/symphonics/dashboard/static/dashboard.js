@@ -38,6 +38,16 @@
     const d = new Date(iso);
     return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
   }
+  // A duration in seconds, in the unit a person reads it in: s, min, h or d.
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    const units = [[86400, "d"], [3600, "h"], [60, "min"]];
+    for (const [size, unit] of units) {
+      if (Math.abs(seconds) >= size) return `${(seconds / size).toFixed(1)} ${unit}`;
+    }
+    return `${seconds.toFixed(1)} s`;
+  }
+  const plural = (n, one, many) => `${fmt(n)} ${n === 1 ? one : many}`;
   const hhmm = (iso) => new Date(iso).toISOString().slice(11, 16);
 
   // Integer ticks from 0: a step of 1, 2, 5, 10, 20, 50… so that at most 4 steps cover the maximum.
@@ -76,11 +86,16 @@
     return el("div", { class: "table-wrap" }, [el("table", { class: mode || "" }, [el("thead", {}, [head]), el("tbody", {}, body)])]);
   }
 
+  // A label cut to `max` characters with an ellipsis (the full text goes in a tooltip).
+  const truncate = (text, max) => (String(text).length > max ? `${String(text).slice(0, max - 1)}…` : String(text));
+
   // Horizontal bars: items [{label, value, max?, color?, note?}]. Labels and notes get columns wide enough for
-  // their text, so nothing is clipped by the chart's box or drawn over a bar.
+  // their text, up to a third of the chart each (a longer label is cut with an ellipsis, its full text in a
+  // tooltip), so nothing is clipped by the chart's box, drawn over a bar, or pushes the bars out of the chart.
   function hbars(items, options) {
-    const width = 460, row = 22;
-    const labelWidth = Math.max(60, ...items.map((it) => textWidth(it.label))) + 6;
+    const width = 460, row = 22, maxLabelChars = 24;
+    const labels = items.map((it) => truncate(it.label, maxLabelChars));
+    const labelWidth = Math.max(60, ...labels.map(textWidth)) + 6;
     const noteWidth = Math.max(...items.map((it) => textWidth(it.note || fmt(it.value)))) + 8;
     const top = Math.max(1, ...items.map((it) => Math.max(it.value, it.max || 0)));
     const span = Math.max(40, width - labelWidth - noteWidth);
@@ -88,7 +103,10 @@
       "aria-label": options.title || "bar chart" });
     items.forEach((it, i) => {
       const y = i * row + 2;
-      chart.appendChild(svg("text", { x: labelWidth - 6, y: y + 14, "text-anchor": "end", class: "bar-label" }, it.label));
+      const label = svg("g", { class: "bar-row" });
+      label.appendChild(svg("title", {}, String(it.label)));
+      label.appendChild(svg("text", { x: labelWidth - 6, y: y + 14, "text-anchor": "end", class: "bar-label" }, labels[i]));
+      chart.appendChild(label);
       if (it.max) {
         chart.appendChild(svg("rect", { x: labelWidth, y: y + 3, width: (span * it.max) / top, height: 14,
           fill: "none", stroke: "#9aa5b1", "stroke-dasharray": "3 2", class: "cap" }));
@@ -293,7 +311,7 @@
             when(r.started_at), r.duration_seconds === null ? "running" : `${Math.round(r.duration_seconds)} s`,
             r.published, r.updated, r.rejected, r.invalid, r.dead_letter,
             r.calls_budget ? `${r.calls_spent} / ${r.calls_budget}` : r.calls_spent, r.backlog]),
-          [false, false, false, true, true, true, true, true, true, true, true], "wrap")]),
+          [false, false, false, true, true, true, true, true, true, true, true], "wrap runs")]),
       ];
     },
     failed_runs(p) {
@@ -312,16 +330,22 @@
       ];
     },
     rejections(p) {
-      const kinds = { validation: "partner validation", intervention: "files", document: "documents" };
-      const byKind = p.refusals_by_kind.map((k) =>
-        `${fmt(k.refusals)} ${kinds[k.rejection_kind] || k.rejection_kind}${k.decided_by === "sync" ? " (our threshold)" : ""}`);
+      const kinds = { validation: ["partner validation", "partner validation"], intervention: ["file", "files"],
+        document: ["document", "documents"] };
+      const byKind = p.refusals_by_kind.map((k) => {
+        const [one, many] = kinds[k.rejection_kind] || [k.rejection_kind, k.rejection_kind];
+        return `${plural(k.refusals, one, many)}${k.decided_by === "sync" ? " (our threshold)" : ""}`;
+      });
+      // Each reason's rows by where they were held: our local rules, the partner's validation, a rejected file.
+      const split = (r) => [[r.invalid, "local", "local"], [r.rejected_validation, "partner", "partner"],
+        [r.rejected_files, "rejected file", "rejected files"]].filter(([n]) => n).map(([n, one, many]) => plural(n, one, many));
       return [
-        el("p", { class: "meta", text: `${fmt(p.refusals)} refusals in the last ${p.window_days} days` +
+        el("p", { class: "meta", text: `${plural(p.refusals, "refusal", "refusals")} in the last ${p.window_days} days` +
           (byKind.length ? `: ${byKind.join(", ")}` : "") + " (analytics.rejections)" }),
         legend(["invalid", "rejected"]),
         hbars(p.reasons.map((r) => ({ label: r.reason, value: r.rows,
-          color: r.rejected_validation >= r.invalid ? COLORS.rejected : COLORS.invalid,
-          note: `${fmt(r.rows)} (${fmt(r.invalid)} local, ${fmt(r.rejected_validation)} partner)` })),
+          color: r.invalid > r.rejected_validation + r.rejected_files ? COLORS.invalid : COLORS.rejected,
+          note: `${fmt(r.rows)} (${split(r).join(", ")})` })),
         { title: "rows per rejection reason" }),
       ];
     },
@@ -356,18 +380,20 @@
       ];
     },
     freshness(p) {
-      const secs = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} s`);
       const probeMs = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(2)} ms`);
       return [
         el("div", { class: "kpis" }, [
-          kpi("freshness.p50", secs(p.p50_s), "completed → created p50"),
-          kpi("freshness.p95", secs(p.p95_s), "completed → created p95"),
+          kpi("freshness.p50", duration(p.p50_s), "completed → created p50"),
+          kpi("freshness.p95", duration(p.p95_s), "completed → created p95"),
           kpi("freshness.publishes", fmt(p.publishes), "creates"),
         ]),
+        el("p", { class: "meta explain", "data-explain": "freshness", text: "Latency over the creates of the last " +
+          "24 h whose completion also falls in the last 24 h: an older completion published now is a backlog " +
+          "caught up, not latency, and is left out." }),
         table(["watcher", "last probe", "probe", "mean probe", "probes", "signals", "last signal", "errors", "last error"],
           p.watchers.map((w) => [w.watcher, when(w.last_probe_at), probeMs(w.last_probe_ms), probeMs(w.mean_probe_ms), w.probes,
             w.signals, when(w.last_signal_at), w.errors, w.last_error ? `${when(w.last_error_at)} ${w.last_error}` : "–"]),
-          [false, false, true, true, true, true, false, true, false]),
+          [false, false, true, true, true, true, false, true, false], "wrap freshness"),
       ];
     },
   };
