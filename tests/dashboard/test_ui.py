@@ -81,8 +81,11 @@ class ApiServer:
 
 
 @pytest.fixture(scope="module")
-def failed_publish_run() -> str:
-    """A run of ``symphonics_publish`` failed by a bad param, in the session's Airflow database: its run id."""
+def failed_publish_run(sync_dsn: str) -> str:
+    """A run of ``symphonics_publish`` failed by a bad param, in the session's Airflow database: its run id.
+
+    :param sync_dsn: the session's ``sync`` database, migrated (the run's tasks that run whatever failed use it).
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.dags.test_dag_integrity import DAGS_DIR
