@@ -39,6 +39,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -493,10 +494,7 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        localfiles.private_dir(LOCAL_DIR)
-        save_state()
-        server = localpg.get_server(LOCAL_DIR / "pg", tcp_port=tcp_port)
-        close_local_dir()
+        server = start_postgres(tcp_port, before_start=save_state)
         where = f"embedded, data in {server.embedded_dir}" if server.embedded_dir else "from SYMPHONICS_PG_URL"
         if server.tcp_port:
             where += f"; TCP 127.0.0.1:{server.tcp_port}, password only"
@@ -646,6 +644,21 @@ def status() -> int:
     if isinstance(tcp_port, int):
         print(f"analysts (DEMO password, this machine only): psql '{analyst_url(tcp_port)}'")
     return 0
+
+
+def start_postgres(tcp_port: int | None, before_start: Callable[[], None] = lambda: None) -> localpg.PgServer:
+    """The stack's PostgreSQL (embedded in ``.local/pg`` unless ``SYMPHONICS_PG_URL`` is set), ``.local/`` private.
+
+    :param tcp_port: the loopback TCP port for analysts, or None.
+    :param before_start: called once ``.local/`` exists, before the server starts (the runner saves its state).
+    """
+    localfiles.private_dir(LOCAL_DIR)
+    # Also before the start: a restarted embedded server is reached by pgserver's own user through .local/.
+    close_local_dir()
+    before_start()
+    server = localpg.get_server(LOCAL_DIR / "pg", tcp_port=tcp_port)
+    close_local_dir()
+    return server
 
 
 def close_local_dir() -> None:
