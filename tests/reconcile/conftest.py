@@ -37,9 +37,10 @@ def clean_reconcile_tables(sync_dsn: str) -> None:
         conn.execute(f"TRUNCATE {', '.join(RECONCILE_TABLES)}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def reconcile_dag() -> Any:
-    """The ``symphonics_reconcile`` DAG, parsed from its file."""
+    """The ``symphonics_reconcile`` DAG, parsed from its file for each test: ``dag.test(run_conf=...)`` leaves the
+    run's conf in the DAG object's params, which the next test's run would otherwise inherit."""
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.dags.test_dag_integrity import DAGS_DIR
