@@ -64,7 +64,7 @@ def test_the_project_is_mounted_and_importable() -> None:
 
 
 def test_image_version_agrees_with_requirements() -> None:
-    pinned = re.search(r"^apache-airflow==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M)
+    pinned = re.search(r"^apache-airflow(?:\[[\w,]+\])?==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M)
     image = re.search(r"^FROM apache/airflow:([\d.]+)-python3\.11$", (ROOT / "Dockerfile").read_text(), re.M)
     assert pinned
     assert image

@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     :return: the exit status.
     """
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=args.log_level.upper(), format=log_format)
     # Imported after parsing, so --help answers without loading the web stack.
     import uvicorn
 
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from include.symphonics.metrics import initialize_stats
 
     initialize_stats()  # only Airflow's own processes initialise its stats: this one is not one of them
+    # Importing Airflow's stats sets its own root handler (on stdout): the receiver logs to stderr, as before.
+    logging.basicConfig(level=args.log_level.upper(), format=log_format, force=True)
     app = create_webhook_app(settings, paths=STANDALONE_PATHS)
     print(f"Symphonics webhook receiver on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:
