@@ -279,7 +279,9 @@ def test_three_celery_workers_keep_the_partner_limits_exact(
         f"held row now {held_state}; total {time.monotonic() - started:.0f} s"
     )
 
-    assert states == Counter(success=RUNS_EXPECTED), dict(states)
+    # Every run succeeded; a 15-minute tick that falls during the test adds one scheduled publish run.
+    assert set(states) == {"success"}, dict(states)
+    assert RUNS_EXPECTED <= states["success"] <= RUNS_EXPECTED + 1, dict(states)
     # Resolved, not stuck: published, or moved on by what the partner said since (webhooks, reconcile).
     assert held_state is not None
     assert held_state[0] != "sending", held_state
