@@ -275,6 +275,21 @@ def test_a_source_past_its_limit_gets_429_but_its_signed_events_pass(webhook_db:
     assert len(rows(webhook_db, "SELECT id FROM symphonics.webhook_events WHERE NOT late")) == 3
 
 
+def read_available(conn: socket.socket, answers: list[bytes], index: int) -> bool:
+    """Append what ``conn`` has to read to ``answers[index]``; False once the server has closed it."""
+    conn.setblocking(False)
+    try:
+        while chunk := conn.recv(4096):
+            answers[index] += chunk
+        return False  # an empty read: the server closed the connection
+    except BlockingIOError:
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+    finally:
+        conn.setblocking(True)
+
+
 def slow_requests(url: str, connections: int) -> list[bytes]:
     """Open ``connections`` requests declaring 60,000 bytes and send one byte every 0.2 s; return what the
     server answered on each before it closed the connection (the sender gives up after 30 s)."""
@@ -296,17 +311,17 @@ def slow_requests(url: str, connections: int) -> list[bytes]:
             if not open_ones or time.monotonic() > give_up:
                 break
             for index in sorted(open_ones):
-                try:
-                    sockets[index].sendall(bytes([byte]))
-                    sockets[index].setblocking(False)
-                    with contextlib.suppress(BlockingIOError):
-                        chunk = sockets[index].recv(4096)
-                        answers[index] += chunk
-                        if not chunk:
-                            open_ones.discard(index)  # closed by the server
-                    sockets[index].setblocking(True)
-                except (BrokenPipeError, ConnectionResetError):
-                    open_ones.discard(index)
+                # Read before writing: once the server has answered, this sender stops sending and only waits
+                # for the close (a byte sent after the server's close would be answered by a reset, and a reset
+                # may discard the answer still unread in this socket's buffer).
+                if not read_available(sockets[index], answers, index):
+                    open_ones.discard(index)  # closed by the server
+                elif not answers[index]:
+                    try:
+                        sockets[index].sendall(bytes([byte]))
+                    except (BrokenPipeError, ConnectionResetError):
+                        read_available(sockets[index], answers, index)
+                        open_ones.discard(index)
             time.sleep(0.2)
     finally:
         for conn in sockets:
