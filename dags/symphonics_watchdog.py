@@ -1,0 +1,58 @@
+"""
+### Symphonics watchdog
+
+Deadline alerts, raised through the project's notifier (`symphonics.alerts`, the log, the optional
+`SYMPHONICS_ALERT_CONN_ID` channel):
+
+* **check_publish** → `publish_stalled`: no publish run has finished for `SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES`
+  (default 120) while rows wait in the ledger; once per stall.
+* **check_reconcile** → `reconcile_late`: the nightly reconcile has not built its snapshot by
+  `SYMPHONICS_RECONCILE_DONE_BY` (default `06:00`, Europe/Paris); once per night.
+
+A DAG of its own rather than Airflow's `DeadlineAlert`: a deadline hangs on a run and cannot see that no run happens
+at all (`include/symphonics/watchdog.py` says more). What to do for each alert: `docs/RUNBOOK.md`.
+
+Schedule: `SYMPHONICS_WATCHDOG_SCHEDULE` (default every 10 minutes).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE, schedule_from_env
+from include.symphonics.reconcile.settings import reconcile_schedule
+
+RECONCILE_SCHEDULE = reconcile_schedule()
+
+
+@dag(
+    schedule=schedule_from_env("SYMPHONICS_WATCHDOG_SCHEDULE", "*/10 * * * *"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["symphonics", "ops"],
+)
+def symphonics_watchdog() -> None:
+    @task
+    def check_publish() -> list[str]:
+        import pendulum
+
+        from include.symphonics import watchdog
+
+        return [alert.kind for alert in watchdog.check_publish(pendulum.now("UTC"))]
+
+    @task
+    def check_reconcile() -> list[str]:
+        import pendulum
+
+        from include.symphonics import watchdog
+
+        return [alert.kind for alert in watchdog.check_reconcile(pendulum.now("UTC"), RECONCILE_SCHEDULE)]
+
+    check_publish()
+    check_reconcile()
+
+
+symphonics_watchdog()
