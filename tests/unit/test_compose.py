@@ -57,6 +57,19 @@ def test_every_variable_has_a_default() -> None:
     assert undefined == []
 
 
+def test_every_component_has_the_same_metrics_settings() -> None:
+    # The stand-alone receiver initialises Airflow's stats from [metrics] itself: without them it sends nothing.
+    names = ("STATSD_ON", "STATSD_HOST", "STATSD_PORT", "STATSD_PREFIX")
+    receiver = COMPOSE["services"]["symphonics-webhooks"]["environment"]
+    common = COMPOSE["x-airflow-common"]["environment"]
+    scheduler = COMPOSE["services"]["airflow-scheduler"].get("environment") or common
+    for name in names:
+        variable = f"AIRFLOW__METRICS__{name}"
+        assert receiver.get(variable), variable
+        assert receiver[variable] == scheduler[variable], variable
+    assert receiver["AIRFLOW__METRICS__STATSD_ON"] == "${AIRFLOW__METRICS__STATSD_ON:-False}"
+
+
 def test_the_project_is_mounted_and_importable() -> None:
     common = COMPOSE["x-airflow-common"]
     assert "./:/opt/airflow/project" in common["volumes"]
