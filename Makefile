@@ -13,11 +13,13 @@ export PYTHONPATH := $(CURDIR)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %d.%d): install python3.11 and run make again, or set PYTHON=python3.11" % sys.version_info[:2])'
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "error: '$(PYTHON) -m venv' failed: install your system's venv package (Debian/Ubuntu: apt-get install python3-venv) and run make again" >&2; exit 1; }; }
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet requirements.lock
+	@# The project itself, editable and without dependencies: its entry point registers its Airflow provider.
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --no-deps -e .
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv and install the locked dependencies

@@ -258,6 +258,8 @@ def stack_environment(server: localpg.PgServer, logins: dict[str, Login] | None 
         # Airflow chmods the task log folders and files it creates (0775/0664 by default): private here.
         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        # OpenLineage off unless asked for (docs/OPERATIONS.md, "Lineage"): a transport alone would turn it on.
+        "AIRFLOW__OPENLINEAGE__DISABLED": os.environ.get("AIRFLOW__OPENLINEAGE__DISABLED", "true"),
         "SYMPHONICS_PG_HOST": server.socket_dir or admin.hostname or "localhost",
         "SYMPHONICS_PG_PORT": str(admin.port or ""),
         "SYMPHONICS_PG_USER": admin.username or "postgres",

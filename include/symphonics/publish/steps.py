@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from include.symphonics import lineage
 from include.symphonics.client import RunBudget
 from include.symphonics.db import dsn
 from include.symphonics.params import publish_params
@@ -85,6 +86,8 @@ def run_extract(
     counts = extract_step.extract(
         dsn(settings.app_conn_id), dsn(settings.sync_conn_id), request, run_id=run_id, settings=settings
     )
+    # Read with psycopg, which no Airflow hook sees: the lineage collector is told here.
+    lineage.report_app_tables(settings.app_conn_id, lineage.APP_TABLES_READ, direction="input")
     return counts.as_dict()
 
 
@@ -149,10 +152,13 @@ def run_publish(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
     dry_run = bool(params.get("dry_run"))
     hook = _hook(settings, run_id)
     try:
+        client = hook.get_conn()
         counts = publisher.publish(
-            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings, dry_run=dry_run
+            dsn(settings.sync_conn_id), client, run_id=run_id, settings=settings, dry_run=dry_run
         )
         kill_switch = _kill_switch_said(hook, counts.stopped)
+        if not dry_run:
+            lineage.report_partner_interventions(hook, client.base_url, direction="output")
     finally:
         hook.close()
     return {**counts.as_dict(), "calls": hook.guard.admitted, "kill_switch": kill_switch}

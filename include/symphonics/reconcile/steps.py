@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from include.symphonics import lineage
 from include.symphonics.db import dsn
 from include.symphonics.reconcile import app_state, poll, purge, rules, snapshot, webhook_apply, writeback
 from include.symphonics.reconcile.settings import ReconcileSettings, reconcile_schedule, writeback_enabled
@@ -38,6 +39,8 @@ def run_poll_statuses(*, run_id: str) -> dict[str, Any]:
             quiet_for_seconds=settings.poll_quiet_for.total_seconds(),
             max_polls=settings.max_polls,
         )
+        if hook.guard.admitted:  # the partner's interventions were read
+            lineage.report_partner_interventions(hook, hook.get_conn().base_url, direction="input")
     finally:
         hook.close()
     return {**counts.as_dict(), "requests": hook.guard.admitted}
@@ -48,8 +51,10 @@ def run_copy_app_state(*, run_id: str) -> dict[str, int]:
     settings = ReconcileSettings.from_environment()
     sync_dsn, app_dsn = dsn(settings.sync_conn_id), dsn(settings.app_conn_id)
     result = app_state.copy_app_state(app_dsn, sync_dsn, run_id=run_id, overlap=settings.app_copy_overlap)
+    lineage.report_app_tables(settings.app_conn_id, lineage.APP_TABLES_COPIED, direction="input")
     if writeback_enabled():
         result.update(writeback.write_back(sync_dsn, app_dsn))
+        lineage.report_app_tables(settings.app_conn_id, lineage.APP_TABLES_WRITTEN, direction="output")
     return result
 
 
