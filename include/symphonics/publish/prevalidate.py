@@ -26,7 +26,7 @@ from include.symphonics.publish.payload import (
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
-from include.symphonics.publish.states import LedgerState, Reason
+from include.symphonics.publish.states import LedgerState, Reason, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,20 @@ class Decision:
     detail: str | None = None
     payload: dict[str, Any] | None = None
     changed_fields: dict[str, Any] | None = None
+
+    def as_update(self, row_id: int, run_id: str) -> dict[str, Any]:
+        """The parameters of ``sql/publish/prevalidation_update.sql`` for a pending row."""
+        check_transition(LedgerState.PENDING, self.state)
+        return {
+            "id": row_id,
+            "state": self.state.value,
+            "reason": self.reason,
+            "detail": self.detail,
+            "payload": None if self.payload is None else Jsonb(self.payload),
+            "payload_fingerprint": None if self.payload is None else fingerprint(self.payload),
+            "changed_fields": None if self.changed_fields is None else Jsonb(self.changed_fields),
+            "run_id": run_id,
+        }
 
 
 def _current_payload(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,20 +149,7 @@ def prevalidate(sync_dsn: str, *, run_id: str, settings: PublishSettings | None 
                 for row in rows:
                     decision = decide(row)
                     counts[decision.state.value] += 1
-                    updates.append(
-                        {
-                            "id": row["id"],
-                            "state": decision.state.value,
-                            "reason": decision.reason,
-                            "detail": decision.detail,
-                            "payload": None if decision.payload is None else Jsonb(decision.payload),
-                            "payload_fingerprint": None if decision.payload is None else fingerprint(decision.payload),
-                            "changed_fields": None
-                            if decision.changed_fields is None
-                            else Jsonb(decision.changed_fields),
-                            "run_id": run_id,
-                        }
-                    )
+                    updates.append(decision.as_update(row["id"], run_id))
                 cur.executemany(query("prevalidation_update"), updates)
                 after_id = rows[-1]["id"]
     log.info("local rules: %s", dict(counts))
