@@ -23,10 +23,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
-from include.symphonics.publish.payload import fingerprint, lookup_address, lookup_key
+from include.symphonics.publish.payload import decided_row, lookup_address, lookup_key
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
-from include.symphonics.publish.states import LedgerState, Reason, check_transition
+from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -134,19 +134,12 @@ class PartnerDecision:
 
     def as_update(self, row_id: int, run_id: str) -> dict[str, Any]:
         """The parameters of ``sql/publish/validation_update.sql``."""
-        check_transition(LedgerState.PENDING, self.state)
         error = self.error
         return {
-            "id": row_id,
-            "state": self.state.value,
-            "reason": self.reason,
-            "detail": self.detail,
-            "payload": None if self.payload is None else Jsonb(self.payload),
-            "payload_fingerprint": None if self.payload is None else fingerprint(self.payload),
+            **decided_row(row_id, LedgerState.PENDING, self.state, self.reason, self.detail, self.payload, run_id),
             "error_code": None if error is None else (error.code or str(error.status)),
             "error_message": None if error is None else error.message,
             "request_id": None if error is None else error.request_id,
-            "run_id": run_id,
         }
 
 
@@ -299,7 +292,7 @@ def validate_with_partner(
     counts = ValidationCounts(reasons=Counter())
     after_id = 0
     with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
-        caches = _Caches(cache_conn, settings)
+        run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id)
         while counts.stopped is None:
             with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
                 cur.execute(
@@ -309,7 +302,7 @@ def validate_with_partner(
                 if not rows:
                     break
                 after_id = rows[-1]["id"]
-                stop = _validate_batch(cur, rows, caches, client, settings, counts, run_id)
+                stop = run.validate_batch(cur, rows)
                 if stop is not None:
                     counts.stopped = stop.refusal
                     log.warning("partner validation stopped: %s", stop)
@@ -371,87 +364,83 @@ class _BatchAnswers:
         return None if email is None else self.users.get(email)
 
 
-def _ask_pdls(
-    questions: _BatchQuestions, caches: _Caches, client: SymphonicsClient, counts: ValidationCounts
-) -> tuple[_BatchAnswers, SymphonicsError | None]:
-    """Validate each distinct PDL, then look up each distinct address (from the cache first)."""
-    pdls = questions.pdl_of.values()
-    answers = _BatchAnswers()
-    answers.pdls, stop = _ask_each(
-        pdls, caches.pdls(sorted(set(pdls))), lambda pdl: caches.keep_pdl(pdl, client), counts
-    )
-    if stop is None:
-        inputs = questions.lookup_inputs
-        answers.lookups, stop = _ask_each(
-            inputs, caches.lookups(sorted(inputs)), lambda key: caches.keep_lookup(key, *inputs[key], client), counts
+@dataclass
+class _PartnerRun:
+    """One run of the step: its caches, client, settings and counts, shared by each batch's steps."""
+
+    caches: _Caches
+    client: SymphonicsClient
+    settings: PublishSettings
+    counts: ValidationCounts
+    run_id: str
+
+    def validate_batch(self, cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) -> SymphonicsError | None:
+        """Ask the batch's PDLs, then its installers, then record every decision; the call not sent, if any."""
+        questions = _BatchQuestions.of(rows)
+        answers, stop = self.ask_pdls(questions)
+        if stop is None:
+            stop = self.ask_installers(rows, questions, answers)
+        self.record_decisions(cur, rows, questions, answers)
+        return stop
+
+    def ask_pdls(self, questions: _BatchQuestions) -> tuple[_BatchAnswers, SymphonicsError | None]:
+        """Validate each distinct PDL, then look up each distinct address (from the cache first)."""
+        caches, client, counts = self.caches, self.client, self.counts
+        pdls = questions.pdl_of.values()
+        answers = _BatchAnswers()
+        answers.pdls, stop = _ask_each(
+            pdls, caches.pdls(sorted(set(pdls))), lambda pdl: caches.keep_pdl(pdl, client), counts
         )
-    return answers, stop
+        if stop is None:
+            inputs = questions.lookup_inputs
+            answers.lookups, stop = _ask_each(
+                inputs,
+                caches.lookups(sorted(inputs)),
+                lambda key: caches.keep_lookup(key, *inputs[key], client),
+                counts,
+            )
+        return answers, stop
 
-
-def _ask_installers(
-    rows: list[dict[str, Any]],
-    questions: _BatchQuestions,
-    answers: _BatchAnswers,
-    caches: _Caches,
-    client: SymphonicsClient,
-    settings: PublishSettings,
-    counts: ValidationCounts,
-) -> SymphonicsError | None:
-    """Validate the installer of each row whose PDL passed, each distinct e-mail once."""
-    for row in rows:
-        pdl_answer = answers.pdl_answer(row["id"], questions)
-        if isinstance(pdl_answer, PdlAnswer | LookupAnswer) and _pdl_refusal(pdl_answer, settings) is None:
-            questions.email_of[row["id"]] = row["source"]["installer"]["email"].strip().lower()
-    emails = questions.email_of.values()
-    answers.users, stop = _ask_each(
-        emails, caches.users(sorted(set(emails))), lambda email: caches.keep_user(email, client), counts
-    )
-    return stop
-
-
-def _record_decisions(
-    cur: psycopg.Cursor[dict[str, Any]],
-    rows: list[dict[str, Any]],
-    questions: _BatchQuestions,
-    answers: _BatchAnswers,
-    settings: PublishSettings,
-    counts: ValidationCounts,
-    run_id: str,
-) -> None:
-    """Decide each row that has its answers and record it; the others wait for the next run."""
-    updates = []
-    for row in rows:
-        decision = _decide(
-            row, answers.pdl_answer(row["id"], questions), answers.user_answer(row["id"], questions), settings
+    def ask_installers(
+        self, rows: list[dict[str, Any]], questions: _BatchQuestions, answers: _BatchAnswers
+    ) -> SymphonicsError | None:
+        """Validate the installer of each row whose PDL passed, each distinct e-mail once."""
+        for row in rows:
+            pdl_answer = answers.pdl_answer(row["id"], questions)
+            if isinstance(pdl_answer, PdlAnswer | LookupAnswer) and _pdl_refusal(pdl_answer, self.settings) is None:
+                questions.email_of[row["id"]] = row["source"]["installer"]["email"].strip().lower()
+        emails = questions.email_of.values()
+        caches, client = self.caches, self.client
+        answers.users, stop = _ask_each(
+            emails, caches.users(sorted(set(emails))), lambda email: caches.keep_user(email, client), self.counts
         )
-        if decision is None:
-            counts.waiting += 1
-            continue
-        if decision.state is LedgerState.READY:
-            counts.ready += 1
-        else:
-            counts.rejected += 1
-            assert counts.reasons is not None
-            counts.reasons[decision.reason or "?"] += 1
-            log.info("%s rejected by the partner's validation: %s", row["external_id"], decision.reason)
-        updates.append(decision.as_update(row["id"], run_id))
-    if updates:
-        cur.executemany(query("validation_update"), updates)
+        return stop
 
-
-def _validate_batch(
-    cur: psycopg.Cursor[dict[str, Any]],
-    rows: list[dict[str, Any]],
-    caches: _Caches,
-    client: SymphonicsClient,
-    settings: PublishSettings,
-    counts: ValidationCounts,
-    run_id: str,
-) -> SymphonicsError | None:
-    """Ask the batch's PDLs, then its installers, then record every decision; the call not sent, if any."""
-    questions = _BatchQuestions.of(rows)
-    answers, stop = _ask_pdls(questions, caches, client, counts)
-    if stop is None:
-        stop = _ask_installers(rows, questions, answers, caches, client, settings, counts)
-    _record_decisions(cur, rows, questions, answers, settings, counts, run_id)
-    return stop
+    def record_decisions(
+        self,
+        cur: psycopg.Cursor[dict[str, Any]],
+        rows: list[dict[str, Any]],
+        questions: _BatchQuestions,
+        answers: _BatchAnswers,
+    ) -> None:
+        """Decide each row that has its answers and record it; the others wait for the next run."""
+        counts, updates = self.counts, []
+        for row in rows:
+            pdl_answer, user_answer = (
+                answers.pdl_answer(row["id"], questions),
+                answers.user_answer(row["id"], questions),
+            )
+            decision = _decide(row, pdl_answer, user_answer, self.settings)
+            if decision is None:
+                counts.waiting += 1
+                continue
+            if decision.state is LedgerState.READY:
+                counts.ready += 1
+            else:
+                counts.rejected += 1
+                assert counts.reasons is not None
+                counts.reasons[decision.reason or "?"] += 1
+                log.info("%s rejected by the partner's validation: %s", row["external_id"], decision.reason)
+            updates.append(decision.as_update(row["id"], self.run_id))
+        if updates:
+            cur.executemany(query("validation_update"), updates)

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from include.symphonics.publish.payload import (
     build_payload,
-    fingerprint,
+    decided_row,
     new_documents,
     normalise_pdl,
     normalise_phone,
@@ -26,7 +26,7 @@ from include.symphonics.publish.payload import (
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
-from include.symphonics.publish.states import LedgerState, Reason, check_transition
+from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,9 @@ class Decision:
 
     def as_update(self, row_id: int, run_id: str) -> dict[str, Any]:
         """The parameters of ``sql/publish/prevalidation_update.sql`` for a pending row."""
-        check_transition(LedgerState.PENDING, self.state)
-        return {
-            "id": row_id,
-            "state": self.state.value,
-            "reason": self.reason,
-            "detail": self.detail,
-            "payload": None if self.payload is None else Jsonb(self.payload),
-            "payload_fingerprint": None if self.payload is None else fingerprint(self.payload),
-            "changed_fields": None if self.changed_fields is None else Jsonb(self.changed_fields),
-            "run_id": run_id,
-        }
+        changed = None if self.changed_fields is None else Jsonb(self.changed_fields)
+        decided = decided_row(row_id, LedgerState.PENDING, self.state, self.reason, self.detail, self.payload, run_id)
+        return {**decided, "changed_fields": changed}
 
 
 def _current_payload(source: Mapping[str, Any]) -> dict[str, Any]:
