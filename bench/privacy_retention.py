@@ -45,7 +45,7 @@ INSERT INTO symphonics.interventions_ledger (
 SELECT 'int_' || lpad(g::text, 8, '0'), g, 'completed', r.changed_at, r.record, md5(g::text), r.record,
        CASE WHEN s.state = 'published' THEN r.record END,
        CASE WHEN s.state = 'published' THEN r.record -> 'documents' ELSE '[]'::jsonb END,
-       s.state, CASE WHEN s.state NOT IN ('published', 'ready') THEN 'bench' END,
+       s.state, CASE WHEN s.state NOT IN ('published', 'ready') THEN 'missing_document' END,
        CASE WHEN s.state = 'published' THEN 'sym_' || lpad(g::text, 8, '0') END,
        CASE WHEN s.state = 'published' THEN r.changed_at END,
        r.changed_at

@@ -37,7 +37,8 @@ INSERT INTO symphonics.interventions_ledger (
     symphonics_id, published_at, state_changed_at
 )
 SELECT 'int_' || lpad(g::text, 8, '0'), g, 'completed', t.base + interval '1 hour', '{}'::jsonb, md5(g::text),
-       s.state, CASE WHEN s.state <> 'published' THEN 'bench' END,
+       s.state, CASE s.state WHEN 'invalid' THEN 'missing_document' WHEN 'rejected_validation' THEN 'pdl_invalid'
+                        WHEN 'dead_letter' THEN 'too_many_attempts' END,
        CASE WHEN s.state = 'published' THEN 'sym_' || lpad(g::text, 8, '0') END,
        CASE WHEN s.state = 'published' THEN t.base + interval '2 hours' END,
        t.base + interval '2 hours'

@@ -41,7 +41,7 @@ from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
     },
 )
 def symphonics_privacy_erasure() -> None:
-    @task
+    @task(multiple_outputs=False)  # one XCom, the whole result: stated, not inferred
     def erase() -> dict[str, Any]:
         from include.symphonics.privacy import steps
         from include.symphonics.privacy.erasure import ErasureRequestError

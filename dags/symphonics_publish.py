@@ -38,6 +38,7 @@ at a time: events that arrive during a run start one more run when it ends, not 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
@@ -71,13 +72,14 @@ def _run_id() -> str:
     },
 )
 def symphonics_publish() -> None:
-    @task
+    # Each task returns one dict, kept as one XCom (return_value): stated, not left to Airflow's inference.
+    @task(multiple_outputs=False)
     def check_params() -> dict[str, Any]:
         checked = run_params.fail_run_on_invalid(run_params.publish_params, get_current_context()["params"])
         return dict(checked.as_dict())
 
-    @task
-    def extract(checked: dict[str, Any]) -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def extract() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
         context = get_current_context()
@@ -90,31 +92,27 @@ def symphonics_publish() -> None:
             schedule=SCHEDULE,
         )
 
-    @task
-    def prevalidate(extracted: dict[str, Any]) -> dict[str, int]:
+    @task(multiple_outputs=False)
+    def prevalidate() -> dict[str, int]:
         from include.symphonics.publish import steps
 
         return steps.run_prevalidate(run_id=_run_id())
 
-    @task
-    def validate_with_partner(local: dict[str, int]) -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def validate_with_partner() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
         return steps.run_partner_validation(run_id=_run_id())
 
-    @task
-    def publish(partner: dict[str, Any]) -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def publish() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
         return steps.run_publish(get_current_context()["params"], run_id=_run_id())
 
-    @task(outlets=[LEDGER_ASSET])
-    def summarise(
-        extracted: dict[str, Any],
-        local: dict[str, int],
-        partner: dict[str, Any],
-        published: dict[str, Any],
-    ) -> dict[str, Any]:
+    @task(multiple_outputs=False, outlets=[LEDGER_ASSET])
+    def summarise(counts: Mapping[str, Any]) -> dict[str, Any]:
+        """:param counts: each step's counts by step (TaskFlow resolves the XComArgs inside the mapping)."""
         from include.symphonics.publish import steps
         from include.symphonics.publish.summary import RunInfo
 
@@ -127,24 +125,29 @@ def symphonics_publish() -> None:
             logical_date=context.get("logical_date"),
             started_at=dag_run.start_date,
         )
-        result = steps.run_summarise(run, context["params"], extracted, local, partner, published)
+        result = steps.run_summarise(
+            run,
+            context["params"],
+            counts["extracted"],
+            counts["local"],
+            counts["partner"],
+            counts["published"],
+        )
         context["outlet_events"][LEDGER_ASSET].extra = {
             key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
         }
         return result
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def minimise_personal_data() -> dict[str, int]:
         from include.symphonics.privacy import steps
 
         return steps.run_minimise()
 
-    # TaskFlow passes XComArgs where the bodies receive their values: mypy cannot see through the decorator.
-    extracted = extract(check_params())  # type: ignore[arg-type]
-    local = prevalidate(extracted)  # type: ignore[arg-type]
-    partner = validate_with_partner(local)  # type: ignore[arg-type]
-    published = publish(partner)  # type: ignore[arg-type]
-    summarise(extracted, local, partner, published)  # type: ignore[arg-type]
+    # Each step reads the ledger, not its predecessor's counts: the order is stated, only summarise reads them.
+    extracted, local, partner, published = extract(), prevalidate(), validate_with_partner(), publish()
+    check_params() >> extracted >> local >> partner >> published
+    summarise({"extracted": extracted, "local": local, "partner": partner, "published": published})
     published >> minimise_personal_data()
 
 

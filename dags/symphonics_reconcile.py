@@ -67,29 +67,30 @@ def _run_id() -> str:
     },
 )
 def symphonics_reconcile() -> None:
-    @task
+    # Each task returns one value, kept as one XCom (return_value): stated, not left to Airflow's inference.
+    @task(multiple_outputs=False)
     def check_params() -> str | None:
         return run_params.fail_run_on_invalid(run_params.snapshot_date_param, get_current_context()["params"])
 
-    @task
+    @task(multiple_outputs=False)
     def apply_webhooks() -> dict[str, int]:
         from include.symphonics.reconcile import steps
 
         return steps.run_apply_webhooks(run_id=_run_id())
 
-    @task
+    @task(multiple_outputs=False)
     def poll_statuses() -> dict[str, Any]:
         from include.symphonics.reconcile import steps
 
         return steps.run_poll_statuses(run_id=_run_id())
 
-    @task
+    @task(multiple_outputs=False)
     def copy_app_state() -> dict[str, int]:
         from include.symphonics.reconcile import steps
 
         return steps.run_copy_app_state(run_id=_run_id())
 
-    @task(inlets=[LEDGER_ASSET], outlets=[SNAPSHOT_ASSET])
+    @task(multiple_outputs=False, inlets=[LEDGER_ASSET], outlets=[SNAPSHOT_ASSET])
     def build_snapshot() -> dict[str, Any]:
         from include.symphonics.reconcile import steps
 
@@ -128,19 +129,19 @@ def symphonics_reconcile() -> None:
             parameters={"snapshot_date": "{{ ti.xcom_pull(task_ids='build_snapshot')['snapshot_date'] }}"},
         )
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def purge() -> dict[str, int]:
         from include.symphonics.reconcile import steps
 
         return steps.run_purge()
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def personal_data_retention() -> dict[str, Any]:
         from include.symphonics.privacy import steps
 
         return steps.run_retention()
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def evaluate_alerts() -> dict[str, Any]:
         from include.symphonics.reconcile import steps
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import psycopg
 
 from include.symphonics import db
+from include.symphonics.sql import SqlFolder
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class CheckResult:
     detail: str
 
 
+_SQL = SqlFolder("health")
+
 #: The detail of the partner check while the kill switch is on (no request is made).
 KILL_SWITCH_DETAIL = "kill switch on (Variable symphonics_kill_switch): the partner API was not contacted"
 
@@ -43,7 +46,7 @@ def check_database(conn_id: str) -> CheckResult:
     started = time.perf_counter()
     try:
         with psycopg.connect(db.dsn(conn_id), connect_timeout=10) as conn:
-            version = conn.execute("SHOW server_version").fetchone()
+            version = conn.execute(_SQL.query("server_version")).fetchone()
         detail = f"PostgreSQL {version[0] if version else '?'}"
         ok = True
     except psycopg.Error as exc:
@@ -77,9 +80,14 @@ def record(result: CheckResult, run_id: str | None = None) -> None:
     """Store ``result`` in the sync database's health-check history."""
     with db.connect(db.SYNC_CONN_ID) as conn:
         conn.execute(
-            "INSERT INTO symphonics.healthchecks (component, ok, latency_ms, detail, run_id) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (result.component, result.ok, result.latency_ms, result.detail, run_id),
+            _SQL.query("healthcheck_insert"),
+            {
+                "component": result.component,
+                "ok": result.ok,
+                "latency_ms": result.latency_ms,
+                "detail": result.detail,
+                "run_id": run_id,
+            },
         )
 
 

@@ -65,7 +65,7 @@ def _insert(conn: psycopg.Connection, n: int, state: str, age_days: float) -> No
             "sent": record if published else None,
             "docs": json.dumps(_record(n)["documents"] if published else [], ensure_ascii=False),
             "state": state,
-            "reason": None if state in ("published", "updated", "pending", "ready", "sending") else "some_reason",
+            "reason": None if state in ("published", "updated", "pending", "ready", "sending") else "partner_refused",
             "sid": f"sym_{n}" if published or state == "changed_after_publish" else None,
             "changed": json.dumps(
                 {

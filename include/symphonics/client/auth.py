@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from include.symphonics.client.errors import SymphonicsAuthError
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import register_secret
+from include.symphonics.sql import SqlFolder
 
 #: Seconds before expiry at which a token is renewed (capped at half the token's lifetime).
 DEFAULT_REFRESH_MARGIN = 60.0
@@ -93,10 +94,7 @@ class InMemoryTokenStore:
             return token
 
 
-_SELECT_TOKEN = (
-    "SELECT access_token_encrypted, token_type, expires_at, refresh_at FROM symphonics.api_tokens "  # noqa: S105
-    "WHERE client_id = %s AND base_url = %s"
-)
+_SQL = SqlFolder("client")
 
 
 def _epoch(value: datetime) -> float:
@@ -138,10 +136,7 @@ class PostgresTokenStore:
 
     def load(self, client_id: str, base_url: str) -> AccessToken | None:
         with self._db.transaction() as conn:
-            row = conn.execute(
-                _SELECT_TOKEN,
-                (client_id, base_url),
-            ).fetchone()
+            row = conn.execute(_SQL.query("token_read"), {"client_id": client_id, "base_url": base_url}).fetchone()
         return self._decode(row)
 
     def renew(
@@ -152,40 +147,21 @@ class PostgresTokenStore:
         obtain: Callable[[], AccessToken],
     ) -> AccessToken:
         with self._db.transaction() as conn:
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended('symphonics.api_tokens/' || %s || '/' || %s, 0))",
-                (client_id, base_url),
-            )
-            current = self._decode(
-                conn.execute(
-                    _SELECT_TOKEN,
-                    (client_id, base_url),
-                ).fetchone()
-            )
+            key = {"client_id": client_id, "base_url": base_url}
+            conn.execute(_SQL.query("token_renew_lock"), key)
+            current = self._decode(conn.execute(_SQL.query("token_read"), key).fetchone())
             if current is not None and still_good(current):
                 return current
             token = obtain()
             conn.execute(
-                """
-                INSERT INTO symphonics.api_tokens
-                    (client_id, base_url, access_token_encrypted, token_type,
-                     expires_at, refresh_at, obtained_at)
-                VALUES (%s, %s, %s, %s, %s, %s, now())
-                ON CONFLICT ON CONSTRAINT api_tokens_pkey DO UPDATE SET
-                    access_token_encrypted = EXCLUDED.access_token_encrypted,
-                    token_type = EXCLUDED.token_type,
-                    expires_at = EXCLUDED.expires_at,
-                    refresh_at = EXCLUDED.refresh_at,
-                    obtained_at = EXCLUDED.obtained_at
-                """,
-                (
-                    client_id,
-                    base_url,
-                    self._cipher.encrypt(token.value.encode("utf-8")),
-                    token.token_type,
-                    _timestamp(token.expires_at),
-                    _timestamp(token.refresh_at),
-                ),
+                _SQL.query("token_write"),
+                {
+                    **key,
+                    "encrypted": self._cipher.encrypt(token.value.encode("utf-8")),
+                    "token_type": token.token_type,
+                    "expires_at": _timestamp(token.expires_at),
+                    "refresh_at": _timestamp(token.refresh_at),
+                },
             )
             return token
 

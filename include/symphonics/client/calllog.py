@@ -14,6 +14,7 @@ import psycopg
 
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import get_logger
+from include.symphonics.sql import SqlFolder
 
 log = get_logger(__name__)
 
@@ -74,6 +75,9 @@ class MemoryCallRecorder:
         self.calls.append(call)
 
 
+_SQL = SqlFolder("client")
+
+
 class PostgresCallRecorder:
     """Writes the rows to ``symphonics.api_calls``.
 
@@ -87,29 +91,24 @@ class PostgresCallRecorder:
         try:
             with self._db.transaction() as conn:
                 conn.execute(
-                    """
-                    INSERT INTO symphonics.api_calls
-                        (called_at, client_id, priority_class, operation, method, path, status, error_code,
-                         latency_ms, attempt, request_id, token_request, dag_id, task_id, run_id)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                    """,
-                    (
-                        call.called_at,
-                        call.client_id,
-                        call.priority_class,
-                        call.operation,
-                        call.method,
-                        call.path,
-                        call.status,
-                        call.error_code,
-                        call.latency_ms,
-                        call.attempt,
-                        call.request_id,
-                        call.token_request,
-                        call.context.dag_id,
-                        call.context.task_id,
-                        call.context.run_id,
-                    ),
+                    _SQL.query("call_insert"),
+                    {
+                        "called_at": call.called_at,
+                        "client_id": call.client_id,
+                        "priority_class": call.priority_class,
+                        "operation": call.operation,
+                        "method": call.method,
+                        "path": call.path,
+                        "status": call.status,
+                        "error_code": call.error_code,
+                        "latency_ms": call.latency_ms,
+                        "attempt": call.attempt,
+                        "request_id": call.request_id,
+                        "token_request": call.token_request,
+                        "dag_id": call.context.dag_id,
+                        "task_id": call.context.task_id,
+                        "run_id": call.context.run_id,
+                    },
                 )
         except psycopg.Error as exc:
             log.warning("could not record a Symphonics call in api_calls: %s", type(exc).__name__)

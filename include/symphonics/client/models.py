@@ -145,11 +145,6 @@ class CreateResult:
     request_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def id_known(self) -> bool:
-        """Whether the partner's id is known (created now or resolved from the 409)."""
-        return self.symphonics_id is not None
-
 
 @dataclass(frozen=True)
 class NextStep:

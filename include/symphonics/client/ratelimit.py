@@ -44,6 +44,7 @@ from typing import Protocol, TypeVar
 from include.symphonics.client.errors import QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import get_logger
+from include.symphonics.sql import SqlFolder
 
 log = get_logger(__name__)
 
@@ -289,6 +290,9 @@ def _ts(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
 
+_SQL = SqlFolder("client")
+
+
 class PostgresQuotaStore:
     """The counters in ``symphonics.quota_windows`` and ``symphonics.quota_class_usage`` of the ``sync`` DB.
 
@@ -300,16 +304,8 @@ class PostgresQuotaStore:
 
     def transact(self, client_id: str, policy: QuotaPolicy, step: Callable[[QuotaState], T]) -> T:
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO symphonics.quota_windows (client_id) VALUES (%s) "
-                "ON CONFLICT ON CONSTRAINT quota_windows_pkey DO NOTHING",
-                (client_id,),
-            )
-            row = conn.execute(
-                "SELECT recent_sends, day_start, day_used, server_remaining, server_reset_at "
-                "FROM symphonics.quota_windows WHERE client_id = %s FOR UPDATE",
-                (client_id,),
-            ).fetchone()
+            conn.execute(_SQL.query("quota_window_ensure"), {"client_id": client_id})
+            row = conn.execute(_SQL.query("quota_window_lock"), {"client_id": client_id}).fetchone()
             assert row is not None
             recent, day_start, day_used, server_remaining, server_reset_at = row
             state = QuotaState(
@@ -323,9 +319,7 @@ class PostgresQuotaStore:
                 state.class_used = {
                     name: used
                     for name, used in conn.execute(
-                        "SELECT priority_class, used FROM symphonics.quota_class_usage "
-                        "WHERE client_id = %s AND day_start = %s",
-                        (client_id, day_start),
+                        _SQL.query("quota_class_usage_read"), {"client_id": client_id, "day_start": day_start}
                     )
                 }
             before = (
@@ -348,25 +342,26 @@ class PostgresQuotaStore:
             if after == before:
                 return result
             conn.execute(
-                "UPDATE symphonics.quota_windows SET recent_sends = %s, day_start = %s, day_used = %s, "
-                "server_remaining = %s, server_reset_at = %s, updated_at = now() WHERE client_id = %s",
-                (
-                    state.recent_sends,
-                    _ts(state.day_start),
-                    state.day_used,
-                    state.server_remaining,
-                    _ts(state.server_reset_at),
-                    client_id,
-                ),
+                _SQL.query("quota_window_write"),
+                {
+                    "client_id": client_id,
+                    "recent_sends": state.recent_sends,
+                    "day_start": _ts(state.day_start),
+                    "day_used": state.day_used,
+                    "server_remaining": state.server_remaining,
+                    "server_reset_at": _ts(state.server_reset_at),
+                },
             )
             for name, used in state.class_used.items():
                 if used != before[3].get(name):
                     conn.execute(
-                        "INSERT INTO symphonics.quota_class_usage "
-                        "(client_id, day_start, priority_class, used) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT ON CONSTRAINT quota_class_usage_pkey "
-                        "DO UPDATE SET used = EXCLUDED.used",
-                        (client_id, _ts(state.day_start), name, used),
+                        _SQL.query("quota_class_usage_write"),
+                        {
+                            "client_id": client_id,
+                            "day_start": _ts(state.day_start),
+                            "priority_class": name,
+                            "used": used,
+                        },
                     )
             return result
 

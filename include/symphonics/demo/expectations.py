@@ -14,37 +14,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from include.symphonics.demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
+from include.symphonics.publish.states import LedgerState, Reason
 
 
 class ExpectedState(StrEnum):
-    """Where the pipeline's ledger should leave an intervention after the first complete run."""
+    """Where the pipeline's ledger should leave an intervention after the first complete run (ledger states)."""
 
-    OUT_OF_SCOPE = "out_of_scope"  # not completed: never enters the ledger's publish path
-    INVALID = "invalid"  # a local rule failed: no partner call is spent on it
-    REJECTED_VALIDATION = "rejected_validation"  # the partner's validation said no
-    PUBLISHED = "published"
-
-
-class Reason(StrEnum):
-    """The one primary reason of a non-published intervention (the ledger's reason code)."""
-
-    NOT_COMPLETED = "not_completed"
-    # Local rules, in the order the pipeline checks them (first failing rule wins).
-    MISSING_COMPLETION_DATE = "missing_completion_date"
-    COMPANY_NOT_ONBOARDED = "company_not_onboarded"
-    INVALID_PDL_FORMAT = "invalid_pdl_format"
-    MISSING_PDL = "missing_pdl"
-    INVALID_PHONE = "invalid_phone"
-    MISSING_DOCUMENT = "missing_document"
-    MISSING_PHOTO = "missing_photo"
-    PHOTO_WITHOUT_COORDINATES = "photo_without_coordinates"
-    # Partner validation.
-    PDL_INVALID = "pdl_invalid"
-    PDL_LOOKUP_LOW_CONFIDENCE = "pdl_lookup_low_confidence"
-    INSTALLER_UNKNOWN = "installer_unknown"
-    INSTALLER_INACTIVE = "installer_inactive"
-    # Published, then refused by the partner's own checks.
-    PHOTOS_TOO_FAR_APART = "photos_too_far_apart"
+    OUT_OF_SCOPE = LedgerState.OUT_OF_SCOPE.value  # not completed: never enters the ledger's publish path
+    INVALID = LedgerState.INVALID.value  # a local rule failed: no partner call is spent on it
+    REJECTED_VALIDATION = LedgerState.REJECTED_VALIDATION.value  # the partner's validation said no
+    PUBLISHED = LedgerState.PUBLISHED.value
 
 
 # The local rules in the order the pipeline applies them; the first that fails is the primary reason.
@@ -57,14 +36,6 @@ LOCAL_RULE_PRECEDENCE: tuple[Reason, ...] = (
     Reason.MISSING_DOCUMENT,
     Reason.MISSING_PHOTO,
     Reason.PHOTO_WITHOUT_COORDINATES,
-)
-
-# The partner's validation, in the order the pipeline reports it: the PDL first, then the installer.
-PARTNER_RULE_PRECEDENCE: tuple[Reason, ...] = (
-    Reason.PDL_INVALID,
-    Reason.PDL_LOOKUP_LOW_CONFIDENCE,
-    Reason.INSTALLER_UNKNOWN,
-    Reason.INSTALLER_INACTIVE,
 )
 
 # case -> (state, reason, partner rejects it after publication)

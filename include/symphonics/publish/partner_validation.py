@@ -3,7 +3,7 @@
 Answers are cached in the ``sync`` database with a TTL (``symphonics.pdl_validations``, ``pdl_lookups``,
 ``installer_validations``), so a repeat customer's PDL or an installer's hundredth job costs nothing. The
 PDL is asked first and the installer only for rows whose PDL passed: a row has one primary reason, in the
-order of :data:`include.symphonics.demo.expectations.PARTNER_RULE_PRECEDENCE`.
+order of :class:`~include.symphonics.publish.states.Reason` (PDL, lookup, installer).
 
 A failure the client reports with ``nothing_sent`` (kill switch, budget, quota, open breaker) stops the step:
 the rows still unanswered wait for the next run. Other failures are answers of their own: ``retryable`` ones
@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psycopg
@@ -24,8 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
-from include.symphonics.demo.expectations import Reason as ContractReason
-from include.symphonics.publish.payload import fingerprint, lookup_address, lookup_key
+from include.symphonics.publish.payload import decided_row, lookup_address, lookup_key
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
 from include.symphonics.publish.states import LedgerState, Reason
@@ -95,11 +93,6 @@ class ValidationCounts:
         }
 
 
-def _mask(value: str) -> str:
-    # Logs never carry a full PDL or e-mail.
-    return value[:3] + "…" + value[-2:] if len(value) > 6 else "…"
-
-
 def _ask_each(
     keys: Iterable[K], cached: dict[K, Any], ask: Callable[[K], Any], counts: ValidationCounts
 ) -> tuple[dict[K, Any], SymphonicsError | None]:
@@ -122,71 +115,97 @@ def _ask_each(
     return answers, None
 
 
+@dataclass(frozen=True)
+class PartnerDecision:
+    """The partner validation's decision on one row: ``ready`` with its completed payload, or rejected.
+
+    :param state: ``ready`` or ``rejected_validation``.
+    :param reason: the primary reason of a rejection.
+    :param detail: a sentence for ops.
+    :param payload: the payload completed with the PDL found and the installer's id (``ready`` only).
+    :param error: the partner's refusal, when a call was refused.
+    """
+
+    state: LedgerState
+    reason: str | None = None
+    detail: str | None = None
+    payload: dict[str, Any] | None = field(default=None, repr=False)
+    error: SymphonicsError | None = None
+
+    def as_update(self, row_id: int, run_id: str) -> dict[str, Any]:
+        """The parameters of ``sql/publish/validation_update.sql``."""
+        error = self.error
+        return {
+            **decided_row(row_id, LedgerState.PENDING, self.state, self.reason, self.detail, self.payload, run_id),
+            "error_code": None if error is None else (error.code or str(error.status)),
+            "error_message": None if error is None else error.message,
+            "request_id": None if error is None else error.request_id,
+        }
+
+
+def _rejected(reason: Reason, detail: str, error: SymphonicsError | None = None) -> PartnerDecision:
+    return PartnerDecision(LedgerState.REJECTED_VALIDATION, reason.value, detail, error=error)
+
+
+def _refusal(failure: Failure) -> PartnerDecision | None:
+    """A refused call rejects the row; a retryable failure (None) leaves it waiting."""
+    return None if failure.retryable else _rejected(Reason.PARTNER_REFUSED, str(failure.error), failure.error)
+
+
+def _pdl_refusal(answer: PdlAnswer | LookupAnswer, settings: PublishSettings) -> PartnerDecision | None:
+    """The rejection a PDL answer (validation or lookup by address) gives, or None when it passes."""
+    if isinstance(answer, PdlAnswer):
+        if answer.valid:
+            return None
+        return _rejected(Reason.PDL_INVALID, f"the partner does not know the PDL: {answer.message or 'invalid'}")
+    if not answer.found or answer.pdl is None:
+        return _rejected(Reason.PDL_LOOKUP_NOT_FOUND, "no PDL at this address")
+    confidence = answer.confidence or 0.0
+    if confidence < settings.lookup_confidence:
+        detail = f"lookup confidence {confidence:.2f} below {settings.lookup_confidence:.2f}"
+        return _rejected(Reason.PDL_LOOKUP_LOW_CONFIDENCE, detail)
+    return None
+
+
+def _installer_refusal(answer: UserAnswer) -> PartnerDecision | None:
+    """The rejection an installer's validation gives, or None when the account is active."""
+    if not answer.exists:
+        return _rejected(Reason.INSTALLER_UNKNOWN, "the installer has no Symphonics account")
+    if answer.status != "active" or not answer.user_id:
+        return _rejected(Reason.INSTALLER_INACTIVE, f"the installer's Symphonics account is {answer.status}")
+    return None
+
+
+def _completed_payload(row: dict[str, Any], pdl_answer: PdlAnswer | LookupAnswer, user: UserAnswer) -> dict[str, Any]:
+    """The row's payload with the PDL a lookup found and the installer's Symphonics id."""
+    payload = dict(row["payload"])
+    if isinstance(pdl_answer, LookupAnswer):
+        payload["installation"] = {**payload["installation"], "pdl": pdl_answer.pdl}
+    payload["installer"] = {**payload["installer"], "id": user.user_id}
+    return payload
+
+
 def _decide(
     row: dict[str, Any],
     pdl_answer: PdlAnswer | LookupAnswer | Failure | None,
     user_answer: UserAnswer | Failure | None,
     settings: PublishSettings,
-) -> tuple[LedgerState, str | None, str | None, dict[str, Any] | None, SymphonicsError | None] | None:
-    """(state, reason, detail, payload, error) for a row, or None while an answer is missing."""
+) -> PartnerDecision | None:
+    """The decision on a row, the PDL first, then the installer; None while an answer is missing."""
     if pdl_answer is None:
         return None
     if isinstance(pdl_answer, Failure):
-        if pdl_answer.retryable:
-            return None
-        return (
-            LedgerState.REJECTED_VALIDATION,
-            Reason.PARTNER_REFUSED.value,
-            str(pdl_answer.error),
-            None,
-            pdl_answer.error,
-        )
-    payload = dict(row["payload"])
-    installation = dict(payload["installation"])
-    if isinstance(pdl_answer, PdlAnswer):
-        if not pdl_answer.valid:
-            detail = f"the partner does not know the PDL: {pdl_answer.message or 'invalid'}"
-            return (LedgerState.REJECTED_VALIDATION, ContractReason.PDL_INVALID.value, detail, None, None)
-    else:
-        if not pdl_answer.found or pdl_answer.pdl is None:
-            return (
-                LedgerState.REJECTED_VALIDATION,
-                Reason.PDL_LOOKUP_NOT_FOUND.value,
-                "no PDL at this address",
-                None,
-                None,
-            )
-        confidence = pdl_answer.confidence or 0.0
-        if confidence < settings.lookup_confidence:
-            detail = f"lookup confidence {confidence:.2f} below {settings.lookup_confidence:.2f}"
-            return (LedgerState.REJECTED_VALIDATION, ContractReason.PDL_LOOKUP_LOW_CONFIDENCE.value, detail, None, None)
-        installation["pdl"] = pdl_answer.pdl
+        return _refusal(pdl_answer)
+    refused = _pdl_refusal(pdl_answer, settings)
+    if refused is not None:
+        return refused
     if user_answer is None:
         return None
     if isinstance(user_answer, Failure):
-        if user_answer.retryable:
-            return None
-        return (
-            LedgerState.REJECTED_VALIDATION,
-            Reason.PARTNER_REFUSED.value,
-            str(user_answer.error),
-            None,
-            user_answer.error,
-        )
-    if not user_answer.exists:
-        return (
-            LedgerState.REJECTED_VALIDATION,
-            ContractReason.INSTALLER_UNKNOWN.value,
-            "the installer has no Symphonics account",
-            None,
-            None,
-        )
-    if user_answer.status != "active" or not user_answer.user_id:
-        detail = f"the installer's Symphonics account is {user_answer.status}"
-        return (LedgerState.REJECTED_VALIDATION, ContractReason.INSTALLER_INACTIVE.value, detail, None, None)
-    payload["installation"] = installation
-    payload["installer"] = {**payload["installer"], "id": user_answer.user_id}
-    return (LedgerState.READY, None, None, payload, None)
+        return _refusal(user_answer)
+    return _installer_refusal(user_answer) or PartnerDecision(
+        LedgerState.READY, payload=_completed_payload(row, pdl_answer, user_answer)
+    )
 
 
 class _Caches:
@@ -207,9 +226,6 @@ class _Caches:
     def users(self, emails: list[str]) -> dict[str, UserAnswer]:
         rows = self.conn.execute(query("cache_user_read"), {"emails": emails}).fetchall()
         return {email: UserAnswer(exists, user_id, status) for email, exists, user_id, status in rows}
-
-    def _ttl(self, ttl: timedelta) -> timedelta:
-        return ttl
 
     def keep_pdl(self, pdl: str, client: SymphonicsClient) -> PdlAnswer:
         result = client.validate_pdl(pdl, priority=PUBLISH)
@@ -276,7 +292,7 @@ def validate_with_partner(
     counts = ValidationCounts(reasons=Counter())
     after_id = 0
     with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
-        caches = _Caches(cache_conn, settings)
+        run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id)
         while counts.stopped is None:
             with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
                 cur.execute(
@@ -286,7 +302,7 @@ def validate_with_partner(
                 if not rows:
                     break
                 after_id = rows[-1]["id"]
-                stop = _validate_batch(cur, rows, caches, client, settings, counts, run_id)
+                stop = run.validate_batch(cur, rows)
                 if stop is not None:
                     counts.stopped = stop.refusal
                     log.warning("partner validation stopped: %s", stop)
@@ -304,92 +320,127 @@ def validate_with_partner(
     return counts
 
 
-def _validate_batch(
-    cur: psycopg.Cursor[dict[str, Any]],
-    rows: list[dict[str, Any]],
-    caches: _Caches,
-    client: SymphonicsClient,
-    settings: PublishSettings,
-    counts: ValidationCounts,
-    run_id: str,
-) -> SymphonicsError | None:
-    pdl_of: dict[int, str] = {}
-    lookup_of: dict[int, tuple[str, dict[str, str], str]] = {}
-    for row in rows:
-        installation = row["payload"]["installation"]
-        if installation.get("pdl"):
-            pdl_of[row["id"]] = installation["pdl"]
-        else:
-            address = lookup_address(installation)
-            name = row["source"]["customer"]["last_name"]
-            lookup_of[row["id"]] = (lookup_key(address, name), address, name)
+@dataclass
+class _BatchQuestions:
+    """What one batch asks the partner: each row's PDL (or lookup key), then its installer's e-mail."""
 
-    pdl_answers, stop = _ask_each(
-        pdl_of.values(), caches.pdls(sorted(set(pdl_of.values()))), lambda pdl: caches.keep_pdl(pdl, client), counts
-    )
-    lookup_inputs = {key: (address, name) for key, address, name in lookup_of.values()}
-    lookup_answers: dict[str, Any] = {}
-    if stop is None:
-        lookup_answers, stop = _ask_each(
-            lookup_inputs,
-            caches.lookups(sorted(lookup_inputs)),
-            lambda key: caches.keep_lookup(key, *lookup_inputs[key], client),
-            counts,
+    pdl_of: dict[int, str] = field(default_factory=dict)
+    lookup_of: dict[int, str] = field(default_factory=dict)
+    lookup_inputs: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
+    email_of: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> _BatchQuestions:
+        """Sort the rows into those with a PDL to validate and those whose PDL a lookup by address finds."""
+        questions = cls()
+        for row in rows:
+            installation = row["payload"]["installation"]
+            if installation.get("pdl"):
+                questions.pdl_of[row["id"]] = installation["pdl"]
+            else:
+                address = lookup_address(installation)
+                name = row["source"]["customer"]["last_name"]
+                key = lookup_key(address, name)
+                questions.lookup_of[row["id"]] = key
+                questions.lookup_inputs[key] = (address, name)
+        return questions
+
+
+@dataclass
+class _BatchAnswers:
+    """The partner's answers to one batch's questions, by PDL, lookup key and e-mail."""
+
+    pdls: dict[str, Any] = field(default_factory=dict)
+    lookups: dict[str, Any] = field(default_factory=dict)
+    users: dict[str, Any] = field(default_factory=dict)
+
+    def pdl_answer(self, row_id: int, questions: _BatchQuestions) -> PdlAnswer | LookupAnswer | Failure | None:
+        if row_id in questions.pdl_of:
+            return self.pdls.get(questions.pdl_of[row_id])
+        return self.lookups.get(questions.lookup_of[row_id])
+
+    def user_answer(self, row_id: int, questions: _BatchQuestions) -> UserAnswer | Failure | None:
+        email = questions.email_of.get(row_id)
+        return None if email is None else self.users.get(email)
+
+
+@dataclass
+class _PartnerRun:
+    """One run of the step: its caches, client, settings and counts, shared by each batch's steps."""
+
+    caches: _Caches
+    client: SymphonicsClient
+    settings: PublishSettings
+    counts: ValidationCounts
+    run_id: str
+
+    def validate_batch(self, cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) -> SymphonicsError | None:
+        """Ask the batch's PDLs, then its installers, then record every decision; the call not sent, if any."""
+        questions = _BatchQuestions.of(rows)
+        answers, stop = self.ask_pdls(questions)
+        if stop is None:
+            stop = self.ask_installers(rows, questions, answers)
+        self.record_decisions(cur, rows, questions, answers)
+        return stop
+
+    def ask_pdls(self, questions: _BatchQuestions) -> tuple[_BatchAnswers, SymphonicsError | None]:
+        """Validate each distinct PDL, then look up each distinct address (from the cache first)."""
+        caches, client, counts = self.caches, self.client, self.counts
+        pdls = questions.pdl_of.values()
+        answers = _BatchAnswers()
+        answers.pdls, stop = _ask_each(
+            pdls, caches.pdls(sorted(set(pdls))), lambda pdl: caches.keep_pdl(pdl, client), counts
         )
+        if stop is None:
+            inputs = questions.lookup_inputs
+            answers.lookups, stop = _ask_each(
+                inputs,
+                caches.lookups(sorted(inputs)),
+                lambda key: caches.keep_lookup(key, *inputs[key], client),
+                counts,
+            )
+        return answers, stop
 
-    def pdl_answer_of(row: dict[str, Any]) -> PdlAnswer | LookupAnswer | Failure | None:
-        if row["id"] in pdl_of:
-            return pdl_answers.get(pdl_of[row["id"]])
-        return lookup_answers.get(lookup_of[row["id"]][0])
-
-    def passes_pdl(answer: Any) -> bool:
-        if isinstance(answer, PdlAnswer):
-            return answer.valid
-        if isinstance(answer, LookupAnswer):
-            return answer.found and (answer.confidence or 0.0) >= settings.lookup_confidence
-        return False
-
-    email_of = {
-        row["id"]: row["source"]["installer"]["email"].strip().lower() for row in rows if passes_pdl(pdl_answer_of(row))
-    }
-    user_answers: dict[str, Any] = {}
-    if stop is None:
-        user_answers, stop = _ask_each(
-            email_of.values(),
-            caches.users(sorted(set(email_of.values()))),
-            lambda email: caches.keep_user(email, client),
-            counts,
+    def ask_installers(
+        self, rows: list[dict[str, Any]], questions: _BatchQuestions, answers: _BatchAnswers
+    ) -> SymphonicsError | None:
+        """Validate the installer of each row whose PDL passed, each distinct e-mail once."""
+        for row in rows:
+            pdl_answer = answers.pdl_answer(row["id"], questions)
+            if isinstance(pdl_answer, PdlAnswer | LookupAnswer) and _pdl_refusal(pdl_answer, self.settings) is None:
+                questions.email_of[row["id"]] = row["source"]["installer"]["email"].strip().lower()
+        emails = questions.email_of.values()
+        caches, client = self.caches, self.client
+        answers.users, stop = _ask_each(
+            emails, caches.users(sorted(set(emails))), lambda email: caches.keep_user(email, client), self.counts
         )
+        return stop
 
-    updates = []
-    for row in rows:
-        user = user_answers.get(email_of[row["id"]]) if row["id"] in email_of else None
-        decision = _decide(row, pdl_answer_of(row), user, settings)
-        if decision is None:
-            counts.waiting += 1
-            continue
-        state, reason, detail, payload, error = decision
-        if state is LedgerState.READY:
-            counts.ready += 1
-        else:
-            counts.rejected += 1
-            assert counts.reasons is not None
-            counts.reasons[reason or "?"] += 1
-            log.info("%s rejected by the partner's validation: %s", row["external_id"], reason)
-        updates.append(
-            {
-                "id": row["id"],
-                "state": state.value,
-                "reason": reason,
-                "detail": detail,
-                "payload": None if payload is None else Jsonb(payload),
-                "payload_fingerprint": None if payload is None else fingerprint(payload),
-                "error_code": None if error is None else (error.code or str(error.status)),
-                "error_message": None if error is None else error.message,
-                "request_id": None if error is None else error.request_id,
-                "run_id": run_id,
-            }
-        )
-    if updates:
-        cur.executemany(query("validation_update"), updates)
-    return stop
+    def record_decisions(
+        self,
+        cur: psycopg.Cursor[dict[str, Any]],
+        rows: list[dict[str, Any]],
+        questions: _BatchQuestions,
+        answers: _BatchAnswers,
+    ) -> None:
+        """Decide each row that has its answers and record it; the others wait for the next run."""
+        counts, updates = self.counts, []
+        for row in rows:
+            pdl_answer, user_answer = (
+                answers.pdl_answer(row["id"], questions),
+                answers.user_answer(row["id"], questions),
+            )
+            decision = _decide(row, pdl_answer, user_answer, self.settings)
+            if decision is None:
+                counts.waiting += 1
+                continue
+            if decision.state is LedgerState.READY:
+                counts.ready += 1
+            else:
+                counts.rejected += 1
+                assert counts.reasons is not None
+                counts.reasons[decision.reason or "?"] += 1
+                log.info("%s rejected by the partner's validation: %s", row["external_id"], decision.reason)
+            updates.append(decision.as_update(row["id"], self.run_id))
+        if updates:
+            cur.executemany(query("validation_update"), updates)

@@ -14,6 +14,7 @@ from typing import Any
 import phonenumbers
 
 from include.symphonics.privacy.fields import is_marker, same_as_marker
+from include.symphonics.publish.states import LedgerState, check_transition
 
 PDL_DIGITS = re.compile(r"^[0-9]{14}$")
 POSTAL_CODE = re.compile(r"^[0-9]{5}$")
@@ -245,3 +246,30 @@ def unpatchable_changes(current: Mapping[str, Any], sent: Mapping[str, Any]) -> 
         if canonical_json(now) != canonical_json(before):
             changes[".".join(path)] = {"sent": before, "now": now}
     return changes
+
+
+def decided_row(
+    row_id: int,
+    old: LedgerState,
+    new: LedgerState,
+    reason: str | None,
+    detail: str | None,
+    payload: dict[str, Any] | None,
+    run_id: str,
+) -> dict[str, Any]:
+    """The parameters a step's decision on a row binds: its new state, reason, detail and payload.
+
+    :raises ValueError: for a move :data:`~include.symphonics.publish.states.TRANSITIONS` does not hold.
+    """
+    from psycopg.types.json import Jsonb
+
+    check_transition(old, new)
+    return {
+        "id": row_id,
+        "state": new.value,
+        "reason": reason,
+        "detail": detail,
+        "payload": None if payload is None else Jsonb(payload),
+        "payload_fingerprint": None if payload is None else fingerprint(payload),
+        "run_id": run_id,
+    }

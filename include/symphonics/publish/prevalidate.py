@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from include.symphonics.publish.payload import (
     build_payload,
-    fingerprint,
+    decided_row,
     new_documents,
     normalise_pdl,
     normalise_phone,
@@ -47,6 +47,12 @@ class Decision:
     detail: str | None = None
     payload: dict[str, Any] | None = None
     changed_fields: dict[str, Any] | None = None
+
+    def as_update(self, row_id: int, run_id: str) -> dict[str, Any]:
+        """The parameters of ``sql/publish/prevalidation_update.sql`` for a pending row."""
+        changed = None if self.changed_fields is None else Jsonb(self.changed_fields)
+        decided = decided_row(row_id, LedgerState.PENDING, self.state, self.reason, self.detail, self.payload, run_id)
+        return {**decided, "changed_fields": changed}
 
 
 def _current_payload(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,20 +141,7 @@ def prevalidate(sync_dsn: str, *, run_id: str, settings: PublishSettings | None 
                 for row in rows:
                     decision = decide(row)
                     counts[decision.state.value] += 1
-                    updates.append(
-                        {
-                            "id": row["id"],
-                            "state": decision.state.value,
-                            "reason": decision.reason,
-                            "detail": decision.detail,
-                            "payload": None if decision.payload is None else Jsonb(decision.payload),
-                            "payload_fingerprint": None if decision.payload is None else fingerprint(decision.payload),
-                            "changed_fields": None
-                            if decision.changed_fields is None
-                            else Jsonb(decision.changed_fields),
-                            "run_id": run_id,
-                        }
-                    )
+                    updates.append(decision.as_update(row["id"], run_id))
                 cur.executemany(query("prevalidation_update"), updates)
                 after_id = rows[-1]["id"]
     log.info("local rules: %s", dict(counts))

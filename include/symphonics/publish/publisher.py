@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +44,7 @@ from include.symphonics.client.metrics import name as metric
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import query
-from include.symphonics.publish.states import LedgerState, Reason
+from include.symphonics.publish.states import LedgerState, Reason, check_transition, sources_of
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def _outcome(
     row_id: int,
     state: LedgerState,
     *,
-    reason: str | None = None,
+    reason: Reason | None = None,
     detail: str | None = None,
     symphonics_id: str | None = None,
     sent_payload: dict[str, Any] | None = None,
@@ -105,10 +107,12 @@ def _outcome(
     request_id: str | None = None,
     undo_attempt: bool = False,
 ) -> dict[str, Any]:
+    """The parameters of ``sql/publish/publish_outcome.sql``: a row in ``sending`` moved to ``state``."""
+    check_transition(LedgerState.SENDING, state)
     return {
         "id": row_id,
         "state": state.value,
-        "reason": reason,
+        "reason": None if reason is None else reason.value,
         "detail": detail,
         "symphonics_id": symphonics_id,
         "sent_payload": None if sent_payload is None else Jsonb(sent_payload),
@@ -124,6 +128,75 @@ def _outcome(
     }
 
 
+def _create(row: dict[str, Any], client: SymphonicsClient, counts: PublishCounts) -> dict[str, Any]:
+    """Create a row never published: ``published`` (201, or 409 with the id), else ``conflict_unresolved``."""
+    payload = row["payload"]
+    result = client.create_intervention(payload, priority=PUBLISH)
+    documents = list(payload.get("documents") or [])
+    if result.outcome is CreateOutcome.ALREADY_EXISTS_ID_UNKNOWN:
+        counts.conflict_unresolved += 1
+        return _outcome(
+            row["id"],
+            LedgerState.CONFLICT_UNRESOLVED,
+            reason=Reason.CONFLICT_ID_UNKNOWN,
+            detail="the partner holds it (409) without its id: a webhook or the reconciliation completes it",
+            sent_payload=payload,
+            sent_documents=documents,
+            request_id=result.request_id,
+        )
+    if result.outcome is CreateOutcome.CREATED:
+        counts.created += 1
+    else:
+        counts.already_existed += 1
+    return _outcome(
+        row["id"],
+        LedgerState.PUBLISHED,
+        symphonics_id=result.symphonics_id,
+        sent_payload=payload,
+        sent_documents=documents,
+        request_id=result.request_id,
+    )
+
+
+def _patch(row: dict[str, Any], client: SymphonicsClient, counts: PublishCounts) -> dict[str, Any]:
+    """PATCH a published row with the documents the partner does not hold yet: ``updated``."""
+    payload = row["payload"]
+    sent_documents = list(row["sent_documents"] or [])
+    added = new_documents(payload.get("documents") or [], sent_documents)
+    if not added:
+        # Nothing new to carry (a PATCH answered before a crash, then re-extracted): nothing to send.
+        return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, undo_attempt=True)
+    client.update_intervention(row["symphonics_id"], {"documents": added}, priority=PUBLISH)
+    counts.patched += 1
+    return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, sent_documents=[*sent_documents, *added])
+
+
+def _failure(
+    row: dict[str, Any], attempts: int, error: SymphonicsError, settings: PublishSettings, counts: PublishCounts
+) -> dict[str, Any]:
+    """A request sent and failed: refused (``rejected_validation``), to retry, or ``dead_letter``."""
+    if isinstance(error, SymphonicsValidationError):
+        counts.rejected += 1
+        log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
+        return _outcome(
+            row["id"], LedgerState.REJECTED_VALIDATION, reason=Reason.PARTNER_REFUSED, detail=str(error), error=error
+        )
+    retryable = error.retryable
+    if attempts >= settings.max_attempts or not retryable:
+        counts.dead_letter += 1
+        reason = Reason.TOO_MANY_ATTEMPTS if retryable else Reason.PARTNER_REFUSED
+        log.error("%s goes to dead_letter after %s attempt(s): %s", row["external_id"], attempts, error)
+        return _outcome(row["id"], LedgerState.DEAD_LETTER, reason=reason, detail=str(error), error=error)
+    counts.failed_retryable += 1
+    return _outcome(
+        row["id"],
+        LedgerState.FAILED_RETRYABLE,
+        reason=Reason.PARTNER_UNAVAILABLE,
+        detail=f"attempt {attempts} failed: {error}",
+        error=error,
+    )
+
+
 def _send_one(
     row: dict[str, Any], attempts: int, client: SymphonicsClient, settings: PublishSettings, counts: PublishCounts
 ) -> dict[str, Any]:
@@ -132,71 +205,16 @@ def _send_one(
     :raises SymphonicsError: with ``nothing_sent``: nothing was sent (kill switch, budget, quota, breaker open).
     :raises SymphonicsAuthError: the credentials are refused: an infrastructure failure, the task fails.
     """
-    payload = row["payload"]
-    sent_documents = list(row["sent_documents"] or [])
     try:
         if row["symphonics_id"] is None:
-            result = client.create_intervention(payload, priority=PUBLISH)
-            documents = list(payload.get("documents") or [])
-            if result.outcome is CreateOutcome.ALREADY_EXISTS_ID_UNKNOWN:
-                counts.conflict_unresolved += 1
-                return _outcome(
-                    row["id"],
-                    LedgerState.CONFLICT_UNRESOLVED,
-                    reason=Reason.CONFLICT_ID_UNKNOWN.value,
-                    detail="the partner holds it (409) without its id: a webhook or the reconciliation completes it",
-                    sent_payload=payload,
-                    sent_documents=documents,
-                    request_id=result.request_id,
-                )
-            if result.outcome is CreateOutcome.CREATED:
-                counts.created += 1
-            else:
-                counts.already_existed += 1
-            return _outcome(
-                row["id"],
-                LedgerState.PUBLISHED,
-                symphonics_id=result.symphonics_id,
-                sent_payload=payload,
-                sent_documents=documents,
-                request_id=result.request_id,
-            )
-        added = new_documents(payload.get("documents") or [], sent_documents)
-        if not added:
-            # Nothing new to carry (a PATCH answered before a crash, then re-extracted): nothing to send.
-            return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, undo_attempt=True)
-        client.update_intervention(row["symphonics_id"], {"documents": added}, priority=PUBLISH)
-        counts.patched += 1
-        return _outcome(row["id"], LedgerState.UPDATED, sent_payload=payload, sent_documents=[*sent_documents, *added])
+            return _create(row, client, counts)
+        return _patch(row, client, counts)
     except SymphonicsAuthError:
         raise
     except SymphonicsError as error:
         if error.nothing_sent:
             raise
-        if isinstance(error, SymphonicsValidationError):
-            counts.rejected += 1
-            log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
-            return _outcome(
-                row["id"],
-                LedgerState.REJECTED_VALIDATION,
-                reason=Reason.PARTNER_REFUSED.value,
-                detail=str(error),
-                error=error,
-            )
-        retryable = error.retryable
-        if attempts >= settings.max_attempts or not retryable:
-            counts.dead_letter += 1
-            reason = Reason.TOO_MANY_ATTEMPTS if retryable else Reason.PARTNER_REFUSED
-            log.error("%s goes to dead_letter after %s attempt(s): %s", row["external_id"], attempts, error)
-            return _outcome(row["id"], LedgerState.DEAD_LETTER, reason=reason.value, detail=str(error), error=error)
-        counts.failed_retryable += 1
-        return _outcome(
-            row["id"],
-            LedgerState.FAILED_RETRYABLE,
-            reason=Reason.PARTNER_UNAVAILABLE.value,
-            detail=f"attempt {attempts} failed: {error}",
-            error=error,
-        )
+        return _failure(row, attempts, error, settings, counts)
 
 
 def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
@@ -211,6 +229,7 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
                 counts.would_patch += 1
                 log.info("dry run: would PATCH %s with %s new document(s)", row["external_id"], len(added))
     sync.rollback()
+    log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
 
 
 def _eta(backlog: int, stop: SymphonicsError) -> str | None:
@@ -219,6 +238,143 @@ def _eta(backlog: int, stop: SymphonicsError) -> str | None:
     resets_at, daily_capacity = stop.resets_at, stop.daily_cap
     days = 0 if not daily_capacity else max(backlog - 1, 0) // daily_capacity
     return datetime.fromtimestamp(resets_at + days * 86400, tz=UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def claim_key_held(sync_dsn: str) -> Iterator[int]:
+    """A new claim key whose advisory lock a session of its own holds while the block runs.
+
+    On the way out, the rows still claimed with the key are given back, then the lock is released; if the
+    process dies instead, the session's end releases the lock and another publisher takes the rows over.
+
+    :param sync_dsn: the ``sync`` database.
+    """
+    with psycopg.connect(sync_dsn, autocommit=True) as owner:
+        key_row = owner.execute(query("claim_key_next")).fetchone()
+        assert key_row is not None
+        lock = {"lock_class": CLAIM_LOCK_CLASS, "claim_key": int(key_row[0])}
+        owner.execute(query("claim_lock"), lock)
+        try:
+            yield lock["claim_key"]
+        finally:
+            owner.execute(query("release_claims"), lock)
+            owner.execute(query("claim_unlock"), lock)
+
+
+def _guard_refusal(client: SymphonicsClient) -> CallRefused | None:
+    """Why no call may leave now (kill switch, budget, quota, open breaker), or None."""
+    try:
+        client.guard.check()
+    except CallRefused as refused:
+        return refused
+    return None
+
+
+@dataclass
+class _PublishRun:
+    """One publisher's run over its claim: the batches, each row's mark, send and record."""
+
+    sync: psycopg.Connection
+    claim_key: int
+    client: SymphonicsClient
+    settings: PublishSettings
+    counts: PublishCounts
+    sink: MetricsSink
+    run_id: str
+
+    def send_batches(self) -> SymphonicsError | None:
+        """Claim and send batch after batch until none is left; why it stopped early, if it did."""
+        after_id = 0
+        while True:
+            refused = _guard_refusal(self.client)  # no claim while no call may leave
+            if refused is not None:
+                return refused
+            rows = self.claim_batch(after_id)
+            if not rows:
+                return None
+            after_id = rows[-1]["id"]
+            stop = self.send_batch(rows)
+            if stop is not None:
+                return stop
+
+    def claim_batch(self, after_id: int) -> list[dict[str, Any]]:
+        """The next batch of rows to send (``sql/publish/claim_for_publish.sql``), in id order."""
+        with self.sync.transaction(), self.sync.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                query("claim_for_publish"),
+                {
+                    "claim_key": self.claim_key,
+                    "lock_class": CLAIM_LOCK_CLASS,
+                    "after_id": after_id,
+                    "batch_size": self.settings.batch_size,
+                },
+            )
+            return sorted(cur.fetchall(), key=lambda claimed: claimed["id"])
+
+    def send_batch(self, rows: list[dict[str, Any]]) -> SymphonicsError | None:
+        """Send each row of a batch; why it stopped early, if it did."""
+        for row in rows:
+            refused = _guard_refusal(self.client)
+            stop = refused if refused is not None else self.send_row(row)
+            if stop is not None:
+                return stop
+        return None
+
+    def send_row(self, row: dict[str, Any]) -> SymphonicsError | None:
+        """Mark the row ``sending`` (committed), send it, record the answer; the refusal that stops the run."""
+        with self.sync.transaction():
+            marked = self.sync.execute(
+                query("mark_sending"),
+                {
+                    "id": row["id"],
+                    "claim_key": self.claim_key,
+                    "run_id": self.run_id,
+                    "from_states": sources_of(LedgerState.SENDING),
+                },
+            ).fetchone()
+        if marked is None:
+            return None  # taken over meanwhile: not ours any more
+        stop: SymphonicsError | None = None
+        try:
+            outcome = _send_one(row, int(marked[0]), self.client, self.settings, self.counts)
+        except SymphonicsError as refused:
+            if not refused.nothing_sent:
+                raise
+            # Nothing left the process: the row goes back to ready, its attempt undone.
+            stop = refused
+            outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
+        self.record(outcome)
+        return stop
+
+    def record(self, outcome: dict[str, Any]) -> None:
+        """Commit a row's outcome; a row published now gives its completed -> published latency."""
+        with self.sync.transaction():
+            recorded = self.sync.execute(query("publish_outcome"), outcome).fetchone()
+        if recorded is not None and recorded[0] is not None:
+            self.sink.timing(metric("publish", "completed_to_published"), float(recorded[0]) * 1000)
+        self.counts.by_outcome[outcome["state"]] += 1
+
+
+def _report_backlog(
+    sync: psycopg.Connection, counts: PublishCounts, sink: MetricsSink, stop: SymphonicsError | None
+) -> None:
+    """Count the rows still to work on, and say why the run stopped early and when the rest may go."""
+    backlog = {str(state): int(count) for state, count in sync.execute(query("backlog")).fetchall()}
+    sync.commit()
+    counts.backlog = sum(backlog.values())
+    sink.gauge(metric("publish", "backlog"), counts.backlog)
+    if stop is None:
+        return
+    counts.stopped = stop.refusal
+    counts.eta = _eta(counts.backlog, stop)
+    log.warning(
+        "publishing stopped (%s): %s; backlog %s rows %s, ETA %s",
+        stop.refusal,
+        stop,
+        counts.backlog,
+        backlog,
+        counts.eta or "next run",
+    )
 
 
 def publish(
@@ -242,83 +398,12 @@ def publish(
     settings = settings or PublishSettings()
     sink = metrics if metrics is not None else client.metrics
     counts = PublishCounts()
-    with psycopg.connect(sync_dsn, autocommit=True) as owner, psycopg.connect(sync_dsn) as sync:
+    with psycopg.connect(sync_dsn) as sync:
         if dry_run:
             _dry_run(sync, counts)
-            log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
             return counts
-        claim_key = int(owner.execute("SELECT nextval('symphonics.publish_claim_key_seq')").fetchone()[0])  # type: ignore[index]
-        # Held for the whole step by this session: if the process dies, the lock goes and the claims with it.
-        owner.execute("SELECT pg_advisory_lock(%s, %s)", (CLAIM_LOCK_CLASS, claim_key))
-        stop: SymphonicsError | None = None
-        try:
-            after_id = 0
-            while stop is None:
-                try:
-                    client.guard.check()  # no claim while no call may leave
-                except CallRefused as refused:
-                    stop = refused
-                    break
-                with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
-                    cur.execute(
-                        query("claim_for_publish"),
-                        {
-                            "claim_key": claim_key,
-                            "lock_class": CLAIM_LOCK_CLASS,
-                            "after_id": after_id,
-                            "batch_size": settings.batch_size,
-                        },
-                    )
-                    rows = sorted(cur.fetchall(), key=lambda claimed: claimed["id"])
-                if not rows:
-                    break
-                after_id = rows[-1]["id"]
-                for row in rows:
-                    try:
-                        client.guard.check()
-                    except CallRefused as refused:
-                        stop = refused
-                        break
-                    with sync.transaction():
-                        marked = sync.execute(
-                            query("mark_sending"), {"id": row["id"], "claim_key": claim_key, "run_id": run_id}
-                        ).fetchone()
-                    if marked is None:
-                        continue  # taken over meanwhile: not ours any more
-                    try:
-                        outcome = _send_one(row, int(marked[0]), client, settings, counts)
-                    except SymphonicsError as refused:
-                        if not refused.nothing_sent:
-                            raise
-                        # Nothing left the process: the row goes back to ready, its attempt undone.
-                        stop = refused
-                        outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
-                    with sync.transaction():
-                        recorded = sync.execute(query("publish_outcome"), outcome).fetchone()
-                    if recorded is not None and recorded[0] is not None:
-                        sink.timing(metric("publish", "completed_to_published"), float(recorded[0]) * 1000)
-                    counts.by_outcome[outcome["state"]] += 1
-                    if stop is not None:
-                        break
-        finally:
-            with sync.transaction():
-                sync.execute(query("release_claims"), {"claim_key": claim_key})
-            owner.execute("SELECT pg_advisory_unlock(%s, %s)", (CLAIM_LOCK_CLASS, claim_key))
-
-        backlog: dict[str, int] = {str(state): int(count) for state, count in sync.execute(query("backlog")).fetchall()}
-        sync.commit()
-        counts.backlog = sum(backlog.values())
-        sink.gauge(metric("publish", "backlog"), counts.backlog)
-        if stop is not None:
-            counts.stopped = stop.refusal
-            counts.eta = _eta(counts.backlog, stop)
-            log.warning(
-                "publishing stopped (%s): %s; backlog %s rows %s, ETA %s",
-                stop.refusal,
-                stop,
-                counts.backlog,
-                backlog,
-                counts.eta or "next run",
-            )
+        with claim_key_held(sync_dsn) as claim_key:
+            stop = _PublishRun(sync, claim_key, client, settings, counts, sink, run_id).send_batches()
+        _report_backlog(sync, counts, sink, stop)
     log.info("publish: %s", counts.as_dict())
     return counts

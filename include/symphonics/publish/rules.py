@@ -1,8 +1,9 @@
 """The local rules: what can be checked without spending a partner call, in the contract's precedence order.
 
 The first rule that fails gives the row its one primary reason (docs/APP_CONTRACT.md, "Rules the pipeline
-follows"): the order is :data:`include.symphonics.demo.expectations.LOCAL_RULE_PRECEDENCE`, then the checks
-of fields the partner refuses that the demo never breaks (kept last so the contract's reasons do not move).
+follows"): the contract's rules in the order :class:`~include.symphonics.publish.states.Reason` lists them,
+then the checks of fields the partner refuses that the demo never breaks (kept last so the contract's reasons
+do not move).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.symphonics.demo.expectations import Reason as ContractReason
 from include.symphonics.publish.payload import (
     PDL_DIGITS,
     address_is_usable,
@@ -61,43 +61,39 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
     :param source: the extracted record (``sql/publish/build_sources.sql``).
     """
     if source.get("status") != "completed":
-        return LocalVerdict(
-            LedgerState.OUT_OF_SCOPE, ContractReason.NOT_COMPLETED.value, f"status is {source.get('status')}"
-        )
+        return LocalVerdict(LedgerState.OUT_OF_SCOPE, Reason.NOT_COMPLETED.value, f"status is {source.get('status')}")
     if not source.get("completion_date"):
-        return _invalid(ContractReason.MISSING_COMPLETION_DATE.value, "completed without a completion date")
+        return _invalid(Reason.MISSING_COMPLETION_DATE.value, "completed without a completion date")
     installer = source.get("installer") or {}
     if not installer.get("company_id"):
-        return _invalid(ContractReason.COMPANY_NOT_ONBOARDED.value, "the installer's company has no Symphonics id")
+        return _invalid(Reason.COMPANY_NOT_ONBOARDED.value, "the installer's company has no Symphonics id")
 
     installation = source.get("installation") or {}
     raw_pdl = installation.get("pdl")
     pdl = normalise_pdl(raw_pdl)
     usable_address = address_is_usable(installation)
     if pdl is None and not pdl_is_missing(raw_pdl) and not usable_address:
-        return _invalid(
-            ContractReason.INVALID_PDL_FORMAT.value, "the PDL is not 14 digits and the address cannot be looked up"
-        )
+        return _invalid(Reason.INVALID_PDL_FORMAT.value, "the PDL is not 14 digits and the address cannot be looked up")
     if pdl_is_missing(raw_pdl) and not usable_address:
-        return _invalid(ContractReason.MISSING_PDL.value, "no PDL and the address cannot be looked up")
+        return _invalid(Reason.MISSING_PDL.value, "no PDL and the address cannot be looked up")
 
     customer = source.get("customer") or {}
     phone = normalise_phone(customer.get("phone"))
     if phone is None:
-        return _invalid(ContractReason.INVALID_PHONE.value, "the customer's phone is not a valid number")
+        return _invalid(Reason.INVALID_PHONE.value, "the customer's phone is not a valid number")
 
     document_types = {document.get("type") for document in source.get("documents") or []}
     missing_documents = [kind for kind in REQUIRED_DOCUMENTS if kind not in document_types]
     if missing_documents:
-        return _invalid(ContractReason.MISSING_DOCUMENT.value, f"missing document(s): {', '.join(missing_documents)}")
+        return _invalid(Reason.MISSING_DOCUMENT.value, f"missing document(s): {', '.join(missing_documents)}")
 
     photos = source.get("photos") or []
     photo_types = {photo.get("type") for photo in photos}
     missing_photos = [kind for kind in REQUIRED_PHOTOS if kind not in photo_types]
     if missing_photos:
-        return _invalid(ContractReason.MISSING_PHOTO.value, f"missing photo(s): {', '.join(missing_photos)}")
+        return _invalid(Reason.MISSING_PHOTO.value, f"missing photo(s): {', '.join(missing_photos)}")
     if any(photo.get("latitude") is None or photo.get("longitude") is None for photo in photos):
-        return _invalid(ContractReason.PHOTO_WITHOUT_COORDINATES.value, "a photo has no coordinates")
+        return _invalid(Reason.PHOTO_WITHOUT_COORDINATES.value, "a photo has no coordinates")
 
     # Beyond the contract's table: fields the partner's create refuses, checked last.
     if any(not photo.get("timestamp") for photo in photos):

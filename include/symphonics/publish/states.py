@@ -61,8 +61,18 @@ TRANSITIONS: frozenset[tuple[LedgerState, LedgerState]] = frozenset(
         (LedgerState.SENDING, LedgerState.REJECTED_VALIDATION),
         (LedgerState.SENDING, LedgerState.FAILED_RETRYABLE),
         (LedgerState.SENDING, LedgerState.DEAD_LETTER),
+        # the reconciliation: a webhook names the id a 409 did not give (sql/reconcile/complete_conflicts.sql).
+        (LedgerState.CONFLICT_UNRESOLVED, LedgerState.PUBLISHED),
     }
 )
+
+
+def sources_of(target: LedgerState) -> list[str]:
+    """The states a row may be moved to ``target`` from, by :data:`TRANSITIONS`: a statement's bound parameter.
+
+    :param target: the state a statement moves rows to.
+    """
+    return sorted(str(old) for old, new in TRANSITIONS if new is target)
 
 
 def check_transition(old: LedgerState, new: LedgerState) -> None:
@@ -77,19 +87,43 @@ def check_transition(old: LedgerState, new: LedgerState) -> None:
 
 
 class Reason(StrEnum):
-    """Reason codes of the ledger beyond the demo's (:class:`include.symphonics.demo.Reason` holds those)."""
+    """Every reason code of the ledger (``state_reason``): why a row is not, or no longer, on the happy path.
 
+    The demo's test oracle (:mod:`include.symphonics.demo.expectations`) imports these; migration 0012's
+    ``interventions_ledger_state_reason_check`` holds the database to the same list.
+    """
+
+    NOT_COMPLETED = "not_completed"
+    # Local rules of the contract, in the order the pipeline checks them (first failing rule wins).
+    MISSING_COMPLETION_DATE = "missing_completion_date"
+    COMPANY_NOT_ONBOARDED = "company_not_onboarded"
+    INVALID_PDL_FORMAT = "invalid_pdl_format"
+    MISSING_PDL = "missing_pdl"
+    INVALID_PHONE = "invalid_phone"
+    MISSING_DOCUMENT = "missing_document"
+    MISSING_PHOTO = "missing_photo"
+    PHOTO_WITHOUT_COORDINATES = "photo_without_coordinates"
+    # Local rules beyond the contract's table: fields the partner's create refuses.
+    PHOTO_WITHOUT_TIMESTAMP = "photo_without_timestamp"
+    INVALID_COORDINATES = "invalid_coordinates"
+    MISSING_CUSTOMER_NAME = "missing_customer_name"
     INVALID_EMAIL = "invalid_email"
     INVALID_INSTALLER_EMAIL = "invalid_installer_email"
     INVALID_ADDRESS = "invalid_address"
     INVALID_PCE = "invalid_pce"
-    PHOTO_WITHOUT_TIMESTAMP = "photo_without_timestamp"
-    INVALID_COORDINATES = "invalid_coordinates"
-    MISSING_CUSTOMER_NAME = "missing_customer_name"
+    # Partner validation, the PDL first, then the installer.
+    PDL_INVALID = "pdl_invalid"
     PDL_LOOKUP_NOT_FOUND = "pdl_lookup_not_found"
+    PDL_LOOKUP_LOW_CONFIDENCE = "pdl_lookup_low_confidence"
+    INSTALLER_UNKNOWN = "installer_unknown"
+    INSTALLER_INACTIVE = "installer_inactive"
+    # Publishing.
     PARTNER_REFUSED = "partner_refused"
     CONFLICT_ID_UNKNOWN = "conflict_id_unknown"
     PARTNER_UNAVAILABLE = "partner_unavailable"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
+    # Changed after publication.
     CANCELLED_AFTER_PUBLISH = "cancelled_after_publish"
     EDITED_AFTER_PUBLISH = "edited_after_publish"
+    # Published, then refused by the partner's own checks: what the demo's oracle expects of its data set.
+    PHOTOS_TOO_FAR_APART = "photos_too_far_apart"

@@ -1,4 +1,4 @@
-"""The project's SQL files, one folder per concern (``app/``, ``publish/``, ``reconcile/``, ``dashboard/``).
+"""The project's SQL files, one folder per concern (``client/``, ``publish/``, ``reconcile/``, ``dashboard/``...).
 
 SQL lives in files, never in Python strings; values are bound as parameters and identifiers never come
 from input, so a statement read from here is safe to compose.

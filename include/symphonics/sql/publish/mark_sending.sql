@@ -9,5 +9,6 @@ UPDATE symphonics.interventions_ledger
        last_run_id = %(run_id)s
  WHERE id = %(id)s AND claim_key = %(claim_key)s
    -- A concurrent extract may have sent the row back to pending with a new source: not this payload, then.
-   AND state IN ('ready', 'sending', 'failed_retryable')
+   -- %(from_states)s: the states TRANSITIONS lets a row move to `sending` from (states.sources_of).
+   AND state = ANY(%(from_states)s::text[])
 RETURNING attempts
