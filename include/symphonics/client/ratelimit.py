@@ -44,6 +44,7 @@ from typing import Protocol, TypeVar
 from include.symphonics.client.errors import QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import get_logger
+from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
 
 log = get_logger(__name__)
 
@@ -99,8 +100,8 @@ class QuotaPolicy:
         has one-second minutes, and the windows here must match.
     """
 
-    requests_per_minute: int = 100
-    requests_per_day: int = 5000
+    requests_per_minute: int = REQUESTS_PER_MINUTE
+    requests_per_day: int = REQUESTS_PER_DAY
     classes: Mapping[str, ClassQuota] = field(default_factory=default_classes)
     day_reset_utc: float = 0.0
     window_margin: float = 0.25

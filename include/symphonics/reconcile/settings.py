@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-# Not imported from include.symphonics.db: the DAG file reads the schedule here, and that module loads psycopg.
-APP_CONN_ID = "app_db"
-SYNC_CONN_ID = "sync_db"
+from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
+
+__all__ = ["APP_CONN_ID", "SYNC_CONN_ID"]
 
 WRITEBACK_VARIABLE = "symphonics_writeback"
 WRITEBACK_ENV = "SYMPHONICS_WRITEBACK"
