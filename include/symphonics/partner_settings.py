@@ -371,7 +371,12 @@ def partner_settings(
     base_url = host if "://" in host else f"{schema or 'https'}://{host}{f':{port}' if port else ''}"
     settings = PartnerSettings(base_url=base_url, client_id=login, client_secret=password, options=parse_extras(extra))
     if settings.options["priority_shares"] is not None or settings.options["priority_reserves"] is not None:
-        settings.quota_policy()  # the reserves must fit in the day: say so now, not at the first call
+        try:
+            settings.quota_policy()  # the reserves must fit in the day: say so now, not at the first call
+        except PartnerSettingsError:
+            raise
+        except ValueError as exc:
+            raise PartnerSettingsError(f"extras 'priority_shares' / 'priority_reserves': {exc}") from None
     return settings
 
 
