@@ -23,8 +23,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
+from include.symphonics.partner_limits import (
+    PRIORITY_RESERVES,
+    PRIORITY_SHARES,
+    REQUESTS_PER_DAY,
+    REQUESTS_PER_MINUTE,
+)
 
 if TYPE_CHECKING:
     from include.symphonics.client import ClientSettings
@@ -155,7 +161,7 @@ def _verify(name: str, value: Any) -> bool | str:
 class Extra:
     """One extra of the partner connection.
 
-    :param default: its value when the extra is absent or empty (``None``: none, or the client's own).
+    :param default: its value when the extra is absent or empty (``None``: none).
     :param parse: checks and converts a value given; raises :class:`PartnerSettingsError` naming the extra.
     :param label: the label of its field in the connection form.
     :param schema: the JSON schema of its form field.
@@ -190,24 +196,33 @@ EXTRAS: dict[str, Extra] = {
         "The secret being rotated out, still accepted by the webhook receiver until removed",
     ),
     "requests_per_minute": Extra(
-        REQUESTS_PER_MINUTE, _positive_int, "Requests per minute", _INTEGER, "The partner's limit per minute"
+        REQUESTS_PER_MINUTE,
+        _positive_int,
+        "Requests per minute",
+        _INTEGER,
+        f"The partner's limit per minute (empty: its documented {REQUESTS_PER_MINUTE})",
     ),
     "requests_per_day": Extra(
-        REQUESTS_PER_DAY, _positive_int, "Requests per day", _INTEGER, "The partner's limit per day"
+        REQUESTS_PER_DAY,
+        _positive_int,
+        "Requests per day",
+        _INTEGER,
+        f"The partner's limit per day (empty: its documented {REQUESTS_PER_DAY})",
     ),
     "priority_shares": Extra(
-        None,
+        json.dumps(PRIORITY_SHARES),
         _fractions,
         "Priority shares",
         _OBJECT_TEXT,
-        'Most of the day each class may use, e.g. {"publish": 0.75, "reconcile": 0.4, "ops": 0.1}',
+        "Most of the day each class may use, a JSON object; a class not named keeps its default "
+        f"{json.dumps(PRIORITY_SHARES)}",
     ),
     "priority_reserves": Extra(
-        None,
+        json.dumps(PRIORITY_RESERVES),
         _fractions,
         "Priority reserves",
         _OBJECT_TEXT,
-        'Part of the day the other classes leave to a class, e.g. {"ops": 0.02}',
+        "Part of the day the other classes leave to a class, as a JSON object; a class not named keeps its default",
         in_form=False,
     ),
     "day_reset_utc": Extra(
@@ -324,23 +339,35 @@ def default_quota_policy() -> QuotaPolicy:
 
 
 def _classes(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Each class's share and reserve: a class an extra does not name keeps its default."""
     from include.symphonics.client import ClassQuota
-    from include.symphonics.client.ratelimit import default_classes
 
-    defaults = default_classes()
-    shares = options["priority_shares"] or {}
-    reserves = options["priority_reserves"] or {}
+    shares = {**PRIORITY_SHARES, **options["priority_shares"]}
+    reserves = {**PRIORITY_RESERVES, **options["priority_reserves"]}
     try:
-        return {
-            name: ClassQuota(
-                share=shares.get(name, defaults[name].share),
-                # A class given a share of its own loses its default reserve unless one is given too.
-                reserve=reserves.get(name, defaults[name].reserve if name not in shares else 0.0),
-            )
-            for name in PRIORITY_CLASS_NAMES
-        }
+        return {name: ClassQuota(share=shares[name], reserve=reserves.get(name, 0.0)) for name in PRIORITY_CLASS_NAMES}
     except ValueError as exc:
         raise PartnerSettingsError(f"extras 'priority_shares' / 'priority_reserves': {exc}") from None
+
+
+def _base_url(host: str, schema: str | None, port: int | None) -> str:
+    """The base URL of the connection's fields: a bare host name gets ``https://`` (or the schema field's scheme);
+    the port field is the URL's port when the URL names none (Airflow's connection list tests a connection only
+    with its port set), and must agree with it when it does."""
+    if "://" not in host:
+        return f"{schema or 'https'}://{host}{f':{port}' if port else ''}"
+    if not port:
+        return host
+    parts = urlsplit(host)
+    try:
+        url_port = parts.port
+    except ValueError:
+        raise PartnerSettingsError(f"the Base URL {host!r} has a bad port") from None
+    if url_port is None:
+        return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
+    if url_port != int(port):
+        raise PartnerSettingsError(f"the Port field ({port}) and the Base URL's port ({url_port}) differ")
+    return host
 
 
 def partner_settings(
@@ -368,15 +395,14 @@ def partner_settings(
         raise PartnerSettingsError("the Symphonics connection has no Client ID (login)")
     if not password:
         raise PartnerSettingsError("the Symphonics connection has no Client secret (password)")
-    base_url = host if "://" in host else f"{schema or 'https'}://{host}{f':{port}' if port else ''}"
+    base_url = _base_url(host, schema, port)
     settings = PartnerSettings(base_url=base_url, client_id=login, client_secret=password, options=parse_extras(extra))
-    if settings.options["priority_shares"] is not None or settings.options["priority_reserves"] is not None:
-        try:
-            settings.quota_policy()  # the reserves must fit in the day: say so now, not at the first call
-        except PartnerSettingsError:
-            raise
-        except ValueError as exc:
-            raise PartnerSettingsError(f"extras 'priority_shares' / 'priority_reserves': {exc}") from None
+    try:
+        settings.quota_policy()  # the reserves must fit in the day: say so now, not at the first call
+    except PartnerSettingsError:
+        raise
+    except ValueError as exc:
+        raise PartnerSettingsError(f"extras 'priority_shares' / 'priority_reserves': {exc}") from None
     return settings
 
 

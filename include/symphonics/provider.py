@@ -21,7 +21,8 @@ PACKAGE_NAME = "symphonics-sync"
 #: The hook, imported by Airflow only when a connection of the type is used or tested.
 HOOK_CLASS_NAME = "include.symphonics.hook.SymphonicsHook"
 
-#: The connection form's extra fields (masked when their schema's format is ``password``).
+#: The connection form's extra fields (masked when their schema's format is ``password``). Airflow 3.3's edit form
+#: shows the fields whose key the stored extra holds (``null`` for "not set": ``airflow_settings.yaml`` lists them).
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     name: {"label": spec.label, "schema": dict(spec.schema), "description": spec.description}
     for name, spec in EXTRAS.items()
@@ -42,10 +43,13 @@ PROVIDER_INFO: dict[str, Any] = {
             "connection-type": PARTNER_CONN_TYPE,
             "conn-fields": CONN_FIELDS,
             "ui-field-behaviour": {
-                "hidden-fields": ["schema", "port"],
+                # The port stays: Airflow 3.3's Test button (connection list) sends port 0 for a connection
+                # without one, which the api-server refuses as another endpoint ("Bad Request").
+                "hidden-fields": ["schema"],
                 "relabeling": {"host": "Base URL", "login": "Client ID", "password": "Client secret"},
                 "placeholders": {
                     "host": "https://api.symphonics.fr",
+                    "port": "443",
                     "login": "wfa-client-id",
                     "extra": '{"day_reset_utc": "00:00", "allow_insecure_http": false}',
                 },

@@ -63,7 +63,7 @@ def test_given_values_win_over_the_defaults_and_empty_ones_do_not() -> None:
 
     assert (settings.requests_per_minute, settings.requests_per_day) == (90, 4000)
     assert settings.priority_classes["publish"].share == 0.6
-    assert settings.priority_classes["publish"].reserve == 0.0  # a class given a share loses its default reserve
+    assert settings.priority_classes["reconcile"] == default_classes()["reconcile"]  # not named: its default
     assert settings.priority_classes["ops"] == default_classes()["ops"]
     assert settings.day_reset_utc == 9000.0
     assert (settings.read_timeout, settings.max_retries) == (30.0, 5)  # null and "" are "not set"
@@ -80,6 +80,21 @@ def test_a_bare_host_gets_the_schema_and_port() -> None:
     settings = partner_settings("sandbox.internal", "id", "secret", {}, schema="http", port=8099)
     assert settings.base_url == "http://sandbox.internal:8099"
     assert partner_settings("api.symphonics.fr", "id", "secret", {}).base_url == "https://api.symphonics.fr"
+
+
+def test_the_port_field_completes_a_url_without_one_and_must_agree_with_one() -> None:
+    assert partner_settings("https://api.symphonics.fr", "id", "s", {}, port=443).base_url == (
+        "https://api.symphonics.fr:443"
+    )
+    assert partner_settings("http://127.0.0.1:8099", "id", "s", {}, port=8099).base_url == "http://127.0.0.1:8099"
+    with pytest.raises(PartnerSettingsError, match=r"the Port field \(8100\) and the Base URL's port \(8099\) differ"):
+        partner_settings("http://127.0.0.1:8099", "id", "s", {}, port=8100)
+
+
+def test_a_class_not_named_keeps_its_default_reserve_and_zero_removes_it() -> None:
+    classes = _settings(priority_reserves={"publish": 0.1}).client_settings().priority_classes
+    assert (classes["publish"].reserve, classes["ops"].reserve) == (0.1, default_classes()["ops"].reserve)
+    assert _settings(priority_reserves={"ops": 0}).client_settings().priority_classes["ops"].reserve == 0.0
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,12 @@ from typing import Protocol, TypeVar
 from include.symphonics.client.errors import QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import get_logger
-from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
+from include.symphonics.partner_limits import (
+    PRIORITY_RESERVES,
+    PRIORITY_SHARES,
+    REQUESTS_PER_DAY,
+    REQUESTS_PER_MINUTE,
+)
 
 log = get_logger(__name__)
 
@@ -79,9 +84,8 @@ class ClassQuota:
 def default_classes() -> dict[str, ClassQuota]:
     """Publishing gets most of the day; reconciliation a bounded part; ops (health checks) a small reserve."""
     return {
-        PUBLISH: ClassQuota(share=0.75),
-        RECONCILE: ClassQuota(share=0.40),
-        OPS: ClassQuota(share=0.10, reserve=0.02),
+        name: ClassQuota(share=PRIORITY_SHARES[name], reserve=PRIORITY_RESERVES.get(name, 0.0))
+        for name in PRIORITY_CLASSES
     }
 
 
