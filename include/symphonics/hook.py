@@ -192,7 +192,7 @@ class SymphonicsHook(BaseHook):
         try:
             client.check_credentials(priority=OPS)
         except KillSwitchOn:
-            return False, f"Kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
+            return False, f"kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
         except SymphonicsAuthError as exc:
             return False, redact(
                 f"Credentials refused by {url}: the client id {settings.client_id!r} or the client secret is wrong "
