@@ -36,7 +36,6 @@ from include.symphonics.client import (
 from include.symphonics.client.errors import (
     InsecureURLError,
     SymphonicsAuthError,
-    SymphonicsError,
     SymphonicsRateLimited,
     SymphonicsUnavailable,
 )
@@ -194,16 +193,16 @@ class SymphonicsHook(BaseHook):
         except KillSwitchOn:
             return False, f"kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
         except SymphonicsAuthError as exc:
+            if exc.status == 403:
+                return False, redact(f"Permission refused by {url} to the client id {settings.client_id!r} (HTTP 403)")
             return False, redact(
                 f"Credentials refused by {url}: the client id {settings.client_id!r} or the client secret is wrong "
-                f"(HTTP {exc.status or '401'})"
+                f"(HTTP {exc.status or 401})"
             )
         except SymphonicsRateLimited as exc:
             return False, redact(f"Rate limited by {url} (HTTP 429): try again later ({exc})")
         except SymphonicsUnavailable as exc:
             return False, redact(f"Partner unreachable at {url}: {exc}")
-        except SymphonicsError as exc:
-            return False, redact(f"The token request to {url} failed: {type(exc).__name__}: {exc}")
         except Exception as exc:
             return False, redact(f"The token request to {url} failed: {type(exc).__name__}: {exc}")
         return True, f"Connected to {client.base_url} as {settings.client_id}: a token was obtained"
