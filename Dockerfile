@@ -14,6 +14,9 @@ COPY --chown=airflow:0 airflow_settings.yaml pyproject.toml ${SYMPHONICS_PROJECT
 COPY --chown=airflow:0 include/ ${SYMPHONICS_PROJECT_DIR}/include/
 COPY --chown=airflow:0 dags/ ${SYMPHONICS_PROJECT_DIR}/dags/
 COPY --chown=airflow:0 plugins/ ${SYMPHONICS_PROJECT_DIR}/plugins/
+# The project's own provider (its apache_airflow_provider entry point registers the `symphonics` connection
+# type), editable from the copy above: one copy of the code, which compose's development mount overlays.
+RUN pip install --no-cache-dir --no-deps -e "${SYMPHONICS_PROJECT_DIR}"
 ENV PYTHONPATH=${SYMPHONICS_PROJECT_DIR} \
     AIRFLOW__CORE__DAGS_FOLDER=${SYMPHONICS_PROJECT_DIR}/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=${SYMPHONICS_PROJECT_DIR}/plugins

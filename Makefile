@@ -18,8 +18,6 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "error: '$(PYTHON) -m venv' failed: install your system's venv package (Debian/Ubuntu: apt-get install python3-venv) and run make again" >&2; exit 1; }; }
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet requirements.lock
-	@# The project itself, editable and without dependencies: its entry point registers its Airflow provider.
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --no-deps -e .
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv and install the locked dependencies

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from airflow.sdk import dag, get_current_context, task
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS, HEALTHCHECK_SCHEDULE, START_DATE
+from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
 
 
 @dag(
@@ -45,8 +46,8 @@ def symphonics_healthcheck() -> None:
         health.record(result, run_id=get_current_context()["run_id"])
         return asdict(health.raise_if_failed(result))
 
-    check_database.override(task_id="check_app_db")("app_db")
-    check_database.override(task_id="check_sync_db")("sync_db")
+    check_database.override(task_id="check_app_db")(APP_CONN_ID)
+    check_database.override(task_id="check_sync_db")(SYNC_CONN_ID)
     check_symphonics_api()
 
 

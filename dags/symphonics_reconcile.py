@@ -41,12 +41,11 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS
+from include.symphonics.db import SYNC_CONN_ID
 from include.symphonics.publish.assets import LEDGER_ASSET
 from include.symphonics.reconcile import checks
 from include.symphonics.reconcile.assets import SNAPSHOT_ASSET
 from include.symphonics.reconcile.settings import reconcile_schedule
-
-SYNC_CONN_ID = "sync_db"
 
 
 def _run_id() -> str:

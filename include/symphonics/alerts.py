@@ -18,6 +18,8 @@ from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
+from include.symphonics.db import SYNC_CONN_ID
+
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("info", "warning", "critical")
@@ -105,7 +107,7 @@ class SymphonicsAlertNotifier(BaseNotifier):
     template_fields = ("conn_id",)
 
     def __init__(
-        self, alerts: Sequence[Alert] = (), *, sync_conn_id: str = "sync_db", conn_id: str | None = None
+        self, alerts: Sequence[Alert] = (), *, sync_conn_id: str = SYNC_CONN_ID, conn_id: str | None = None
     ) -> None:
         super().__init__()
         self.alerts = list(alerts)

@@ -243,6 +243,8 @@ def stack_environment(server: localpg.PgServer, logins: dict[str, Login] | None 
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # The connections' Test button (Airflow's default: Disabled); see the README for a shared deployment.
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
         "AIRFLOW__API_AUTH__JWT_SECRET": _signing_key("jwt_secret"),
         "AIRFLOW__API__SECRET_KEY": _signing_key("api_secret_key"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import psycopg
 
 from include.symphonics import db
+from include.symphonics.partner_settings import PARTNER_CONN_ID
 from include.symphonics.sql import SqlFolder
 
 
@@ -55,7 +56,7 @@ def check_database(conn_id: str) -> CheckResult:
     return CheckResult(conn_id, ok, (time.perf_counter() - started) * 1000, detail)
 
 
-def check_partner_api(conn_id: str = "symphonics_default") -> CheckResult:
+def check_partner_api(conn_id: str = PARTNER_CONN_ID) -> CheckResult:
     """Obtain a token from the partner with the connection's credentials (one request, ``ops`` class).
 
     The token endpoint is the one route that proves both that the API answers and that our credentials

@@ -10,19 +10,15 @@ over any ``Authorization`` header (our bearer token), and it sends every unknown
 ``webhook_secret`` would go to the partner). Its retries also see a 429 only as a generic exception. What it
 offers that serves here, the session settings in the extras (``verify``), is read the same way by name.
 
-Connection (``conn_type`` ``symphonics``, a type of its own so nobody points an ``HttpOperator`` at it):
-
-* host: base URL (``https://api.symphonics.fr``, ``https://sandbox-api.symphonics.fr``, the local sandbox);
-  a bare host name gets ``https://`` (or the schema field's scheme) and the port field;
-* login: client id; password: client secret;
-* extra: see :data:`EXTRA_DEFAULTS` and ``docs/CLIENT.md``.
+The connection (``conn_type`` ``symphonics``, a type of its own so nobody points an ``HttpOperator`` at it)
+is read by :func:`~include.symphonics.partner_settings.partner_settings`, the settings model shared with the
+webhook receiver and the dashboard; its form is declared by the provider info
+(:mod:`include.symphonics.provider`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -31,127 +27,34 @@ from airflow.sdk import BaseHook
 from include.symphonics.client import (
     OPS,
     CallGuard,
-    ClassQuota,
     ClientSettings,
     KillSwitchOn,
     RunBudget,
     RunContext,
     SymphonicsClient,
 )
+from include.symphonics.client.errors import (
+    InsecureURLError,
+    SymphonicsAuthError,
+    SymphonicsRateLimited,
+    SymphonicsUnavailable,
+)
 from include.symphonics.client.guard import DEFAULT_KILL_SWITCH_TTL
-from include.symphonics.client.ratelimit import PRIORITY_CLASSES, default_classes
 from include.symphonics.client.redaction import redact
+from include.symphonics.db import SYNC_CONN_ID
 from include.symphonics.metrics import AirflowStats
+from include.symphonics.partner_settings import (
+    PARTNER_CONN_ID,
+    PARTNER_CONN_TYPE,
+    PartnerSettings,
+    PartnerSettingsError,
+    partner_settings,
+)
 
 #: The Airflow Variable that stops every partner call when ``on``.
 KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
 #: The Variable's values that mean "on".
 _ON = ("on", "true", "1", "yes")
-
-#: The extras a Symphonics connection understands, with their defaults. Anything else is ignored (with a
-#: warning), never sent as a header.
-EXTRA_DEFAULTS: dict[str, Any] = {
-    "webhook_secret": None,
-    "requests_per_minute": 100,
-    "requests_per_day": 5000,
-    "priority_shares": {name: quota.share for name, quota in default_classes().items()},
-    "priority_reserves": {name: quota.reserve for name, quota in default_classes().items() if quota.reserve},
-    "day_reset_utc": "00:00",
-    "timeout": 30.0,
-    "connect_timeout": 5.0,
-    "max_retries": 5,
-    "backoff_base": 0.5,
-    "retry_after_cap": 60.0,
-    "breaker_failures": 5,
-    "breaker_reset": 60.0,
-    "compress_requests": False,
-    "compress_threshold": 1024,
-    "allow_insecure_http": False,
-    "verify": True,
-    "time_scale": 1.0,
-}
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _mapping(value: Any, name: str) -> dict[str, float]:
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f'extra {name!r} must be an object such as {{"publish": 0.75}}')
-    return {str(key): float(share) for key, share in value.items()}
-
-
-def _seconds_after_midnight(value: Any) -> float:
-    """``"HH:MM"`` (UTC) or a number of seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    hours, _, minutes = str(value).partition(":")
-    return int(hours) * 3600 + int(minutes or 0) * 60
-
-
-def settings_from_connection(
-    host: str | None,
-    login: str | None,
-    password: str | None,
-    extra: Mapping[str, Any],
-    *,
-    schema: str | None = None,
-    port: int | None = None,
-) -> ClientSettings:
-    """Client settings from the fields of a Symphonics connection.
-
-    :param host: base URL, or a bare host name.
-    :param login: client id.
-    :param password: client secret.
-    :param extra: the connection's extras.
-    :param schema: scheme of a bare host name (default ``https``).
-    :param port: port of a bare host name.
-    :raises ValueError: when the client id, secret or host is missing, or an extra is malformed.
-    """
-    if not host:
-        raise ValueError("the Symphonics connection has no host: set it to the API base URL")
-    if not login or not password:
-        raise ValueError("the Symphonics connection needs the client id (login) and client secret (password)")
-    bare_host_url = f"{schema or 'https'}://{host}{f':{port}' if port else ''}"
-    base_url = host if "://" in host else bare_host_url
-    options = {**EXTRA_DEFAULTS, **extra}
-    shares = _mapping(options["priority_shares"], "priority_shares")
-    reserves = _mapping(options["priority_reserves"], "priority_reserves")
-    defaults = default_classes()
-    classes = {
-        name: ClassQuota(
-            share=shares.get(name, defaults[name].share),
-            reserve=reserves.get(name, defaults[name].reserve if name not in shares else 0.0),
-        )
-        for name in PRIORITY_CLASSES
-    }
-    verify = options["verify"]
-    return ClientSettings(
-        base_url=base_url,
-        client_id=login,
-        client_secret=password,
-        requests_per_minute=int(options["requests_per_minute"]),
-        requests_per_day=int(options["requests_per_day"]),
-        priority_classes=classes,
-        day_reset_utc=_seconds_after_midnight(options["day_reset_utc"]),
-        connect_timeout=float(options["connect_timeout"]),
-        read_timeout=float(options["timeout"]),
-        max_retries=int(options["max_retries"]),
-        backoff_base=float(options["backoff_base"]),
-        retry_after_cap=float(options["retry_after_cap"]),
-        breaker_failures=int(options["breaker_failures"]),
-        breaker_reset=float(options["breaker_reset"]),
-        compress_requests=_flag(options["compress_requests"]),
-        compress_threshold=int(options["compress_threshold"]),
-        allow_insecure_http=_flag(options["allow_insecure_http"]),
-        verify=verify if isinstance(verify, str) and verify.lower() not in ("true", "false") else _flag(verify),
-        time_scale=float(options["time_scale"]),
-    )
 
 
 def _run_context_from_environment() -> RunContext:
@@ -174,15 +77,15 @@ class SymphonicsHook(BaseHook):
     """
 
     conn_name_attr = "symphonics_conn_id"
-    default_conn_name = "symphonics_default"
-    conn_type = "symphonics"
+    default_conn_name = PARTNER_CONN_ID
+    conn_type = PARTNER_CONN_TYPE
     hook_name = "Symphonics"
 
     def __init__(
         self,
         symphonics_conn_id: str = default_conn_name,
         *,
-        sync_conn_id: str = "sync_db",
+        sync_conn_id: str = SYNC_CONN_ID,
         budget: RunBudget | None = None,
         kill_switch_ttl: float | None = None,
         **kwargs: Any,
@@ -193,34 +96,29 @@ class SymphonicsHook(BaseHook):
         ttl = DEFAULT_KILL_SWITCH_TTL if kill_switch_ttl is None else kill_switch_ttl
         self.guard = CallGuard(self.read_kill_switch, kill_switch_ttl=ttl, budget=budget)
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Labels of the connection form: what each standard field means for Symphonics."""
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "Base URL", "login": "Client ID", "password": "Client secret"},
-            "placeholders": {
-                "host": "https://api.symphonics.fr",
-                "login": "wfa-client-id",
-                "extra": json.dumps({"requests_per_minute": 100, "requests_per_day": 5000}),
-            },
-        }
+    @cached_property
+    def partner_settings(self) -> PartnerSettings:
+        """The connection read by the settings model.
+
+        :raises PartnerSettingsError: a missing field, an unknown extra or a bad value, named.
+        """
+        conn = self.get_connection(self.symphonics_conn_id)
+        try:
+            return partner_settings(
+                conn.host, conn.login, conn.password, conn.extra_dejson, schema=conn.schema, port=conn.port
+            )
+        except PartnerSettingsError as exc:
+            raise PartnerSettingsError(f"connection {self.symphonics_conn_id!r}: {exc}") from None
 
     @cached_property
     def settings(self) -> ClientSettings:
         """The client settings of the connection."""
-        conn = self.get_connection(self.symphonics_conn_id)
-        extra = dict(conn.extra_dejson)
-        unknown = sorted(set(extra) - set(EXTRA_DEFAULTS))
-        if unknown:
-            self.log.warning("Symphonics connection %s: ignoring unknown extras %s", self.symphonics_conn_id, unknown)
-        return settings_from_connection(conn.host, conn.login, conn.password, extra, schema=conn.schema, port=conn.port)
+        return self.partner_settings.client_settings()
 
     @property
     def webhook_secret(self) -> str | None:
         """The secret that signs the partner's webhooks (for the webhook receiver)."""
-        value = self.get_connection(self.symphonics_conn_id).extra_dejson.get("webhook_secret")
-        return None if value is None else str(value)
+        return self.partner_settings.webhook_secret
 
     @staticmethod
     def read_kill_switch() -> bool:
@@ -238,7 +136,7 @@ class SymphonicsHook(BaseHook):
     def _cipher(self) -> Any:
         from airflow.sdk.crypto import get_fernet
 
-        fernet = get_fernet()
+        fernet = fernet_or_clear_error(get_fernet)
         if not fernet.is_encrypted:
             # Without a Fernet key the token would sit in clear text: keep it in this process instead.
             self.log.warning("no Fernet key configured: the Symphonics token is not shared between processes")
@@ -271,58 +169,65 @@ class SymphonicsHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Obtain a new token with the connection's URL and credentials (one request, class ``ops``).
 
-        With the kill switch on nothing is sent and the answer says so.
+        The message says which part failed: the connection's settings, the URL, the credentials, the partner,
+        or the ``sync`` database that keeps the shared quota. With the kill switch on nothing is sent.
         """
         try:
+            settings = self.partner_settings
+        except (PartnerSettingsError, InsecureURLError) as exc:
+            return False, redact(f"Bad connection settings: {exc}")
+        try:
             client = self.get_conn()
+        except InsecureURLError as exc:
+            return False, f"Refused URL: {exc}"
+        except FernetKeyError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, redact(
+                f"The partner was not contacted: the sync database ({self.sync_conn_id}), which keeps the shared "
+                f"quota and token, is unusable: {type(exc).__name__}: {exc}"
+            )
+        url = settings.base_url
+        try:
             client.check_credentials(priority=OPS)
         except KillSwitchOn:
             return False, f"kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
+        except SymphonicsAuthError as exc:
+            if exc.status == 403:
+                return False, redact(f"Permission refused by {url} to the client id {settings.client_id!r} (HTTP 403)")
+            return False, redact(
+                f"Credentials refused by {url}: the client id {settings.client_id!r} or the client secret is wrong "
+                f"(HTTP {exc.status or 401})"
+            )
+        except SymphonicsRateLimited as exc:
+            return False, redact(f"Rate limited by {url} (HTTP 429): try again later ({exc})")
+        except SymphonicsUnavailable as exc:
+            return False, redact(f"Partner unreachable at {url}: {exc}")
         except Exception as exc:
-            # Whatever failed (a refused URL, bad credentials, the partner or the sync database) is reported,
-            # redacted, to the person testing the connection.
-            return False, redact(f"{type(exc).__name__}: {exc}")
-        return True, f"Connected to {client.base_url} as {client.settings.client_id}: a token was obtained"
+            return False, redact(f"The token request to {url} failed: {type(exc).__name__}: {exc}")
+        return True, f"Connected to {client.base_url} as {settings.client_id}: a token was obtained"
 
 
-def get_provider_info() -> dict[str, Any]:
-    """Provider metadata, for an ``apache_airflow_provider`` entry point registering the ``symphonics`` type.
+class FernetKeyError(RuntimeError):
+    """Airflow's Fernet key is missing or not a key: the shared token cannot be encrypted."""
 
-    Ops then see labelled fields in the connection form (after an api-server restart).
+
+def fernet_or_clear_error(get_fernet: Any) -> Any:
+    """Airflow's Fernet object, or one clear error saying what to set.
+
+    An ``AIRFLOW_HOME`` without ``airflow.cfg`` makes the Task SDK's configuration return its template's text
+    ``{FERNET_KEY}``, which Airflow reports only as "Fernet key must be 32 url-safe base64-encoded bytes".
+
+    :param get_fernet: ``airflow.sdk.crypto.get_fernet``.
+    :raises FernetKeyError: naming the setting and how to make a key.
     """
-    number = {"type": ["number", "null"]}
-    boolean = {"type": ["boolean", "null"]}
-    return {
-        "package-name": "symphonics-sync",
-        "name": "Symphonics",
-        "description": "The Symphonics partner API (local provider of this project).",
-        "versions": ["0.1.0"],
-        "connection-types": [
-            {
-                "hook-class-name": "include.symphonics.hook.SymphonicsHook",
-                "hook-name": SymphonicsHook.hook_name,
-                "connection-type": SymphonicsHook.conn_type,
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"host": "Base URL", "login": "Client ID", "password": "Client secret"},
-                    "placeholders": {"host": "https://api.symphonics.fr"},
-                },
-                "conn-fields": {
-                    "webhook_secret": {
-                        "label": "Webhook secret",
-                        "schema": {"type": ["string", "null"], "format": "password"},
-                        "description": "HMAC-SHA256 key of the partner's webhook signatures",
-                    },
-                    "requests_per_minute": {"label": "Requests per minute", "schema": number},
-                    "requests_per_day": {"label": "Requests per day", "schema": number},
-                    "timeout": {"label": "Read timeout (s)", "schema": number},
-                    "max_retries": {"label": "Max retries", "schema": number},
-                    "compress_requests": {"label": "Compress request bodies", "schema": boolean},
-                    "allow_insecure_http": {
-                        "label": "Allow plain http:// (private network)",
-                        "schema": boolean,
-                    },
-                },
-            }
-        ],
-    }
+    try:
+        return get_fernet()
+    except Exception as exc:
+        if "fernet" not in str(exc).lower():
+            raise
+        raise FernetKeyError(
+            "Airflow's Fernet key is not a valid key (an AIRFLOW_HOME without airflow.cfg gives the template "
+            "text '{FERNET_KEY}'): set AIRFLOW__CORE__FERNET_KEY (the same in every Airflow component) to a key "
+            'made with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        ) from None

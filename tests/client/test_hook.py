@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from include.symphonics.client import InsecureURLError, SymphonicsClient
-from include.symphonics.hook import SymphonicsHook, get_provider_info
+from include.symphonics.hook import SymphonicsHook
+from include.symphonics.partner_settings import PartnerSettingsError
+from include.symphonics.provider import get_provider_info
 from tests.client.conftest import api_calls
 from tests.fixtures.sandbox import SandboxAdmin
 
@@ -57,15 +59,26 @@ def test_client_from_the_connection(monkeypatch: pytest.MonkeyPatch, sandbox: Sa
 
 
 def test_no_extra_is_sent_as_a_header(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str) -> None:
-    _connection(monkeypatch, sandbox.url, sandbox.client_secret, X_Custom="should-not-leave")
+    _connection(monkeypatch, sandbox.url, sandbox.client_secret, previous_webhook_secret="old-webhook-secret")
     hook = SymphonicsHook()
     try:
         session_headers = {k.lower() for k in hook.get_conn().session.headers}
         assert "webhook_secret" not in session_headers
-        assert "x_custom" not in session_headers
+        assert "previous_webhook_secret" not in session_headers
         assert hook.get_conn().session.auth is None  # no basic auth over the bearer token
     finally:
         hook.close()
+
+
+def test_an_unknown_extra_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
+    _connection(monkeypatch, "https://api.symphonics.fr", "secret-value-1234", X_Custom="should-not-leave")
+    hook = SymphonicsHook()
+    with pytest.raises(PartnerSettingsError, match=r"connection 'symphonics_default': unknown extra 'X_Custom'"):
+        hook.get_conn()
+    ok, message = hook.test_connection()
+    assert not ok
+    assert message.startswith("Bad connection settings:")
+    assert "'X_Custom'" in message
 
 
 def test_test_connection(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxAdmin, clean_sync: str) -> None:
@@ -82,8 +95,11 @@ def test_test_connection_with_a_wrong_secret(
     _connection(monkeypatch, sandbox.url, "a-wrong-client-secret")
     ok, message = SymphonicsHook().test_connection()
     assert not ok
-    assert "SymphonicsAuthError" in message
-    assert "a-wrong-client-secret" not in message
+    assert message == (
+        f"Credentials refused by {sandbox.url}: the client id 'wfa-sandbox-demo' or the client secret is wrong "
+        "(HTTP 401)"
+    )
+    assert [c["path"] for c in sandbox.calls()] == ["/auth/token"]  # one request, not retried
 
 
 def test_plain_http_to_a_remote_host_is_refused(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
@@ -93,7 +109,7 @@ def test_plain_http_to_a_remote_host_is_refused(monkeypatch: pytest.MonkeyPatch,
         hook.get_conn()
     ok, message = hook.test_connection()
     assert not ok
-    assert "HTTPS only" in message
+    assert message.startswith("Refused URL: refusing plain http:// to sandbox-api.symphonics.fr")
 
 
 def test_plain_http_allowed_by_the_connection(monkeypatch: pytest.MonkeyPatch, clean_sync: str) -> None:
@@ -137,3 +153,5 @@ def test_hook_attributes_and_provider_info() -> None:
     assert SymphonicsHook.hook_name == "Symphonics"
     info = get_provider_info()
     assert info["connection-types"][0]["hook-class-name"] == "include.symphonics.hook.SymphonicsHook"
+    assert "get_ui_field_behaviour" not in SymphonicsHook.__dict__  # declared as data in the provider info
+    assert "get_connection_form_widgets" not in SymphonicsHook.__dict__

@@ -44,7 +44,7 @@ def test_project_file_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = parse_settings(PROJECT_FILE.read_text())
     assert {c.conn_id for c in settings.connections} == {"app_db", "sync_db", "symphonics_default"}
     assert {p.name for p in settings.pools} == {"symphonics_api"}
-    assert {v.key for v in settings.variables} == {"symphonics_kill_switch"}
+    assert {v.key for v in settings.variables} == {"symphonics_kill_switch", "symphonics_writeback"}
 
 
 def test_placeholders_are_filled_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

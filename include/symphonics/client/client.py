@@ -73,6 +73,7 @@ from include.symphonics.client.ratelimit import (
 )
 from include.symphonics.client.redaction import get_logger, mask_path, register_secret
 from include.symphonics.client.retry import RetryPolicy, parse_retry_after
+from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
 
 log = get_logger(__name__)
 
@@ -114,8 +115,8 @@ class ClientSettings:
     base_url: str
     client_id: str
     client_secret: str = field(repr=False)
-    requests_per_minute: int = 100
-    requests_per_day: int = 5000
+    requests_per_minute: int = REQUESTS_PER_MINUTE
+    requests_per_day: int = REQUESTS_PER_DAY
     priority_classes: Mapping[str, ClassQuota] = field(default_factory=default_classes)
     day_reset_utc: float = 0.0
     connect_timeout: float = 5.0

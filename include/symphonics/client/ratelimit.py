@@ -44,6 +44,12 @@ from typing import Protocol, TypeVar
 from include.symphonics.client.errors import QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.client.redaction import get_logger
+from include.symphonics.partner_limits import (
+    PRIORITY_RESERVES,
+    PRIORITY_SHARES,
+    REQUESTS_PER_DAY,
+    REQUESTS_PER_MINUTE,
+)
 from include.symphonics.sql import SqlFolder
 
 log = get_logger(__name__)
@@ -79,9 +85,8 @@ class ClassQuota:
 def default_classes() -> dict[str, ClassQuota]:
     """Publishing gets most of the day; reconciliation a bounded part; ops (health checks) a small reserve."""
     return {
-        PUBLISH: ClassQuota(share=0.75),
-        RECONCILE: ClassQuota(share=0.40),
-        OPS: ClassQuota(share=0.10, reserve=0.02),
+        name: ClassQuota(share=PRIORITY_SHARES[name], reserve=PRIORITY_RESERVES.get(name, 0.0))
+        for name in PRIORITY_CLASSES
     }
 
 
@@ -100,8 +105,8 @@ class QuotaPolicy:
         has one-second minutes, and the windows here must match.
     """
 
-    requests_per_minute: int = 100
-    requests_per_day: int = 5000
+    requests_per_minute: int = REQUESTS_PER_MINUTE
+    requests_per_day: int = REQUESTS_PER_DAY
     classes: Mapping[str, ClassQuota] = field(default_factory=default_classes)
     day_reset_utc: float = 0.0
     window_margin: float = 0.25

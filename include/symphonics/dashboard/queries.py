@@ -177,13 +177,13 @@ def backlog_eta(
     needed = math.ceil(backlog * calls_per_row)
     remaining_today = max(0, min(cap - publish_used_today, limits.requests_per_day - day_used_today))
     if needed <= remaining_today:
-        return now + timedelta(minutes=needed / limits.requests_per_minute)
+        return now + limits.minute_length * (needed / limits.requests_per_minute)
     left = needed - remaining_today
     full_days, last_day = divmod(left, cap)
     if last_day == 0:
         full_days, last_day = full_days - 1, cap
-    next_day = limits.day_start(now) + timedelta(days=1)
-    return next_day + timedelta(days=full_days, minutes=last_day / limits.requests_per_minute)
+    next_day = limits.day_start(now) + limits.day_length
+    return next_day + limits.day_length * full_days + limits.minute_length * (last_day / limits.requests_per_minute)
 
 
 def backlog_panel(

@@ -8,6 +8,8 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from include.symphonics.db import APP_CONN_ID
+
 # The app's tables, parents first (the order of a bulk load) - the only tables `--reset` may drop.
 APP_TABLES: tuple[str, ...] = (
     "companies",
@@ -30,7 +32,6 @@ TABLES_WITH_TOUCH_TRIGGERS: tuple[str, ...] = (
 )
 
 APP_DSN_ENV = "SYMPHONICS_APP_DSN"
-APP_CONN_ID = "app_db"
 
 
 def resolve_app_dsn(dsn: str | None = None) -> str:

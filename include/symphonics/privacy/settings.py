@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
+
 #: Days a finished row keeps its (pseudonymised) personal data when ``SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS``
 #: is not set.
 DEFAULT_RETENTION_DAYS = 90
@@ -24,8 +26,8 @@ class PrivacySettings:
 
     retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
     batch_size: int = 5000
-    sync_conn_id: str = "sync_db"
-    app_conn_id: str = "app_db"
+    sync_conn_id: str = SYNC_CONN_ID
+    app_conn_id: str = APP_CONN_ID
 
     @classmethod
     def from_environment(cls) -> PrivacySettings:

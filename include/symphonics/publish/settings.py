@@ -7,18 +7,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
+from include.symphonics.partner_settings import PARTNER_CONN_ID
 
 PIPELINE = "symphonics_publish"
 
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class PublishSettings:
 
     app_conn_id: str = APP_CONN_ID
     sync_conn_id: str = SYNC_CONN_ID
-    symphonics_conn_id: str = "symphonics_default"
+    symphonics_conn_id: str = PARTNER_CONN_ID
     overlap: timedelta = timedelta(minutes=5)
     page_size: int = 5000
     batch_size: int = 200

@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-# Not imported from include.symphonics.db: the DAG file reads the schedule here, and that module loads psycopg.
-APP_CONN_ID = "app_db"
-SYNC_CONN_ID = "sync_db"
+from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
+from include.symphonics.partner_settings import PARTNER_CONN_ID
+
+__all__ = ["APP_CONN_ID", "SYNC_CONN_ID"]
 
 WRITEBACK_VARIABLE = "symphonics_writeback"
 WRITEBACK_ENV = "SYMPHONICS_WRITEBACK"
@@ -16,12 +17,18 @@ WRITEBACK_ENV = "SYMPHONICS_WRITEBACK"
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class ReconcileSettings:
 
     app_conn_id: str = APP_CONN_ID
     sync_conn_id: str = SYNC_CONN_ID
-    symphonics_conn_id: str = "symphonics_default"
+    symphonics_conn_id: str = PARTNER_CONN_ID
     poll_quiet_for: timedelta = timedelta(hours=48)
     max_polls: int = 1000
     stale_days: int = 30

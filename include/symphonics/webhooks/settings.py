@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from include.symphonics.db import SYNC_CONN_ID
+from include.symphonics.partner_settings import PARTNER_CONN_ID, PartnerSettingsError, parse_extras
 
 SECRET_ENV = "SYMPHONICS_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
 PREVIOUS_SECRET_ENV = "SYMPHONICS_WEBHOOK_PREVIOUS_SECRET"  # noqa: S105 - idem
@@ -27,7 +28,7 @@ REFUSAL_FLUSH_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_FLUSH_SECONDS"
 SAMPLES_PER_SOURCE_ENV = "SYMPHONICS_WEBHOOK_SAMPLES_PER_SOURCE"
 SAMPLES_PER_MINUTE_ENV = "SYMPHONICS_WEBHOOK_SAMPLES_PER_MINUTE"
 
-SYMPHONICS_CONN_ID = "symphonics_default"
+SYMPHONICS_CONN_ID = PARTNER_CONN_ID
 SECRET_EXTRA = "webhook_secret"  # noqa: S105 - an extra's key
 PREVIOUS_SECRET_EXTRA = "previous_webhook_secret"  # noqa: S105 - idem
 
@@ -150,20 +151,23 @@ def _secrets_from_connection(previous_from_env: str | None) -> tuple[str, str | 
     from airflow.sdk import BaseHook  # only when the environment has no secret
 
     try:
-        extra = BaseHook.get_connection(SYMPHONICS_CONN_ID).extra_dejson
+        raw_extra = BaseHook.get_connection(SYMPHONICS_CONN_ID).extra_dejson
     except Exception as exc:  # AirflowNotFoundException and backend errors alike
         raise WebhookConfigurationError(
             f"no webhook secret: set {SECRET_ENV}, or the extra {SECRET_EXTRA!r} of the connection "
             f"{SYMPHONICS_CONN_ID!r} ({type(exc).__name__})"
         ) from None
-    secret = extra.get(SECRET_EXTRA)
+    try:
+        extra = parse_extras(raw_extra)  # the settings model of the connection, as the hook reads it
+    except PartnerSettingsError as exc:
+        raise WebhookConfigurationError(f"connection {SYMPHONICS_CONN_ID!r}: {exc}") from None
+    secret = extra[SECRET_EXTRA]
     if not isinstance(secret, str) or not secret:
         raise WebhookConfigurationError(
             f"no webhook secret: set {SECRET_ENV}, or the extra {SECRET_EXTRA!r} of the connection "
             f"{SYMPHONICS_CONN_ID!r}"
         )
-    previous = previous_from_env or extra.get(PREVIOUS_SECRET_EXTRA) or None
-    return secret, previous if isinstance(previous, str) else None
+    return secret, previous_from_env or extra[PREVIOUS_SECRET_EXTRA] or None
 
 
 def _dsn_from_connection() -> str:

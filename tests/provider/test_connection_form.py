@@ -1,0 +1,271 @@
+"""End to end: the ``symphonics`` connection type in the real Airflow UI, driven in headless Chromium.
+
+The api-server runs as a subprocess with the Test button enabled (``AIRFLOW__CORE__TEST_CONNECTION``), the
+project's provider discovered from its installed distribution, and ``symphonics_default`` stored in the session's
+metadata database pointing at the sandbox with its demo credentials. A person opens the connection's edit form,
+reads the labelled fields, saves, and presses Test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from include.symphonics import localpg
+from tests.dashboard.test_ui import ApiServer, _free_port, chrome, log_in
+from tests.fixtures.sandbox import SandboxAdmin
+
+pytestmark = pytest.mark.integration
+
+CONN_ID = "symphonics_default"
+WEBHOOK_SECRET = "ui-form-webhook-secret-1"
+PREVIOUS_WEBHOOK_SECRET = "ui-form-previous-webhook-secret-0"
+
+
+@pytest.fixture(scope="module")
+def api_server(sync_dsn: str) -> Iterator[ApiServer]:
+    """``airflow api-server`` with the Test button on, on a free port, for this module."""
+    port = _free_port()
+    password = secrets.token_urlsafe(12)
+    home = Path(tempfile.mkdtemp(prefix="symphonics-connection-form-"))
+    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({"admin": password}))
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_SYMPHONICS_DEFAULT"},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+    }
+    log_path = home / "api-server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
+            env=env,
+            cwd=localpg.PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the api-server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the api-server did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield ApiServer(base_url, password)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def stored_connection(api_server: ApiServer, sandbox: SandboxAdmin) -> Iterator[dict[str, Any]]:
+    """``symphonics_default`` in the metadata database: the sandbox and its demo credentials."""
+    headers = {"Authorization": f"Bearer {api_server.token()}"}
+    body = {
+        "connection_id": CONN_ID,
+        "conn_type": "symphonics",
+        "host": sandbox.url,
+        "port": urlsplit(sandbox.url).port,
+        "login": "wfa-sandbox-demo",
+        "password": sandbox.client_secret,
+        # As airflow_settings.yaml writes it: the form's fields listed, null when not set.
+        "extra": json.dumps(
+            {
+                "webhook_secret": WEBHOOK_SECRET,
+                "previous_webhook_secret": PREVIOUS_WEBHOOK_SECRET,
+                "requests_per_minute": None,
+                "requests_per_day": None,
+                "priority_shares": None,
+            }
+        ),
+    }
+    requests.delete(f"{api_server.base_url}/api/v2/connections/{CONN_ID}", headers=headers, timeout=10)
+    response = requests.post(f"{api_server.base_url}/api/v2/connections", json=body, headers=headers, timeout=10)
+    assert response.status_code == 201, response.text
+    yield body
+    requests.delete(f"{api_server.base_url}/api/v2/connections/{CONN_ID}", headers=headers, timeout=10)
+
+
+def _headers(api_server: ApiServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_server.token()}"}
+
+
+def _stored(conn_id: str = CONN_ID) -> tuple[str | None, dict[str, Any]]:
+    """The password and extras kept in the metadata database (decrypted), read as Airflow reads them."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        conn = session.query(Connection).filter_by(conn_id=conn_id).one()
+        return conn.password, json.loads(conn.extra or "{}")
+
+
+def _open_the_edit_form(driver: Any, api_server: ApiServer) -> Any:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+    driver.get(f"{api_server.base_url}/connections")
+    wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Edit Connection']")))
+    driver.find_element(By.CSS_SELECTOR, "button[aria-label='Edit Connection']").click()
+    dialog = wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "[role=dialog]")))
+    wait.until(lambda d: "Base URL" in dialog.text)
+    for section in dialog.find_elements(By.CSS_SELECTOR, "button[data-part=item-trigger][aria-expanded=false]"):
+        if section.text.strip() == "Extra Fields":
+            section.click()
+    wait.until(lambda d: "Webhook secret" in dialog.text)
+    return dialog
+
+
+def _input_labelled(dialog: Any, label: str) -> Any:
+    """The input of the form row whose label reads ``label``."""
+    from selenium.webdriver.common.by import By
+
+    rows = dialog.find_elements(By.XPATH, f".//label[normalize-space()='{label}']")
+    assert rows, f"no field labelled {label!r} in: {dialog.text}"
+    fields = rows[0].find_elements(
+        By.XPATH, "./ancestor::*[@data-part='root'][1]//*[self::input or self::textarea or self::select]"
+    )
+    assert fields, f"no input in the row of {label!r}"
+    return fields[0]
+
+
+def _toast_after_test(driver: Any, api_server: ApiServer) -> str:
+    """Press the Test button of the connection's row and read the toast that answers."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+    driver.get(f"{api_server.base_url}/connections")
+    button = wait.until(
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Test Connection']"))
+    )
+    button.click()
+    toast = wait.until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "[data-part=root][data-type]"))
+    )
+    wait.until(lambda d: len(toast.text.splitlines()) >= 2)
+    return str(toast.text)
+
+
+def test_the_edit_form_shows_the_labelled_fields(
+    api_server: ApiServer, stored_connection: dict[str, Any], tmp_path: Path
+) -> None:
+    driver = chrome(tmp_path, 1400, 1400)
+    try:
+        log_in(driver, api_server.base_url, api_server.password)
+        dialog = _open_the_edit_form(driver, api_server)
+        text = dialog.text
+
+        assert "Symphonics" in text  # the connection type is known, not "Select Connection Type"
+        for label in (
+            "Base URL",
+            "Client ID",
+            "Client secret",
+            "Port",
+            "Webhook secret",
+            "Previous webhook secret",
+            "Requests per minute",
+            "Requests per day",
+            "Priority shares",
+        ):
+            assert _input_labelled(dialog, label) is not None
+        assert "Schema" not in text.splitlines()
+        assert _input_labelled(dialog, "Base URL").get_attribute("value") == stored_connection["host"]
+        assert _input_labelled(dialog, "Client ID").get_attribute("value") == "wfa-sandbox-demo"
+        for secret in ("Client secret", "Webhook secret", "Previous webhook secret"):
+            field = _input_labelled(dialog, secret)
+            assert field.get_attribute("type") == "password", secret
+        assert stored_connection["password"] not in driver.page_source
+        assert WEBHOOK_SECRET not in driver.page_source
+        assert PREVIOUS_WEBHOOK_SECRET not in driver.page_source
+        driver.save_screenshot(str(tmp_path / "connection-form.png"))
+    finally:
+        driver.quit()
+
+
+def test_a_save_keeps_the_secrets_masked_and_intact(
+    api_server: ApiServer, stored_connection: dict[str, Any], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chrome(tmp_path, 1400, 1400)
+    try:
+        log_in(driver, api_server.base_url, api_server.password)
+        dialog = _open_the_edit_form(driver, api_server)
+        per_minute = _input_labelled(dialog, "Requests per minute")
+        per_minute.clear()
+        per_minute.send_keys("90")
+        next(b for b in dialog.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Save").click()
+        WebDriverWait(driver, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[role=dialog]"))
+    finally:
+        driver.quit()
+
+    password, extra = _stored()
+    assert password == stored_connection["password"]
+    assert extra["webhook_secret"] == WEBHOOK_SECRET
+    assert extra["previous_webhook_secret"] == PREVIOUS_WEBHOOK_SECRET
+    assert int(extra["requests_per_minute"]) == 90
+    shown = requests.get(
+        f"{api_server.base_url}/api/v2/connections/{CONN_ID}", headers=_headers(api_server), timeout=10
+    ).json()
+    assert WEBHOOK_SECRET not in json.dumps(shown)
+    assert stored_connection["password"] not in json.dumps(shown)
+
+
+def test_the_test_button_answers_ok_then_names_wrong_credentials(
+    api_server: ApiServer, stored_connection: dict[str, Any], sandbox: SandboxAdmin, tmp_path: Path
+) -> None:
+    driver = chrome(tmp_path, 1400, 1000)
+    try:
+        log_in(driver, api_server.base_url, api_server.password)
+        answer = _toast_after_test(driver, api_server)
+        assert f"Connected to {sandbox.url} as wfa-sandbox-demo: a token was obtained" in answer, answer
+
+        response = requests.patch(
+            f"{api_server.base_url}/api/v2/connections/{CONN_ID}?update_mask=password",
+            json={**stored_connection, "extra": None, "password": "a-wrong-client-secret"},
+            headers=_headers(api_server),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        answer = _toast_after_test(driver, api_server)
+        assert (
+            f"Credentials refused by {sandbox.url}: the client id 'wfa-sandbox-demo' or the client secret is wrong "
+            "(HTTP 401)"
+        ) in answer, answer
+        assert "a-wrong-client-secret" not in answer
+    finally:
+        driver.quit()
