@@ -6,6 +6,8 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 * ``GET /api/summary`` — every panel's figures as JSON (the client id only for a viewer allowed to read
   connections, as ``/api/v2/connections`` would decide);
 * ``GET /api/runs?kind=`` — the publish runs panel of one kind (the page's filters);
+* ``GET /api/search?key=`` — the interventions an external id, a Symphonics id or a request id names;
+* ``GET /api/timeline?external_id=`` — one intervention's story in time order (``timeline.py``);
 * ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
   Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
@@ -32,7 +34,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import airflow_runs, queries
+from include.symphonics.dashboard import airflow_runs, queries, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ STATIC_FILES = {"dashboard.js": "application/javascript", "dashboard.css": "text
 #: Seconds the limits read from the Symphonics connection are kept before being read again.
 LIMITS_TTL_SECONDS = 60.0
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Every read of the dashboard: short, and read-only whatever the login may do.
+_READ_ONLY_OPTIONS = "-c statement_timeout=10000 -c default_transaction_read_only=on"
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -231,6 +235,36 @@ def create_dashboard_app(
                 headers={**_NO_STORE, "Retry-After": "30"},
             )
         return JSONResponse(queries.jsonable(panel), headers=_NO_STORE)
+
+    def unavailable(exc: Exception) -> JSONResponse:
+        log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={**_NO_STORE, "Retry-After": "30"},
+        )
+
+    @app.get("/api/search")
+    def search(key: str = "") -> JSONResponse:
+        """The interventions ``key`` names (an external id, a Symphonics id or a request id)."""
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                found = timeline.search(conn, key)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable({"key": key.strip(), "rows": found}), headers=_NO_STORE)
+
+    @app.get("/api/timeline")
+    def row_timeline(external_id: str) -> JSONResponse:
+        """One intervention's story, oldest event first; 404 when the ledger does not know it."""
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                story = timeline.timeline(conn, external_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        if story is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such intervention in the ledger")
+        return JSONResponse(queries.jsonable(story), headers=_NO_STORE)
 
     @app.get("/api/failed_runs")
     def failed_runs(request: Request) -> JSONResponse:

@@ -87,8 +87,12 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
         )
     if row["validated_at"] is not None:
         events.append(_event(row["validated_at"], "partner_validation", "validated with the partner"))
+    previous_request: str | None = None
     for change in changes:
         title = f"{change['from_state'] or 'new'} → {change['to_state']}"
+        # The ledger keeps its last request id: shown on the change that brought a new one only.
+        request_id = change["request_id"] if change["request_id"] != previous_request else None
+        previous_request = change["request_id"] or previous_request
         events.append(
             _event(
                 change["changed_at"],
@@ -98,7 +102,7 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
                 attempts=change["attempts"],
                 http_status=change["http_status"],
                 error_code=change["error_code"],
-                request_id=change["request_id"],
+                request_id=request_id,
                 run_id=change["run_id"],
                 payload_fingerprint=change["payload_fingerprint"],
             )

@@ -445,6 +445,74 @@
     }
   }
 
+  // -- a row's story: search, then its timeline ---------------------------------------------------------------
+
+  async function getJson(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(`${response.status}: ${body.detail || response.statusText}`);
+    return body;
+  }
+
+  function detailText(detail) {
+    return Object.entries(detail).map(([key, value]) => `${key.replace(/_/g, " ")}: ${value}`).join(" · ");
+  }
+
+  async function showTimeline(externalId) {
+    const target = document.getElementById("story-timeline");
+    target.replaceChildren(el("p", { class: "no-data", text: `loading the story of ${externalId}…` }));
+    try {
+      const story = await getJson(`api/timeline?external_id=${encodeURIComponent(externalId)}`);
+      const c = story.current;
+      const now = [c.state, c.state_reason, c.symphonics_id].filter(Boolean).join(" · ");
+      const items = story.events.map((event) => el("li", { class: `event ${event.kind}`, "data-kind": event.kind }, [
+        el("span", { class: "at", text: event.at ? event.at.replace("T", " ").slice(0, 19) : "—" }),
+        el("span", { class: "kind", text: event.kind.replace(/_/g, " ") }),
+        el("span", { class: "title", text: event.title }),
+        el("span", { class: "detail", text: detailText(event.detail) }),
+      ]));
+      target.replaceChildren(
+        el("h3", { id: "story-title", text: `${story.external_id} — now ${now}` }),
+        el("ol", { class: "timeline", id: "story-events" }, items),
+      );
+      target.dataset.externalId = story.external_id;
+    } catch (err) {
+      target.replaceChildren(el("p", { class: "error", text: `The story could not be loaded (${err.message}).` }));
+    }
+  }
+
+  async function searchStory(event) {
+    if (event) event.preventDefault();
+    const key = document.getElementById("story-key").value.trim();
+    const results = document.getElementById("story-results");
+    document.getElementById("story-timeline").replaceChildren();
+    if (!key) { results.replaceChildren(); return; }
+    try {
+      const found = await getJson(`api/search?key=${encodeURIComponent(key)}`);
+      if (!found.rows.length) {
+        results.replaceChildren(el("p", { class: "no-data", id: "story-none", text: `Nothing found for ${found.key}.` }));
+        return;
+      }
+      const rows = found.rows.map((row) => {
+        const open = el("button", { type: "button", class: "open-story", "data-external-id": row.external_id,
+                                    text: row.external_id });
+        open.addEventListener("click", () => showTimeline(row.external_id));
+        return el("tr", {}, [el("td", {}, [open]), el("td", { text: row.symphonics_id || "—" }),
+          el("td", { text: row.state }), el("td", { text: row.state_reason || "" }),
+          el("td", { text: when(row.state_changed_at) })]);
+      });
+      results.replaceChildren(el("table", { class: "story-rows" }, [
+        el("thead", {}, [el("tr", {}, ["external id", "Symphonics id", "state", "reason", "since"].map(
+          (h) => el("th", { text: h })))]),
+        el("tbody", {}, rows),
+      ]));
+      if (found.rows.length === 1) await showTimeline(found.rows[0].external_id);
+    } catch (err) {
+      results.replaceChildren(el("p", { class: "error", text: `The search failed (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("story-search").addEventListener("submit", searchStory);
   document.getElementById("refresh").addEventListener("click", load);
   load();
   setInterval(load, REFRESH_MS);
