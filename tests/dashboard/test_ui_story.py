@@ -39,6 +39,8 @@ CREATE_REQUEST = "req_create_4242"
 CONFLICT_REQUEST = "req_conflict_4242"
 POLL_REQUEST = "req_poll_4242"
 #: A partner note quoting the customer's e-mail: shown masked.
+DEAD_ID = "int_00004343"
+FAILING_RUN = "manual__story_3"
 NOTE_WITH_EMAIL = "Attestation illisible, contacter jeanne.dupont@example.fr"
 
 
@@ -147,6 +149,16 @@ def _seed_story(url: str) -> None:
                 (t0 + timedelta(seconds=offset), history_id),
             )
         conn.execute("ALTER TABLE symphonics.ledger_history ENABLE TRIGGER ledger_history_append_only")
+        # Another row, dead lettered by a later run (the failed rows of a run).
+        conn.commit()
+        set_run(conn, FAILING_RUN)
+        conn.execute(
+            "INSERT INTO symphonics.interventions_ledger (external_id, app_intervention_id, app_status,"
+            " app_updated_at, source, source_fingerprint, state, state_reason, state_detail, attempts,"
+            " last_error_code, last_run_id) VALUES (%s, 4343, 'completed', %s, '{}'::jsonb, 'src-fp-4343',"
+            " 'dead_letter', 'too_many_attempts', %s, 6, 'SERVICE_UNAVAILABLE', %s)",
+            (DEAD_ID, t0, "6 attempts; installer jeanne.dupont@example.fr", FAILING_RUN),
+        )
         for occurred_at, source, before, after, notes in (
             (t0 + timedelta(hours=2), "webhook", "created", "processing", None),
             (t0 + timedelta(hours=5), "poll", "processing", "rejected", NOTE_WITH_EMAIL),
@@ -299,6 +311,33 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
         page = driver.find_element(By.ID, "panel-story").text
         assert "jeanne.dupont@example.fr" not in page
         assert "j***@example.fr" in page
+
+        # The failed rows of a run, their CSV, and a row's story from there.
+        driver.find_element(By.ID, "failures-run").send_keys(FAILING_RUN)
+        driver.find_element(By.CSS_SELECTOR, "#failures-form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.ID, "failures-summary"))
+        assert driver.find_element(By.ID, "failures-summary").text == (
+            "1 failed row: dead_letter: too_many_attempts (1)"
+        )
+        failures = driver.find_element(By.ID, "panel-run_failures").text
+        assert DEAD_ID in failures
+        assert "j***@example.fr" in failures
+        assert "jeanne.dupont@example.fr" not in failures
+        link = driver.find_element(By.ID, "failures-csv")
+        assert link.is_displayed()
+        exported = driver.execute_script(
+            "return fetch(arguments[0], {credentials: 'same-origin'}).then((r) => r.text());",
+            link.get_attribute("href"),
+        )
+        assert exported.splitlines()[0].startswith("external_id,ended_in,reason")
+        assert exported.splitlines()[1].startswith(f"{DEAD_ID},dead_letter,too_many_attempts,SERVICE_UNAVAILABLE")
+        driver.find_element(By.CSS_SELECTOR, "#failures-body td.link").click()
+        wait.until(lambda d: d.find_element(By.ID, "story-title").text.startswith(DEAD_ID))
+        driver.find_element(By.ID, "story-key").clear()
+        driver.find_element(By.ID, "story-key").send_keys(POLL_REQUEST)
+        driver.find_element(By.CSS_SELECTOR, "#story-search button[type=submit]").click()
+        wait.until(lambda d: d.find_element(By.ID, "story-title").text.startswith(EXTERNAL_ID))
+        driver.execute_script("window.scrollTo(0, 0)")
 
         driver.switch_to.default_content()
         time.sleep(0.5)

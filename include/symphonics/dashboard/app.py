@@ -8,6 +8,8 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 * ``GET /api/runs?kind=`` — the publish runs panel of one kind (the page's filters);
 * ``GET /api/search?key=`` — the interventions an external id, a Symphonics id or a request id names;
 * ``GET /api/timeline?external_id=`` — one intervention's story in time order (``timeline.py``);
+* ``GET /api/run_failures?run_id=`` and ``/api/run_failures.csv?run_id=`` — the rows a run left invalid, rejected,
+  failed or dead lettered, with their reasons (JSON, or CSV to download);
 * ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
   Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
@@ -34,7 +36,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import airflow_runs, queries, timeline
+from include.symphonics.dashboard import airflow_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -265,6 +267,33 @@ def create_dashboard_app(
         if story is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such intervention in the ledger")
         return JSONResponse(queries.jsonable(story), headers=_NO_STORE)
+
+    def read_failures(run_id: str) -> dict[str, Any]:
+        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+            return run_failures.run_failures(conn, run_id)
+
+    @app.get("/api/run_failures")
+    def failures_of_run(run_id: str) -> JSONResponse:
+        """The rows ``run_id`` left failed, with their reasons."""
+        try:
+            failures = read_failures(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(failures), headers=_NO_STORE)
+
+    @app.get("/api/run_failures.csv")
+    def failures_of_run_csv(run_id: str) -> Response:
+        """The same rows as CSV, to download."""
+        try:
+            failures = read_failures(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:100]
+        return Response(
+            run_failures.as_csv(failures),
+            media_type="text/csv; charset=utf-8",
+            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="failed-rows-{safe_name}.csv"'},
+        )
 
     @app.get("/api/failed_runs")
     def failed_runs(request: Request) -> JSONResponse:

@@ -513,6 +513,45 @@
   }
 
   document.getElementById("story-search").addEventListener("submit", searchStory);
+
+  // -- the failed rows of one run ------------------------------------------------------------------------------
+
+  async function showFailures(event) {
+    if (event) event.preventDefault();
+    const runId = document.getElementById("failures-run").value.trim();
+    const body = document.getElementById("failures-body");
+    const link = document.getElementById("failures-csv");
+    link.hidden = true;
+    if (!runId) { body.replaceChildren(); return; }
+    try {
+      const found = await getJson(`api/run_failures?run_id=${encodeURIComponent(runId)}`);
+      link.href = `api/run_failures.csv?run_id=${encodeURIComponent(runId)}`;
+      link.hidden = found.total === 0;
+      if (!found.total) {
+        body.replaceChildren(el("p", { class: "no-data", id: "failures-none", text: `No failed row in run ${runId}.` }));
+        return;
+      }
+      const counts = Object.entries(found.by_reason).map(([key, n]) => `${key} (${fmt(n)})`).join(" · ");
+      const rows = found.rows.map((r) => [r.external_id, r.ended_in, r.reason, r.error_code, r.http_status,
+        r.state_now, r.state_detail]);
+      const listing = table(["external id", "ended in", "reason", "error", "HTTP", "state now", "detail"], rows,
+        [false, false, false, false, true, false, false], "wrap failures");
+      body.replaceChildren(el("p", { class: "explain", id: "failures-summary",
+        text: `${plural(found.total, "failed row", "failed rows")}: ${counts}` }), el("div", { class: "scroll" }, [listing]));
+      for (const cell of body.querySelectorAll("tbody td:first-child")) {
+        cell.classList.add("link");
+        cell.addEventListener("click", () => {
+          document.getElementById("story-key").value = cell.textContent;
+          searchStory();
+          document.getElementById("panel-story").scrollIntoView();
+        });
+      }
+    } catch (err) {
+      body.replaceChildren(el("p", { class: "error", text: `The failed rows could not be loaded (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("failures-form").addEventListener("submit", showFailures);
   document.getElementById("refresh").addEventListener("click", load);
   load();
   setInterval(load, REFRESH_MS);
