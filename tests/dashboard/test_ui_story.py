@@ -40,6 +40,7 @@ CONFLICT_REQUEST = "req_conflict_4242"
 POLL_REQUEST = "req_poll_4242"
 #: A partner note quoting the customer's e-mail: shown masked.
 DEAD_ID = "int_00004343"
+DRY_RUN = "manual__dry_story"
 FAILING_RUN = "manual__story_3"
 NOTE_WITH_EMAIL = "Attestation illisible, contacter jeanne.dupont@example.fr"
 
@@ -149,6 +150,13 @@ def _seed_story(url: str) -> None:
                 (t0 + timedelta(seconds=offset), history_id),
             )
         conn.execute("ALTER TABLE symphonics.ledger_history ENABLE TRIGGER ledger_history_append_only")
+        # A dry run's stored result: one create, one refusal.
+        conn.execute(
+            "INSERT INTO symphonics.dry_run_results (run_id, external_id, action, state, reason, fields, calls)"
+            " VALUES (%s, 'int_00004444', 'create', 'ready', NULL, '[\"customer\", \"documents\"]', 1),"
+            " (%s, 'int_00004445', 'refuse', 'invalid', 'invalid_email', NULL, 0)",
+            (DRY_RUN, DRY_RUN),
+        )
         # Another row, dead lettered by a later run (the failed rows of a run).
         conn.commit()
         set_run(conn, FAILING_RUN)
@@ -266,6 +274,18 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
         frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
         driver.switch_to.frame(frame)
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+
+        # The latest dry run, its cost under today's publish allowance (3,750 = 5,000 x 0.75, nothing sent today).
+        wait.until(lambda d: d.find_elements(By.ID, "dry-run-title"))
+        assert driver.find_element(By.ID, "dry-run-title").text.startswith(DRY_RUN)
+
+        def kpi(name: str) -> str:
+            return str(driver.find_element(By.CSS_SELECTOR, f'[data-kpi="{name}"] .value').text)
+
+        assert (kpi("dry_run.create"), kpi("dry_run.refuse"), kpi("dry_run.calls")) == ("1", "1", "1")
+        assert kpi("dry_run.left") == "3,750"
+        assert "invalid_email" in driver.find_element(By.ID, "panel-dry_run").text
+        assert driver.find_element(By.ID, "dry-run-csv").is_displayed()
 
         box = driver.find_element(By.ID, "story-key")
         box.send_keys("no-such-id")

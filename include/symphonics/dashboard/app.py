@@ -10,6 +10,8 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 * ``GET /api/timeline?external_id=`` — one intervention's story in time order (``timeline.py``);
 * ``GET /api/run_failures?run_id=`` and ``/api/run_failures.csv?run_id=`` — the rows a run left invalid, rejected,
   failed or dead lettered, with their reasons (JSON, or CSV to download);
+* ``GET /api/dry_run?run_id=`` and ``/api/dry_run.csv?run_id=`` — a dry run's stored result (the latest without
+  ``run_id``): rows to create, PATCH, skip or refuse, the calls it needs, today's publish allowance left, the ETA;
 * ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
   Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
@@ -36,7 +38,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import airflow_runs, queries, run_failures, timeline
+from include.symphonics.dashboard import airflow_runs, dry_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -293,6 +295,36 @@ def create_dashboard_app(
             run_failures.as_csv(failures),
             media_type="text/csv; charset=utf-8",
             headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="failed-rows-{safe_name}.csv"'},
+        )
+
+    def read_dry_run(run_id: str | None) -> dict[str, Any]:
+        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+            result = dry_runs.dry_run(conn, run_id, sources.limits())
+        if result is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no stored dry run")
+        return result
+
+    @app.get("/api/dry_run")
+    def dry_run_result(run_id: str | None = None) -> JSONResponse:
+        """A dry run's stored result and its cost under the quota left."""
+        try:
+            result = read_dry_run(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(result), headers=_NO_STORE)
+
+    @app.get("/api/dry_run.csv")
+    def dry_run_csv(run_id: str | None = None) -> Response:
+        """The same rows as CSV, to download."""
+        try:
+            result = read_dry_run(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in result["run_id"])[:100]
+        return Response(
+            dry_runs.as_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="dry-run-{safe_name}.csv"'},
         )
 
     @app.get("/api/failed_runs")

@@ -63,6 +63,8 @@ class PublishCounts:
     dead_letter: int = 0
     would_create: int = 0
     would_patch: int = 0
+    #: What a dry run would send, one dict a row (stored by ``dry_run_record.sql`` for the dashboard).
+    planned: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
     backlog: int = 0
     eta: str | None = None
@@ -206,10 +208,13 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
                 counts.would_create += 1
                 # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
                 log.info("dry run: would create %s with fields %s", row["external_id"], sorted(row["payload"]))
+                plan = {"action": "create", "fields": sorted(row["payload"]), "new_documents": None}
             else:
                 added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
                 counts.would_patch += 1
                 log.info("dry run: would PATCH %s with %s new document(s)", row["external_id"], len(added))
+                plan = {"action": "patch", "fields": None, "new_documents": len(added)}
+            counts.planned.append({"external_id": row["external_id"], "state": row["state"], **plan})
     sync.rollback()
 
 
@@ -245,6 +250,7 @@ def publish(
     with psycopg.connect(sync_dsn, autocommit=True) as owner, psycopg.connect(sync_dsn) as sync:
         if dry_run:
             _dry_run(sync, counts)
+            owner.execute(query("dry_run_record"), {"run_id": run_id, "planned": Jsonb(counts.planned)})
             log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
             return counts
         claim_key = int(owner.execute("SELECT nextval('symphonics.publish_claim_key_seq')").fetchone()[0])  # type: ignore[index]

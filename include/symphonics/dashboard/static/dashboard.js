@@ -437,6 +437,7 @@
       }
       if (runsKind) await loadRuns(runsKind);
       await loadFailedRuns();
+      await showDryRun();
       document.body.dataset.loaded = "true";
     } catch (err) {
       error.textContent = `The figures could not be loaded (${err.message}).`;
@@ -552,6 +553,49 @@
   }
 
   document.getElementById("failures-form").addEventListener("submit", showFailures);
+
+  // -- a dry run's stored result ---------------------------------------------------------------------------------
+
+  async function showDryRun(event) {
+    if (event) event.preventDefault();
+    const runId = document.getElementById("dry-run-id").value.trim();
+    const body = document.getElementById("dry-run-body");
+    const link = document.getElementById("dry-run-csv");
+    const query = runId ? `?run_id=${encodeURIComponent(runId)}` : "";
+    link.hidden = true;
+    try {
+      const response = await fetch(`api/dry_run${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.status === 404) {
+        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-none",
+          text: runId ? `No stored dry run ${runId}.` : "No dry run stored yet." }));
+        return;
+      }
+      if (!response.ok) throw new Error(`${response.status}: ${response.statusText}`);
+      const found = await response.json();
+      link.href = `api/dry_run.csv?run_id=${encodeURIComponent(found.run_id)}`;
+      link.hidden = false;
+      const c = found.counts;
+      const kpis = el("div", { class: "kpis" }, [
+        kpi("dry_run.create", fmt(c.create), "to create"), kpi("dry_run.patch", fmt(c.patch), "to PATCH"),
+        kpi("dry_run.refuse", fmt(c.refuse), "refused"), kpi("dry_run.skip", fmt(c.skip), "skipped"),
+        kpi("dry_run.calls", fmt(found.calls), "calls needed"),
+        kpi("dry_run.left", fmt(found.publish_left_today), "publish quota left today"),
+        kpi("dry_run.eta", when(found.eta), "would finish (ETA)"),
+      ]);
+      const rows = found.rows.map((r) => [r.external_id, r.action, r.state, r.reason,
+        r.fields ? r.fields.join(", ") : (r.new_documents !== null ? `${r.new_documents} new document(s)` : "")]);
+      body.replaceChildren(
+        el("p", { class: "explain", id: "dry-run-title", text: `${found.run_id}, stored ${when(found.recorded_at)}` }),
+        kpis,
+        el("div", { class: "scroll" }, [table(["external id", "action", "state", "reason", "fields / documents"], rows,
+          [false, false, false, false, false], "wrap")]),
+      );
+    } catch (err) {
+      body.replaceChildren(el("p", { class: "error", text: `The dry run could not be loaded (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("dry-run-form").addEventListener("submit", showDryRun);
   document.getElementById("refresh").addEventListener("click", load);
   load();
   setInterval(load, REFRESH_MS);

@@ -13,6 +13,10 @@ and is never purged for this one. ``ledger_history`` is finer (every transition,
 dashboard's timeline only; no snapshot reads it. It holds no personal data (ids, states, reason codes,
 fingerprints, request ids), so the privacy erasure has nothing to erase in it.
 
+``symphonics.dry_run_results`` keeps what a dry run found, one row per intervention: to create (with the payload's
+field names, never their values), to PATCH (with the number of new documents), skipped (out of scope) or refused
+(a local rule or the partner's validation, with the reason), so the dashboard shows it and exports it as CSV.
+
 Append-only for everyone but the owner: the trigger function is ``SECURITY DEFINER``, the pipeline's role (which
 0006's default privileges would give every right) keeps ``SELECT`` only, and a trigger refuses any UPDATE.
 
@@ -123,6 +127,26 @@ def upgrade() -> None:
             FOR EACH ROW EXECUTE FUNCTION symphonics.refuse_history_update()
         """
     )
+    op.execute(
+        """
+        CREATE TABLE symphonics.dry_run_results (
+            id             bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT dry_run_results_pkey PRIMARY KEY,
+            run_id         text NOT NULL,
+            external_id    text NOT NULL,
+            action         text NOT NULL
+                CONSTRAINT dry_run_results_action_check CHECK (action IN ('create', 'patch', 'skip', 'refuse')),
+            state          text NOT NULL,
+            reason         text,
+            fields         jsonb,
+            new_documents  integer,
+            calls          integer NOT NULL DEFAULT 0 CONSTRAINT dry_run_results_calls_check CHECK (calls >= 0),
+            recorded_at    timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT dry_run_results_run_id_external_id_key UNIQUE (run_id, external_id)
+        )
+        """
+    )
+    op.execute("CREATE INDEX dry_run_results_recorded_at_idx ON symphonics.dry_run_results (recorded_at)")
+    op.execute(f"GRANT SELECT ON symphonics.dry_run_results TO {DASHBOARD_ROLE}")
     op.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON symphonics.ledger_history FROM {PIPELINE_ROLE}")
     op.execute(f"GRANT SELECT ON symphonics.ledger_history TO {PIPELINE_ROLE}, {DASHBOARD_ROLE}")
     # The timeline shows the partner's statuses (webhooks, polls) and the snapshots beside the ledger's changes.
@@ -133,6 +157,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(f"REVOKE SELECT ON analytics.reconciliation_snapshots FROM {DASHBOARD_ROLE}")  # noqa: S608 (constants)
     op.execute(f"REVOKE SELECT ON symphonics.status_history FROM {DASHBOARD_ROLE}")  # noqa: S608 (constants)
+    op.execute("DROP TABLE symphonics.dry_run_results")
     op.execute("DROP TRIGGER interventions_ledger_history_update ON symphonics.interventions_ledger")
     op.execute("DROP TRIGGER interventions_ledger_history_insert ON symphonics.interventions_ledger")
     op.execute("DROP FUNCTION symphonics.record_ledger_change()")
