@@ -208,7 +208,7 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
                 counts.would_create += 1
                 # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
                 log.info("dry run: would create %s with fields %s", row["external_id"], sorted(row["payload"]))
-                plan = {"action": "create", "fields": sorted(row["payload"]), "new_documents": None}
+                plan: dict[str, Any] = {"action": "create", "fields": sorted(row["payload"]), "new_documents": None}
             else:
                 added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
                 counts.would_patch += 1
