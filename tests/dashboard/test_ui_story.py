@@ -27,7 +27,15 @@ import requests
 from include.symphonics import localpg
 from include.symphonics.db import migrate
 from include.symphonics.db.history import set_run
-from tests.dashboard.test_ui import CHROMEDRIVER, CHROMIUM, DASHBOARD, ApiServer, _free_port, chrome, log_in
+from tests.dashboard.test_ui import (  # noqa: F401 (failed_publish_run: a fixture, the DAG in Airflow's database)
+    CHROMEDRIVER,
+    CHROMIUM,
+    DASHBOARD,
+    ApiServer,
+    _free_port,
+    chrome,
+    failed_publish_run,
+)
 from tests.fixtures.stack import TestStack, airflow_connection_json
 
 pytestmark = pytest.mark.integration
@@ -179,8 +187,10 @@ def _seed_story(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def story_server(stack: TestStack) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins, reading a ``sync`` database holding one row's story."""
+def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
+    """``airflow api-server`` with the project's plugins, reading a ``sync`` database holding one row's story; the
+    publish DAG is in Airflow's database (``failed_publish_run`` ran it), so it can be triggered."""
+    request.getfixturevalue("failed_publish_run")
     name = f"symphonics_scratch_{os.getpid()}_dashboard_story"
     stack.server.ensure_databases([name], recreate=True)
     url = stack.server.url(name)
@@ -246,6 +256,70 @@ def story_server(stack: TestStack) -> Iterator[ApiServer]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _publish_runs(server: ApiServer) -> list[dict[str, Any]]:
+    """The runs of ``symphonics_publish`` Airflow holds, as the admin reads them."""
+    response = requests.get(
+        f"{server.base_url}/api/v2/dags/symphonics_publish/dagRuns",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {server.token('admin')}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["dag_runs"])
+
+
+def _forget_run(server: ApiServer, run_id: str) -> None:
+    """Delete a run the test triggered (no scheduler runs it here; the session's Airflow database is shared)."""
+    requests.delete(
+        f"{server.base_url}/api/v2/dags/symphonics_publish/dagRuns/{run_id}",
+        headers={"Authorization": f"Bearer {server.token('admin')}"},
+        timeout=10,
+    )
+
+
+def log_in_as(driver: Any, base_url: str, username: str, password: str) -> None:
+    """The UI's login form, as a person fills it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+    driver.get(f"{base_url}/auth/login")
+    wait.until(expected_conditions.presence_of_element_located((By.NAME, "username"))).send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: "/auth/login" not in d.current_url)
+
+
+def test_check_again_shows_its_cost_and_triggers_as_the_viewer(story_server: ApiServer) -> None:
+    url = f"{story_server.base_url}{DASHBOARD}/api/check_again"
+    admin = {"Authorization": f"Bearer {story_server.token('admin')}"}
+    viewer = {"Authorization": f"Bearer {story_server.token('viewer')}"}
+
+    cost = requests.get(url, params={"external_id": [EXTERNAL_ID, DEAD_ID]}, headers=viewer, timeout=10).json()
+    # No finished run to learn a cost per row from: 1 request a row; nothing else waits; nothing sent today.
+    assert (cost["known"], cost["backlog"], cost["calls"], cost["publish_left_today"]) == (2, 0, 2, 3750)
+    assert cost["fits_today"] is True
+
+    before = {run["dag_run_id"] for run in _publish_runs(story_server)}
+    refused = requests.post(url, json={"external_ids": [DEAD_ID]}, headers=viewer, timeout=30)
+    assert refused.status_code == 403
+    assert refused.json()["airflow_status"] == 403
+    assert {run["dag_run_id"] for run in _publish_runs(story_server)} == before
+    as_form = requests.post(url, data={"external_ids": DEAD_ID}, headers=admin, timeout=30)
+    assert as_form.status_code == 415
+
+    started = requests.post(url, json={"external_ids": [DEAD_ID]}, headers=admin, timeout=30)
+    assert started.status_code == 200, started.text
+    run_id = started.json()["dag_run_id"]
+    try:
+        runs = {run["dag_run_id"]: run for run in _publish_runs(story_server)}
+        assert set(runs) == before | {run_id}
+        assert runs[run_id]["conf"] == {"external_ids": [DEAD_ID]}
+    finally:
+        _forget_run(story_server, run_id)
+
+
 @pytest.mark.parametrize("key", [EXTERNAL_ID, SYMPHONICS_ID, CONFLICT_REQUEST, POLL_REQUEST, CREATE_REQUEST])
 def test_search_needs_a_login_and_finds_the_row_by_each_key(story_server: ApiServer, key: str) -> None:
     url = f"{story_server.base_url}{DASHBOARD}/api/search"
@@ -269,7 +343,7 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
     driver = chrome(tmp_path, 1280, 1400)
     try:
         wait = WebDriverWait(driver, 30)
-        log_in(driver, story_server.base_url, story_server.password)
+        log_in_as(driver, story_server.base_url, "admin", story_server.password)
         driver.get(f"{story_server.base_url}/plugin/symphonics-dashboard")
         frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
         driver.switch_to.frame(frame)
@@ -359,6 +433,23 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
         wait.until(lambda d: d.find_element(By.ID, "story-title").text.startswith(EXTERNAL_ID))
         driver.execute_script("window.scrollTo(0, 0)")
 
+        # "Check again now" from the row: the cost first, then a run triggered as the admin.
+        runs_before = {run["dag_run_id"] for run in _publish_runs(story_server)}
+        driver.find_element(By.ID, "check-again-row").click()
+        wait.until(lambda d: d.find_element(By.ID, "check-again-confirm").is_enabled())
+        assert (kpi("check_again.calls"), kpi("check_again.left")) == ("1", "3,750")
+        driver.find_element(By.ID, "check-again-confirm").click()
+        wait.until(lambda d: d.find_element(By.ID, "check-again-result").is_displayed())
+        result = driver.find_element(By.ID, "check-again-result").text
+        new_runs = {run["dag_run_id"] for run in _publish_runs(story_server)} - runs_before
+        try:
+            assert len(new_runs) == 1, result
+            assert result.startswith(f"Run {next(iter(new_runs))} of symphonics_publish triggered")
+        finally:
+            for run_id in new_runs:
+                _forget_run(story_server, run_id)
+        driver.find_element(By.ID, "check-again-close").click()
+
         driver.switch_to.default_content()
         time.sleep(0.5)
         target = (
@@ -366,5 +457,38 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
         )
         assert driver.save_screenshot(str(target))
         assert target.stat().st_size > 10_000
+    finally:
+        driver.quit()
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+def test_a_viewer_is_refused_check_again_and_nothing_starts(story_server: ApiServer, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chrome(tmp_path, 1280, 1400)
+    try:
+        wait = WebDriverWait(driver, 30)
+        log_in_as(driver, story_server.base_url, "viewer", story_server.viewer_password)
+        driver.get(f"{story_server.base_url}/plugin/symphonics-dashboard")
+        frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
+        driver.switch_to.frame(frame)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+        driver.find_element(By.ID, "failures-run").send_keys(FAILING_RUN)
+        driver.find_element(By.CSS_SELECTOR, "#failures-form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.ID, "check-again-failures"))
+        runs_before = {run["dag_run_id"] for run in _publish_runs(story_server)}
+        driver.find_element(By.ID, "check-again-failures").click()
+        wait.until(lambda d: d.find_element(By.ID, "check-again-confirm").is_enabled())
+        driver.find_element(By.ID, "check-again-confirm").click()
+        wait.until(lambda d: d.find_element(By.ID, "check-again-result").is_displayed())
+        result = driver.find_element(By.ID, "check-again-result").text
+        assert result.startswith("Refused (403): Airflow does not let you trigger symphonics_publish")
+        assert result.endswith("Nothing was started.")
+        assert {run["dag_run_id"] for run in _publish_runs(story_server)} == runs_before
     finally:
         driver.quit()

@@ -12,6 +12,9 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
   failed or dead lettered, with their reasons (JSON, or CSV to download);
 * ``GET /api/dry_run?run_id=`` and ``/api/dry_run.csv?run_id=`` — a dry run's stored result (the latest without
   ``run_id``): rows to create, PATCH, skip or refuse, the calls it needs, today's publish allowance left, the ETA;
+* ``GET /api/check_again?external_id=…`` — what checking those rows again now would cost (calls, today's publish
+  allowance left, ETA); ``POST /api/check_again`` (JSON ``{"external_ids": [...]}``) triggers ``symphonics_publish``
+  with them through Airflow's REST API with the viewer's token: Airflow's refusal (403) is passed on as such;
 * ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
   Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
@@ -34,11 +37,12 @@ from importlib import resources
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import airflow_runs, dry_runs, queries, run_failures, timeline
+from include.symphonics.dashboard import airflow_runs, check_again, dry_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -326,6 +330,55 @@ def create_dashboard_app(
             media_type="text/csv; charset=utf-8",
             headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="dry-run-{safe_name}.csv"'},
         )
+
+    @app.get("/api/check_again")
+    def check_again_preview(external_id: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
+        """The cost of checking these rows again now."""
+        try:
+            ids = check_again.clean_ids(external_id or [])
+        except ValueError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        if not ids:
+            raise HTTPException(422, detail="give at least one external_id")
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                cost = check_again.preview(conn, ids, sources.limits())
+        except (psycopg.Error, RuntimeError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(cost), headers=_NO_STORE)
+
+    @app.post("/api/check_again")
+    async def check_again_now(request: Request) -> JSONResponse:
+        """Trigger ``symphonics_publish`` with the rows, as the viewer (JSON only: a cross-site form cannot)."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+        body = await request.json()
+        raw = body.get("external_ids") if isinstance(body, dict) else None
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise HTTPException(422, detail="external_ids: a list of strings")
+        try:
+            ids = check_again.clean_ids(raw)
+        except ValueError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        if not ids:
+            raise HTTPException(422, detail="give at least one external_id")
+        if runs_reader is not None:
+            reader = runs_reader(request)
+        else:
+            token = viewer_token(request)
+            if not token:
+                raise _unauthorized("Not authenticated: log in to Airflow")
+            reader = airflow_runs.AirflowRuns(airflow_api_base(request), token)
+        try:
+            run = await run_in_threadpool(reader.trigger_publish, ids)
+        except airflow_runs.AirflowApiRefused as exc:
+            log.info("dashboard: check again refused by Airflow (%s)", exc.status)
+            return JSONResponse(
+                {"detail": str(exc), "airflow_status": exc.status},
+                status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
+                headers=_NO_STORE,
+            )
+        return JSONResponse({**run, "external_ids": ids}, headers=_NO_STORE)
 
     @app.get("/api/failed_runs")
     def failed_runs(request: Request) -> JSONResponse:

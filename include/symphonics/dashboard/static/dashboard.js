@@ -472,8 +472,11 @@
         el("span", { class: "title", text: event.title }),
         el("span", { class: "detail", text: detailText(event.detail) }),
       ]));
+      const again = el("button", { type: "button", id: "check-again-row", text: "Check again now" });
+      again.addEventListener("click", () => openCheckAgain([story.external_id]));
       target.replaceChildren(
         el("h3", { id: "story-title", text: `${story.external_id} — now ${now}` }),
+        again,
         el("ol", { class: "timeline", id: "story-events" }, items),
       );
       target.dataset.externalId = story.external_id;
@@ -537,8 +540,12 @@
         r.state_now, r.state_detail]);
       const listing = table(["external id", "ended in", "reason", "error", "HTTP", "state now", "detail"], rows,
         [false, false, false, false, true, false, false], "wrap failures");
+      const again = el("button", { type: "button", id: "check-again-failures",
+        text: `Check these ${plural(Math.min(found.total, 500), "row", "rows")} again now` });
+      again.addEventListener("click", () => openCheckAgain(found.rows.slice(0, 500).map((r) => r.external_id)));
       body.replaceChildren(el("p", { class: "explain", id: "failures-summary",
-        text: `${plural(found.total, "failed row", "failed rows")}: ${counts}` }), el("div", { class: "scroll" }, [listing]));
+        text: `${plural(found.total, "failed row", "failed rows")}: ${counts}` }), again,
+        el("div", { class: "scroll" }, [listing]));
       for (const cell of body.querySelectorAll("tbody td:first-child")) {
         cell.classList.add("link");
         cell.addEventListener("click", () => {
@@ -596,6 +603,63 @@
   }
 
   document.getElementById("dry-run-form").addEventListener("submit", showDryRun);
+
+  // -- "check again now": the cost first, then a run triggered through Airflow's API as the viewer -------------
+
+  let checkAgainIds = [];
+
+  async function openCheckAgain(externalIds) {
+    checkAgainIds = externalIds;
+    const dialog = document.getElementById("check-again-dialog");
+    const cost = document.getElementById("check-again-cost");
+    const result = document.getElementById("check-again-result");
+    const confirm = document.getElementById("check-again-confirm");
+    result.hidden = true;
+    confirm.disabled = true;
+    cost.replaceChildren(el("p", { class: "no-data", text: "working out the cost…" }));
+    if (!dialog.open) dialog.showModal();
+    try {
+      const query = externalIds.map((id) => `external_id=${encodeURIComponent(id)}`).join("&");
+      const c = await getJson(`api/check_again?${query}`);
+      cost.replaceChildren(
+        el("p", { class: "explain", text: `${plural(c.external_ids.length, "row", "rows")}: ${c.external_ids.slice(0, 5).join(", ")}${c.external_ids.length > 5 ? "…" : ""}` }),
+        el("div", { class: "kpis" }, [
+          kpi("check_again.calls", fmt(c.calls), "calls needed"),
+          kpi("check_again.left", fmt(c.publish_left_today), "publish quota left today"),
+          kpi("check_again.eta", when(c.eta), "would finish (ETA)"),
+        ]),
+        el("p", { class: "explain", id: "check-again-basis", text: `${fmt(c.calls_per_row)} requests per row (the last finished run's); `
+          + `a publish run also works on the ${plural(c.backlog, "other row", "other rows")} still to work on, counted in.` }),
+      );
+      confirm.disabled = false;
+    } catch (err) {
+      cost.replaceChildren(el("p", { class: "error", text: `The cost could not be worked out (${err.message}).` }));
+    }
+  }
+
+  async function confirmCheckAgain() {
+    const result = document.getElementById("check-again-result");
+    const confirm = document.getElementById("check-again-confirm");
+    confirm.disabled = true;
+    try {
+      const response = await fetch("api/check_again", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ external_ids: checkAgainIds }),
+      });
+      const body = await response.json().catch(() => ({}));
+      result.dataset.status = response.ok ? "ok" : "refused";
+      result.textContent = response.ok
+        ? `Run ${body.dag_run_id} of ${body.dag_id} triggered (${body.state}).`
+        : `Refused (${response.status}): ${body.detail || response.statusText}. Nothing was started.`;
+    } catch (err) {
+      result.dataset.status = "error";
+      result.textContent = `Not triggered (${err.message}).`;
+    }
+    result.hidden = false;
+  }
+
+  document.getElementById("check-again-confirm").addEventListener("click", confirmCheckAgain);
   document.getElementById("refresh").addEventListener("click", load);
   load();
   setInterval(load, REFRESH_MS);
