@@ -27,6 +27,8 @@ ERROR_CHARS = 300
 TIMEOUT_SECONDS = 5.0
 
 Getter = Callable[[str, Mapping[str, Any]], requests.Response]
+#: The DAG "check again now" triggers.
+PUBLISH_DAG = "symphonics_publish"
 
 
 class AirflowApiRefused(Exception):
@@ -95,6 +97,30 @@ class AirflowRuns:
         if response.status_code != 200:
             raise AirflowApiRefused(response.status_code, f"the Airflow API answered {response.status_code}")
         return response.json()
+
+    def trigger_publish(self, external_ids: list[str]) -> dict[str, Any]:
+        """Trigger ``symphonics_publish`` with ``external_ids``, as the viewer: Airflow decides whether they may.
+
+        :param external_ids: the rows to check again.
+        :raises AirflowApiRefused: with Airflow's status when it refuses (403 for a user who may not trigger) or
+            does not answer; nothing was started then.
+        """
+        try:
+            response = requests.post(
+                f"{self.base_url}/api/v2/dags/{PUBLISH_DAG}/dagRuns",
+                json={"logical_date": None, "conf": {"external_ids": external_ids}},
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            raise AirflowApiRefused(None, f"the Airflow API did not answer ({type(exc).__name__})") from exc
+        if response.status_code in (401, 403):
+            raise AirflowApiRefused(response.status_code, "Airflow does not let you trigger symphonics_publish")
+        if response.status_code not in (200, 201):
+            detail = redact(str(response.json().get("detail", ""))) if response.content else ""
+            raise AirflowApiRefused(response.status_code, f"the Airflow API answered {response.status_code} {detail}")
+        run = response.json()
+        return {"dag_id": run.get("dag_id"), "dag_run_id": run.get("dag_run_id"), "state": run.get("state")}
 
     def failed_runs(self, limit: int = FAILED_RUNS_SHOWN) -> dict[str, Any]:
         """The newest failed runs of the Symphonics DAGs, each with its failed tasks and their errors.

@@ -6,6 +6,15 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 * ``GET /api/summary`` — every panel's figures as JSON (the client id only for a viewer allowed to read
   connections, as ``/api/v2/connections`` would decide);
 * ``GET /api/runs?kind=`` — the publish runs panel of one kind (the page's filters);
+* ``GET /api/search?key=`` — the interventions an external id, a Symphonics id or a request id names;
+* ``GET /api/timeline?external_id=`` — one intervention's story in time order (``timeline.py``);
+* ``GET /api/run_failures?run_id=`` and ``/api/run_failures.csv?run_id=`` — the rows a run left invalid, rejected,
+  failed or dead lettered, with their reasons (JSON, or CSV to download);
+* ``GET /api/dry_run?run_id=`` and ``/api/dry_run.csv?run_id=`` — a dry run's stored result (the latest without
+  ``run_id``): rows to create, PATCH, skip or refuse, the calls it needs, today's publish allowance left, the ETA;
+* ``GET /api/check_again?external_id=…`` — what checking those rows again now would cost (calls, today's publish
+  allowance left, ETA); ``POST /api/check_again`` (JSON ``{"external_ids": [...]}``) triggers ``symphonics_publish``
+  with them through Airflow's REST API with the viewer's token: Airflow's refusal (403) is passed on as such;
 * ``GET /api/failed_runs`` — failed runs of every Symphonics DAG with their failed task and error, read from
   Airflow's REST API with the viewer's own token (``airflow_runs.py``);
 * ``GET /static/{name}`` — the page's script and style sheet, shipped with the package (no CDN).
@@ -28,11 +37,12 @@ from importlib import resources
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from include.symphonics.dashboard import airflow_runs, queries
+from include.symphonics.dashboard import airflow_runs, check_again, dry_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,8 @@ STATIC_FILES = {"dashboard.js": "application/javascript", "dashboard.css": "text
 #: Seconds the limits read from the Symphonics connection are kept before being read again.
 LIMITS_TTL_SECONDS = 60.0
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Every read of the dashboard: short, and read-only whatever the login may do.
+_READ_ONLY_OPTIONS = "-c statement_timeout=10000 -c default_transaction_read_only=on"
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -231,6 +243,142 @@ def create_dashboard_app(
                 headers={**_NO_STORE, "Retry-After": "30"},
             )
         return JSONResponse(queries.jsonable(panel), headers=_NO_STORE)
+
+    def unavailable(exc: Exception) -> JSONResponse:
+        log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={**_NO_STORE, "Retry-After": "30"},
+        )
+
+    @app.get("/api/search")
+    def search(key: str = "") -> JSONResponse:
+        """The interventions ``key`` names (an external id, a Symphonics id or a request id)."""
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                found = timeline.search(conn, key)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable({"key": key.strip(), "rows": found}), headers=_NO_STORE)
+
+    @app.get("/api/timeline")
+    def row_timeline(external_id: str) -> JSONResponse:
+        """One intervention's story, oldest event first; 404 when the ledger does not know it."""
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                story = timeline.timeline(conn, external_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        if story is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such intervention in the ledger")
+        return JSONResponse(queries.jsonable(story), headers=_NO_STORE)
+
+    def read_failures(run_id: str) -> dict[str, Any]:
+        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+            return run_failures.run_failures(conn, run_id)
+
+    @app.get("/api/run_failures")
+    def failures_of_run(run_id: str) -> JSONResponse:
+        """The rows ``run_id`` left failed, with their reasons."""
+        try:
+            failures = read_failures(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(failures), headers=_NO_STORE)
+
+    @app.get("/api/run_failures.csv")
+    def failures_of_run_csv(run_id: str) -> Response:
+        """The same rows as CSV, to download."""
+        try:
+            failures = read_failures(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:100]
+        return Response(
+            run_failures.as_csv(failures),
+            media_type="text/csv; charset=utf-8",
+            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="failed-rows-{safe_name}.csv"'},
+        )
+
+    def read_dry_run(run_id: str | None) -> dict[str, Any]:
+        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+            result = dry_runs.dry_run(conn, run_id, sources.limits())
+        if result is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no stored dry run")
+        return result
+
+    @app.get("/api/dry_run")
+    def dry_run_result(run_id: str | None = None) -> JSONResponse:
+        """A dry run's stored result and its cost under the quota left."""
+        try:
+            result = read_dry_run(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(result), headers=_NO_STORE)
+
+    @app.get("/api/dry_run.csv")
+    def dry_run_csv(run_id: str | None = None) -> Response:
+        """The same rows as CSV, to download."""
+        try:
+            result = read_dry_run(run_id)
+        except (psycopg.Error, RuntimeError, ValueError) as exc:
+            return unavailable(exc)
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in result["run_id"])[:100]
+        return Response(
+            dry_runs.as_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="dry-run-{safe_name}.csv"'},
+        )
+
+    @app.get("/api/check_again")
+    def check_again_preview(external_id: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
+        """The cost of checking these rows again now."""
+        try:
+            ids = check_again.clean_ids(external_id or [])
+        except ValueError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        if not ids:
+            raise HTTPException(422, detail="give at least one external_id")
+        try:
+            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+                cost = check_again.preview(conn, ids, sources.limits())
+        except (psycopg.Error, RuntimeError) as exc:
+            return unavailable(exc)
+        return JSONResponse(queries.jsonable(cost), headers=_NO_STORE)
+
+    @app.post("/api/check_again")
+    async def check_again_now(request: Request) -> JSONResponse:
+        """Trigger ``symphonics_publish`` with the rows, as the viewer (JSON only: a cross-site form cannot)."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+        body = await request.json()
+        raw = body.get("external_ids") if isinstance(body, dict) else None
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise HTTPException(422, detail="external_ids: a list of strings")
+        try:
+            ids = check_again.clean_ids(raw)
+        except ValueError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+        if not ids:
+            raise HTTPException(422, detail="give at least one external_id")
+        if runs_reader is not None:
+            reader = runs_reader(request)
+        else:
+            token = viewer_token(request)
+            if not token:
+                raise _unauthorized("Not authenticated: log in to Airflow")
+            reader = airflow_runs.AirflowRuns(airflow_api_base(request), token)
+        try:
+            run = await run_in_threadpool(reader.trigger_publish, ids)
+        except airflow_runs.AirflowApiRefused as exc:
+            log.info("dashboard: check again refused by Airflow (%s)", exc.status)
+            return JSONResponse(
+                {"detail": str(exc), "airflow_status": exc.status},
+                status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
+                headers=_NO_STORE,
+            )
+        return JSONResponse({**run, "external_ids": ids}, headers=_NO_STORE)
 
     @app.get("/api/failed_runs")
     def failed_runs(request: Request) -> JSONResponse:

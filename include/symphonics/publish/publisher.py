@@ -65,6 +65,8 @@ class PublishCounts:
     dead_letter: int = 0
     would_create: int = 0
     would_patch: int = 0
+    #: What a dry run would send, one dict a row (stored by ``dry_run_record.sql`` for the dashboard).
+    planned: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
     backlog: int = 0
     eta: str | None = None
@@ -224,10 +226,13 @@ def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
                 counts.would_create += 1
                 # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
                 log.info("dry run: would create %s with fields %s", row["external_id"], sorted(row["payload"]))
+                plan: dict[str, Any] = {"action": "create", "fields": sorted(row["payload"]), "new_documents": None}
             else:
                 added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
                 counts.would_patch += 1
                 log.info("dry run: would PATCH %s with %s new document(s)", row["external_id"], len(added))
+                plan = {"action": "patch", "fields": None, "new_documents": len(added)}
+            counts.planned.append({"external_id": row["external_id"], "state": row["state"], **plan})
     sync.rollback()
     log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
 
@@ -392,7 +397,7 @@ def publish(
     :param client: the partner's client (its guard holds the kill switch and the run's budget).
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
-    :param dry_run: only log what would be sent.
+    :param dry_run: send nothing: log what would be sent and store it (``dry_run_results``) for the dashboard.
     :param metrics: where the backlog and each completed -> published latency go (default: the client's sink).
     """
     settings = settings or PublishSettings()
@@ -401,6 +406,8 @@ def publish(
     with psycopg.connect(sync_dsn) as sync:
         if dry_run:
             _dry_run(sync, counts)
+            with sync.transaction():  # stored for the dashboard (the plan itself was read and rolled back)
+                sync.execute(query("dry_run_record"), {"run_id": run_id, "planned": Jsonb(counts.planned)})
             return counts
         with claim_key_held(sync_dsn) as claim_key:
             stop = _PublishRun(sync, claim_key, client, settings, counts, sink, run_id).send_batches()

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
+from include.symphonics.db.history import set_run
 from include.symphonics.reconcile.sqlfiles import query
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def apply_webhook_events(sync_dsn: str, *, run_id: str | None) -> WebhookApplyCo
     """
     counts = WebhookApplyCounts()
     with psycopg.connect(sync_dsn) as conn, conn.transaction():
+        set_run(conn, run_id)  # the conflicts it completes are this run's in the ledger's history
         conn.execute(query("pending_webhooks"))
         counts.pending = _count(conn.execute(query("pending_count")).fetchone())
         if counts.pending == 0:

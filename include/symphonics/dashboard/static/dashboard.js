@@ -437,6 +437,7 @@
       }
       if (runsKind) await loadRuns(runsKind);
       await loadFailedRuns();
+      await showDryRun();
       document.body.dataset.loaded = "true";
     } catch (err) {
       error.textContent = `The figures could not be loaded (${err.message}).`;
@@ -445,6 +446,220 @@
     }
   }
 
+  // -- a row's story: search, then its timeline ---------------------------------------------------------------
+
+  async function getJson(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(`${response.status}: ${body.detail || response.statusText}`);
+    return body;
+  }
+
+  function detailText(detail) {
+    return Object.entries(detail).map(([key, value]) => `${key.replace(/_/g, " ")}: ${value}`).join(" · ");
+  }
+
+  async function showTimeline(externalId) {
+    const target = document.getElementById("story-timeline");
+    target.replaceChildren(el("p", { class: "no-data", text: `loading the story of ${externalId}…` }));
+    try {
+      const story = await getJson(`api/timeline?external_id=${encodeURIComponent(externalId)}`);
+      const c = story.current;
+      const now = [c.state, c.state_reason, c.symphonics_id].filter(Boolean).join(" · ");
+      const items = story.events.map((event) => el("li", { class: `event ${event.kind}`, "data-kind": event.kind }, [
+        el("span", { class: "at", text: event.at ? event.at.replace("T", " ").slice(0, 19) : "—" }),
+        el("span", { class: "kind", text: event.kind.replace(/_/g, " ") }),
+        el("span", { class: "title", text: event.title }),
+        el("span", { class: "detail", text: detailText(event.detail) }),
+      ]));
+      const again = el("button", { type: "button", id: "check-again-row", text: "Check again now" });
+      again.addEventListener("click", () => openCheckAgain([story.external_id]));
+      target.replaceChildren(
+        el("h3", { id: "story-title", text: `${story.external_id} — now ${now}` }),
+        again,
+        el("ol", { class: "timeline", id: "story-events" }, items),
+      );
+      target.dataset.externalId = story.external_id;
+    } catch (err) {
+      target.replaceChildren(el("p", { class: "error", text: `The story could not be loaded (${err.message}).` }));
+    }
+  }
+
+  async function searchStory(event) {
+    if (event) event.preventDefault();
+    const key = document.getElementById("story-key").value.trim();
+    const results = document.getElementById("story-results");
+    document.getElementById("story-timeline").replaceChildren();
+    if (!key) { results.replaceChildren(); return; }
+    try {
+      const found = await getJson(`api/search?key=${encodeURIComponent(key)}`);
+      if (!found.rows.length) {
+        results.replaceChildren(el("p", { class: "no-data", id: "story-none", text: `Nothing found for ${found.key}.` }));
+        return;
+      }
+      const rows = found.rows.map((row) => {
+        const open = el("button", { type: "button", class: "open-story", "data-external-id": row.external_id,
+                                    text: row.external_id });
+        open.addEventListener("click", () => showTimeline(row.external_id));
+        return el("tr", {}, [el("td", {}, [open]), el("td", { text: row.symphonics_id || "—" }),
+          el("td", { text: row.state }), el("td", { text: row.state_reason || "" }),
+          el("td", { text: when(row.state_changed_at) })]);
+      });
+      results.replaceChildren(el("table", { class: "story-rows" }, [
+        el("thead", {}, [el("tr", {}, ["external id", "Symphonics id", "state", "reason", "since"].map(
+          (h) => el("th", { text: h })))]),
+        el("tbody", {}, rows),
+      ]));
+      if (found.rows.length === 1) await showTimeline(found.rows[0].external_id);
+    } catch (err) {
+      results.replaceChildren(el("p", { class: "error", text: `The search failed (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("story-search").addEventListener("submit", searchStory);
+
+  // -- the failed rows of one run ------------------------------------------------------------------------------
+
+  async function showFailures(event) {
+    if (event) event.preventDefault();
+    const runId = document.getElementById("failures-run").value.trim();
+    const body = document.getElementById("failures-body");
+    const link = document.getElementById("failures-csv");
+    link.hidden = true;
+    if (!runId) { body.replaceChildren(); return; }
+    try {
+      const found = await getJson(`api/run_failures?run_id=${encodeURIComponent(runId)}`);
+      link.href = `api/run_failures.csv?run_id=${encodeURIComponent(runId)}`;
+      link.hidden = found.total === 0;
+      if (!found.total) {
+        body.replaceChildren(el("p", { class: "no-data", id: "failures-none", text: `No failed row in run ${runId}.` }));
+        return;
+      }
+      const counts = Object.entries(found.by_reason).map(([key, n]) => `${key} (${fmt(n)})`).join(" · ");
+      const rows = found.rows.map((r) => [r.external_id, r.ended_in, r.reason, r.error_code, r.http_status,
+        r.state_now, r.state_detail]);
+      const listing = table(["external id", "ended in", "reason", "error", "HTTP", "state now", "detail"], rows,
+        [false, false, false, false, true, false, false], "wrap failures");
+      const again = el("button", { type: "button", id: "check-again-failures",
+        text: `Check these ${plural(Math.min(found.total, 500), "row", "rows")} again now` });
+      again.addEventListener("click", () => openCheckAgain(found.rows.slice(0, 500).map((r) => r.external_id)));
+      body.replaceChildren(el("p", { class: "explain", id: "failures-summary",
+        text: `${plural(found.total, "failed row", "failed rows")}: ${counts}` }), again,
+        el("div", { class: "scroll" }, [listing]));
+      for (const cell of body.querySelectorAll("tbody td:first-child")) {
+        cell.classList.add("link");
+        cell.addEventListener("click", () => {
+          document.getElementById("story-key").value = cell.textContent;
+          searchStory();
+          document.getElementById("panel-story").scrollIntoView();
+        });
+      }
+    } catch (err) {
+      body.replaceChildren(el("p", { class: "error", text: `The failed rows could not be loaded (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("failures-form").addEventListener("submit", showFailures);
+
+  // -- a dry run's stored result ---------------------------------------------------------------------------------
+
+  async function showDryRun(event) {
+    if (event) event.preventDefault();
+    const runId = document.getElementById("dry-run-id").value.trim();
+    const body = document.getElementById("dry-run-body");
+    const link = document.getElementById("dry-run-csv");
+    const query = runId ? `?run_id=${encodeURIComponent(runId)}` : "";
+    link.hidden = true;
+    try {
+      const response = await fetch(`api/dry_run${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.status === 404) {
+        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-none",
+          text: runId ? `No stored dry run ${runId}.` : "No dry run stored yet." }));
+        return;
+      }
+      if (!response.ok) throw new Error(`${response.status}: ${response.statusText}`);
+      const found = await response.json();
+      link.href = `api/dry_run.csv?run_id=${encodeURIComponent(found.run_id)}`;
+      link.hidden = false;
+      const c = found.counts;
+      const kpis = el("div", { class: "kpis" }, [
+        kpi("dry_run.create", fmt(c.create), "to create"), kpi("dry_run.patch", fmt(c.patch), "to PATCH"),
+        kpi("dry_run.refuse", fmt(c.refuse), "refused"), kpi("dry_run.skip", fmt(c.skip), "skipped"),
+        kpi("dry_run.calls", fmt(found.calls), "calls needed"),
+        kpi("dry_run.left", fmt(found.publish_left_today), "publish quota left today"),
+        kpi("dry_run.eta", when(found.eta), "would finish (ETA)"),
+      ]);
+      const rows = found.rows.map((r) => [r.external_id, r.action, r.state, r.reason,
+        r.fields ? r.fields.join(", ") : (r.new_documents !== null ? `${r.new_documents} new document(s)` : "")]);
+      body.replaceChildren(
+        el("p", { class: "explain", id: "dry-run-title", text: `${found.run_id}, stored ${when(found.recorded_at)}` }),
+        kpis,
+        el("div", { class: "scroll" }, [table(["external id", "action", "state", "reason", "fields / documents"], rows,
+          [false, false, false, false, false], "wrap")]),
+      );
+    } catch (err) {
+      body.replaceChildren(el("p", { class: "error", text: `The dry run could not be loaded (${err.message}).` }));
+    }
+  }
+
+  document.getElementById("dry-run-form").addEventListener("submit", showDryRun);
+
+  // -- "check again now": the cost first, then a run triggered through Airflow's API as the viewer -------------
+
+  let checkAgainIds = [];
+
+  async function openCheckAgain(externalIds) {
+    checkAgainIds = externalIds;
+    const dialog = document.getElementById("check-again-dialog");
+    const cost = document.getElementById("check-again-cost");
+    const result = document.getElementById("check-again-result");
+    const confirm = document.getElementById("check-again-confirm");
+    result.hidden = true;
+    confirm.disabled = true;
+    cost.replaceChildren(el("p", { class: "no-data", text: "working out the cost…" }));
+    if (!dialog.open) dialog.showModal();
+    try {
+      const query = externalIds.map((id) => `external_id=${encodeURIComponent(id)}`).join("&");
+      const c = await getJson(`api/check_again?${query}`);
+      cost.replaceChildren(
+        el("p", { class: "explain", text: `${plural(c.external_ids.length, "row", "rows")}: ${c.external_ids.slice(0, 5).join(", ")}${c.external_ids.length > 5 ? "…" : ""}` }),
+        el("div", { class: "kpis" }, [
+          kpi("check_again.calls", fmt(c.calls), "calls needed"),
+          kpi("check_again.left", fmt(c.publish_left_today), "publish quota left today"),
+          kpi("check_again.eta", when(c.eta), "would finish (ETA)"),
+        ]),
+        el("p", { class: "explain", id: "check-again-basis", text: `${fmt(c.calls_per_row)} requests per row (the last finished run's); `
+          + `a publish run also works on the ${plural(c.backlog, "other row", "other rows")} still to work on, counted in.` }),
+      );
+      confirm.disabled = false;
+    } catch (err) {
+      cost.replaceChildren(el("p", { class: "error", text: `The cost could not be worked out (${err.message}).` }));
+    }
+  }
+
+  async function confirmCheckAgain() {
+    const result = document.getElementById("check-again-result");
+    const confirm = document.getElementById("check-again-confirm");
+    confirm.disabled = true;
+    try {
+      const response = await fetch("api/check_again", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ external_ids: checkAgainIds }),
+      });
+      const body = await response.json().catch(() => ({}));
+      result.dataset.status = response.ok ? "ok" : "refused";
+      result.textContent = response.ok
+        ? `Run ${body.dag_run_id} of ${body.dag_id} triggered (${body.state}).`
+        : `Refused (${response.status}): ${body.detail || response.statusText}. Nothing was started.`;
+    } catch (err) {
+      result.dataset.status = "error";
+      result.textContent = `Not triggered (${err.message}).`;
+    }
+    result.hidden = false;
+  }
+
+  document.getElementById("check-again-confirm").addEventListener("click", confirmCheckAgain);
   document.getElementById("refresh").addEventListener("click", load);
   load();
   setInterval(load, REFRESH_MS);

@@ -8,7 +8,7 @@ state the privacy indexes of 0009 and the work index of 0003 count as work.
 A row holding a code outside the list makes the upgrade fail, naming the constraint: fix the row, then upgrade.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-28
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
