@@ -3,8 +3,13 @@
 
 Publishes the app's completed interventions to Symphonics, each exactly once, under the partner's quota.
 
-`check_params` → `extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise` (and
-`minimise_personal_data`)
+`choose_path` → `check_params` → `extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise`
+(and `minimise_personal_data`); an asset-triggered run: `choose_path` → `fast_publish`.
+
+* **choose_path**: a run started by the completion watcher (asset-triggered) takes the event path, one task
+  `fast_publish` that calls the same steps in the same order (`include/symphonics/publish/fastpath.py`): a
+  handful of interventions is created seconds after completion instead of after six task starts. Every other
+  run (scheduled, manual, backfill, dry run, params) takes the tasks below.
 
 * **check_params**: a bad param (`from` not an ISO date-time or after `to`, a duration such as `P1D`,
   `external_ids` holding anything but strings) fails the run at once, without retries, naming the param.
@@ -31,7 +36,7 @@ requests from the call log, so a cleared task sees what the run already spent.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
-`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s) and signals completions seconds after they happen; the cron
+`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s; 1 s under `make run`) and signals completions seconds after they happen; the cron
 `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is down. One run
 at a time: events that arrive during a run start one more run when it ends, not one each.
 """
@@ -71,6 +76,32 @@ def _run_id() -> str:
     },
 )
 def symphonics_publish() -> None:
+    @task.branch
+    def choose_path() -> list[str]:
+        from include.symphonics.publish import fastpath
+
+        return fastpath.choose_path(get_current_context()["dag_run"].run_type)
+
+    @task(outlets=[LEDGER_ASSET])
+    def fast_publish() -> dict[str, Any]:
+        from include.symphonics.publish import fastpath, steps
+
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        result = fastpath.run_fast_path(
+            context["params"],
+            run_id=dag_run.run_id,
+            run_type=steps.run_type_name(dag_run.run_type),
+            logical_date=context.get("logical_date"),
+            started_at=dag_run.start_date,
+            dag_id=dag_run.dag_id,
+            schedule=SCHEDULE,
+        )
+        context["outlet_events"][LEDGER_ASSET].extra = {
+            key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
+        }
+        return result
+
     @task
     def check_params() -> dict[str, Any]:
         checked = run_params.fail_run_on_invalid(run_params.publish_params, get_current_context()["params"])
@@ -140,12 +171,15 @@ def symphonics_publish() -> None:
         return steps.run_minimise()
 
     # TaskFlow passes XComArgs where the bodies receive their values: mypy cannot see through the decorator.
-    extracted = extract(check_params())  # type: ignore[arg-type]
+    checked = check_params()
+    extracted = extract(checked)  # type: ignore[arg-type]
     local = prevalidate(extracted)  # type: ignore[arg-type]
     partner = validate_with_partner(local)  # type: ignore[arg-type]
     published = publish(partner)  # type: ignore[arg-type]
     summarise(extracted, local, partner, published)  # type: ignore[arg-type]
-    published >> minimise_personal_data()
+    minimised = minimise_personal_data()
+    published >> minimised
+    choose_path() >> [fast_publish(), checked, minimised]
 
 
 symphonics_publish()
