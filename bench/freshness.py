@@ -72,13 +72,17 @@ class Stack:
         # The sandbox's admin API (its call log) answers only with make run's admin token.
         self.sandbox_admin = {"X-Sandbox-Admin-Token": devstack.sandbox_admin_token()}
 
-    def partner_calls(self) -> int:
-        """Requests the sandbox received on the partner's API so far (its admin routes excluded)."""
+    def partner_calls(self) -> tuple[int, int]:
+        """Requests the sandbox received on the partner's API so far (its admin routes excluded), and creates."""
         response = self.http.get(f"{self.sandbox}/_sandbox/calls", headers=self.sandbox_admin, timeout=30)
         response.raise_for_status()
         calls = response.json()
         items = calls["calls"] if isinstance(calls, dict) else calls
-        return sum(1 for call in items if not str(call.get("path", "")).startswith("/_sandbox"))
+        partner = [call for call in items if not str(call.get("path", "")).startswith("/_sandbox")]
+        creates = sum(
+            1 for call in partner if call.get("route") == "crm.create_intervention" and call.get("status") == 201
+        )
+        return len(partner), creates
 
     def trigger_publish(self) -> None:
         """A manual run (the demo login of ``make run``), to publish the seed once if nothing was published."""
@@ -140,7 +144,7 @@ class Stack:
                 run["tasks"] = {
                     row["task_id"]: row
                     for row in conn.execute(
-                        "SELECT task_id, queued_dttm, start_date, end_date FROM task_instance "
+                        "SELECT task_id, state, queued_dttm, start_date, end_date FROM task_instance "
                         "WHERE dag_id = %s AND run_id = %s",
                         (DAG_ID, run["run_id"]),
                     ).fetchall()
@@ -163,7 +167,7 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
     from include.symphonics.demo.plan import external_id_of
 
     external_ids = [external_id_of(i) for i in ids]
-    calls_before = stack.partner_calls()
+    calls_before, creates_before = stack.partner_calls()
     probes_before, probe_ms_before, _ = stack.watcher()
     with psycopg.connect(stack.app_url) as conn:
         started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
@@ -187,6 +191,7 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
         time.sleep(1)
     elapsed_min = (time.monotonic() - clock) / 60.0
     probes_after, probe_ms_after, _ = stack.watcher()
+    calls_after, creates_after = stack.partner_calls()
     latencies = [(created - completed).total_seconds() for completed, created in done.values()]
     runs = stack.runs_since(started)
     return {
@@ -195,7 +200,8 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
         "published": len(done),
         "latencies": latencies,
         "runs": runs,
-        "calls": stack.partner_calls() - calls_before,
+        "calls": calls_after - calls_before,
+        "creates": creates_after - creates_before,
         "probes": probes_after - probes_before,
         "probe_ms": probe_ms_after - probe_ms_before,
         "minutes": elapsed_min,
@@ -224,7 +230,7 @@ def _breakdown(runs: list[dict[str, Any]]) -> dict[str, float]:
         previous_end = run["start_date"]
         for task_id in TASKS:
             task = tasks.get(task_id)
-            if not task:
+            if not task or task["state"] == "skipped":  # a skipped task never started
                 continue
             add(f"  wait before {task_id}", _seconds(task["start_date"], previous_end))
             add(f"  {task_id}", _seconds(task["end_date"], task["start_date"]))
@@ -249,7 +255,10 @@ def _report(result: dict[str, Any]) -> None:
     print(f"publish runs: {len(runs)} {types}")
     bound = result["count"]
     ratio = result["calls"] / bound if bound else float("nan")
-    print(f"partner calls: {result['calls']} for a lower bound of {bound} (one create each): {ratio:.2f} of the bound")
+    print(
+        f"partner calls: {result['calls']} for a lower bound of {bound} (one create each): {ratio:.2f} of the bound; "
+        f"creates {result['creates']} (the rest: token requests, refused or retried calls)"
+    )
     if result["probes"]:
         print(
             f"watcher on the app database: {result['probes'] / result['minutes']:.1f} queries/min, "
