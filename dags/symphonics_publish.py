@@ -36,9 +36,9 @@ requests from the call log, so a cleared task sees what the run already spent.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
-`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s; 1 s under `make run`) and signals completions seconds after they happen; the cron
-`SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is down. One run
-at a time: events that arrive during a run start one more run when it ends, not one each.
+`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s; 1 s under `make run`) and signals completions seconds after they
+happen; the cron `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is
+down. One run at a time: events that arrive during a run start one more run when it ends, not one each.
 """
 
 from __future__ import annotations
