@@ -30,7 +30,17 @@ import psycopg
 import requests
 
 DAG_ID = "symphonics_publish"
-TASKS = ("extract", "prevalidate", "validate_with_partner", "publish", "summarise")
+#: The tasks of a run in their order: the event path (``choose_path`` → ``fast_publish``) or the step-by-step one.
+TASKS = (
+    "choose_path",
+    "fast_publish",
+    "check_params",
+    "extract",
+    "prevalidate",
+    "validate_with_partner",
+    "publish",
+    "summarise",
+)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -59,24 +69,38 @@ class Stack:
         self.sandbox = f"http://127.0.0.1:{devstack.SANDBOX_PORT}"
         self.http = requests.Session()
         self.http.trust_env = False  # loopback only
+        # The sandbox's admin API (its call log) answers only with make run's admin token.
+        self.sandbox_admin = {"X-Sandbox-Admin-Token": devstack.sandbox_admin_token()}
 
-    def partner_calls(self) -> int:
-        """Requests the sandbox received on the partner's API so far (its admin routes excluded)."""
-        calls = self.http.get(f"{self.sandbox}/_sandbox/calls", timeout=30).json()
+    def partner_calls(self) -> tuple[int, int]:
+        """Requests the sandbox received on the partner's API so far (its admin routes excluded), and creates."""
+        response = self.http.get(f"{self.sandbox}/_sandbox/calls", headers=self.sandbox_admin, timeout=30)
+        response.raise_for_status()
+        calls = response.json()
         items = calls["calls"] if isinstance(calls, dict) else calls
-        return sum(1 for call in items if not str(call.get("path", "")).startswith("/_sandbox"))
+        partner = [call for call in items if not str(call.get("path", "")).startswith("/_sandbox")]
+        creates = sum(
+            1 for call in partner if call.get("route") == "crm.create_intervention" and call.get("status") == 201
+        )
+        return len(partner), creates
 
     def trigger_publish(self) -> None:
         """A manual run (the demo login of ``make run``), to publish the seed once if nothing was published."""
         token = self.http.post(
             f"{self.api}/auth/token", json={"username": "admin", "password": "admin"}, timeout=30
         ).json()["access_token"]
-        response = self.http.post(
-            f"{self.api}/api/v2/dags/{DAG_ID}/dagRuns",
-            json={"logical_date": None},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
+        deadline = time.monotonic() + 120
+        while True:
+            response = self.http.post(
+                f"{self.api}/api/v2/dags/{DAG_ID}/dagRuns",
+                json={"logical_date": None},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            # Right after make run starts, the DAG may not be parsed yet.
+            if response.status_code != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(5)
         response.raise_for_status()
 
     def watcher(self) -> tuple[int, float, datetime | None]:
@@ -120,17 +144,21 @@ class Stack:
                 run["tasks"] = {
                     row["task_id"]: row
                     for row in conn.execute(
-                        "SELECT task_id, queued_dttm, start_date, end_date FROM task_instance "
+                        "SELECT task_id, state, queued_dttm, start_date, end_date FROM task_instance "
                         "WHERE dag_id = %s AND run_id = %s",
                         (DAG_ID, run["run_id"]),
                     ).fetchall()
                 }
+                # The run's newest event is the one that created it (it may also link older ones).
                 event = conn.execute(
-                    "SELECT min(e.timestamp) AS first_event FROM dagrun_asset_event AS l "
-                    "JOIN asset_event AS e ON e.id = l.event_id WHERE l.dag_run_id = %s",
+                    "SELECT e.timestamp AS first_event, e.extra -> 'payload' ->> 'oldest_updated_at' AS oldest "
+                    "FROM dagrun_asset_event AS l JOIN asset_event AS e ON e.id = l.event_id "
+                    "WHERE l.dag_run_id = %s ORDER BY e.timestamp DESC LIMIT 1",
                     (run["id"],),
                 ).fetchone()
                 run["first_event"] = event["first_event"] if event else None
+                oldest = event["oldest"] if event else None
+                run["first_completion"] = datetime.fromisoformat(oldest) if oldest else None
         return runs
 
 
@@ -139,7 +167,7 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
     from include.symphonics.demo.plan import external_id_of
 
     external_ids = [external_id_of(i) for i in ids]
-    calls_before = stack.partner_calls()
+    calls_before, creates_before = stack.partner_calls()
     probes_before, probe_ms_before, _ = stack.watcher()
     with psycopg.connect(stack.app_url) as conn:
         started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
@@ -163,6 +191,7 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
         time.sleep(1)
     elapsed_min = (time.monotonic() - clock) / 60.0
     probes_after, probe_ms_after, _ = stack.watcher()
+    calls_after, creates_after = stack.partner_calls()
     latencies = [(created - completed).total_seconds() for completed, created in done.values()]
     runs = stack.runs_since(started)
     return {
@@ -171,7 +200,8 @@ def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: fl
         "published": len(done),
         "latencies": latencies,
         "runs": runs,
-        "calls": stack.partner_calls() - calls_before,
+        "calls": calls_after - calls_before,
+        "creates": creates_after - creates_before,
         "probes": probes_after - probes_before,
         "probe_ms": probe_ms_after - probe_ms_before,
         "minutes": elapsed_min,
@@ -194,16 +224,18 @@ def _breakdown(runs: list[dict[str, Any]]) -> dict[str, float]:
         if run["run_type"] != "asset_triggered":
             continue
         tasks = run["tasks"]
+        add("completion -> asset event (watcher)", _seconds(run["first_event"], run["first_completion"]))
         add("event -> run queued (scheduler)", _seconds(run["queued_at"], run["first_event"]))
         add("run queued -> run started", _seconds(run["start_date"], run["queued_at"]))
         previous_end = run["start_date"]
         for task_id in TASKS:
             task = tasks.get(task_id)
-            if not task:
+            if not task or task["state"] == "skipped":  # a skipped task never started
                 continue
             add(f"  wait before {task_id}", _seconds(task["start_date"], previous_end))
             add(f"  {task_id}", _seconds(task["end_date"], task["start_date"]))
             previous_end = task["end_date"]
+        add("run started -> run ended", _seconds(run["end_date"], run["start_date"]))
     return {stage: statistics.fmean(values) for stage, values in stages.items()}
 
 
@@ -214,6 +246,7 @@ def _report(result: dict[str, Any]) -> None:
     for run in runs:
         types[run["run_type"]] = types.get(run["run_type"], 0) + 1
     print(f"== {result['name']}: {result['count']} completions, {result['published']} created at the partner")
+    print("machine load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if latencies:
         print(
             f"latency completed -> created: p50 {_percentile(latencies, 0.5):.1f} s, "
@@ -222,7 +255,10 @@ def _report(result: dict[str, Any]) -> None:
     print(f"publish runs: {len(runs)} {types}")
     bound = result["count"]
     ratio = result["calls"] / bound if bound else float("nan")
-    print(f"partner calls: {result['calls']} for a lower bound of {bound} (one create each): {ratio:.2f} of the bound")
+    print(
+        f"partner calls: {result['calls']} for a lower bound of {bound} (one create each): {ratio:.2f} of the bound; "
+        f"creates {result['creates']} (the rest: token requests, refused or retried calls)"
+    )
     if result["probes"]:
         print(
             f"watcher on the app database: {result['probes'] / result['minutes']:.1f} queries/min, "

@@ -3,8 +3,13 @@
 
 Publishes the app's completed interventions to Symphonics, each exactly once, under the partner's quota.
 
-`check_params` → `extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise` (and
-`minimise_personal_data`)
+`choose_path` → `check_params` → `extract` → `prevalidate` → `validate_with_partner` → `publish` → `summarise`
+(and `minimise_personal_data`); an asset-triggered run: `choose_path` → `fast_publish`.
+
+* **choose_path**: a run started by the completion watcher (asset-triggered) takes the event path, one task
+  `fast_publish` that calls the same steps in the same order (`include/symphonics/publish/fastpath.py`): a
+  handful of interventions is created seconds after completion instead of after six task starts. Every other
+  run (scheduled, manual, backfill, dry run, params) takes the tasks below.
 
 * **check_params**: a bad param (`from` not an ISO date-time or after `to`, a duration such as `P1D`,
   `external_ids` holding anything but strings) fails the run at once, without retries, naming the param.
@@ -31,9 +36,9 @@ requests from the call log, so a cleared task sees what the run already spent.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
-`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s) and signals completions seconds after they happen; the cron
-`SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is down. One run
-at a time: events that arrive during a run start one more run when it ends, not one each.
+`SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s; 1 s under `make run`) and signals completions seconds after they
+happen; the cron `SYMPHONICS_PUBLISH_SCHEDULE` (default every 15 minutes) is the safety net when the triggerer is
+down. One run at a time: events that arrive during a run start one more run when it ends, not one each.
 """
 
 from __future__ import annotations
@@ -72,6 +77,32 @@ def _run_id() -> str:
     },
 )
 def symphonics_publish() -> None:
+    @task.branch
+    def choose_path() -> list[str]:
+        from include.symphonics.publish import fastpath
+
+        return fastpath.choose_path(get_current_context()["dag_run"].run_type)
+
+    @task(outlets=[LEDGER_ASSET], multiple_outputs=False)
+    def fast_publish() -> dict[str, Any]:
+        from include.symphonics.publish import fastpath, steps
+
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        result = fastpath.run_fast_path(
+            context["params"],
+            run_id=dag_run.run_id,
+            run_type=steps.run_type_name(dag_run.run_type),
+            logical_date=context.get("logical_date"),
+            started_at=dag_run.start_date,
+            dag_id=dag_run.dag_id,
+            schedule=SCHEDULE,
+        )
+        context["outlet_events"][LEDGER_ASSET].extra = {
+            key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
+        }
+        return result
+
     # Each task returns one dict, kept as one XCom (return_value): stated, not left to Airflow's inference.
     @task(multiple_outputs=False)
     def check_params() -> dict[str, Any]:
@@ -146,9 +177,12 @@ def symphonics_publish() -> None:
 
     # Each step reads the ledger, not its predecessor's counts: the order is stated, only summarise reads them.
     extracted, local, partner, published = extract(), prevalidate(), validate_with_partner(), publish()
-    check_params() >> extracted >> local >> partner >> published
+    checked = check_params()
+    checked >> extracted >> local >> partner >> published
     summarise({"extracted": extracted, "local": local, "partner": partner, "published": published})
-    published >> minimise_personal_data()
+    minimised = minimise_personal_data()
+    published >> minimised
+    choose_path() >> [fast_publish(), checked, minimised]
 
 
 symphonics_publish()

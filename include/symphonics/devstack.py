@@ -62,6 +62,9 @@ TRIGGER_LOG_PORT = int(os.environ.get("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT
 BIND_HOST_ENV = "SYMPHONICS_BIND_HOST"
 BIND_HOST = os.environ.get(BIND_HOST_ENV) or "127.0.0.1"
 DEMO_INTERVENTIONS = int(os.environ.get("SYMPHONICS_DEMO_INTERVENTIONS", "300"))
+# What make run gives the scheduler and the completion watcher unless the environment says otherwise.
+SCHEDULER_IDLE_SLEEP_SECONDS = "0.25"
+WATCHER_POLL_SECONDS = "1"
 # A local demo login, documented in the README; a real deployment uses its own auth manager.
 DEMO_LOGIN = ("admin", "admin")
 # The api-server first (the others call its execution API), then the rest, then our log server.
@@ -245,6 +248,12 @@ def stack_environment(server: localpg.PgServer, logins: dict[str, Login] | None 
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         # The connections' Test button (Airflow's default: Disabled); see the README for a shared deployment.
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        # Freshness (docs/PERFORMANCE.md): an idle scheduler loop sleeps 0.25 s, not 1 s, before it creates the
+        # run of a watcher's event or starts a run's next task; the watcher probes every second.
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get(
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", SCHEDULER_IDLE_SLEEP_SECONDS
+        ),
+        "SYMPHONICS_WATCHER_POLL_SECONDS": os.environ.get("SYMPHONICS_WATCHER_POLL_SECONDS", WATCHER_POLL_SECONDS),
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
         "AIRFLOW__API_AUTH__JWT_SECRET": _signing_key("jwt_secret"),
         "AIRFLOW__API__SECRET_KEY": _signing_key("api_secret_key"),

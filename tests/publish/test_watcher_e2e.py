@@ -84,6 +84,13 @@ class LiveAirflow:
                 (DAG_ID, since or datetime(1970, 1, 1)),
             ).fetchall()
 
+    def task_states(self, run_id: str) -> dict[str, str | None]:
+        with psycopg.connect(self.airflow_url) as conn:
+            rows = conn.execute(
+                "SELECT task_id, state FROM task_instance WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id)
+            ).fetchall()
+        return {task_id: state for task_id, state in rows}
+
     def now(self) -> datetime:
         with psycopg.connect(self.airflow_url) as conn:
             return conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
@@ -262,6 +269,11 @@ def test_completions_one_by_one_are_each_created_once(live: LiveAirflow) -> None
     assert runs
     assert {run["run_type"] for run in runs} == {"asset_triggered"}
     assert all(run["state"] == "success" for run in runs)
+    # Each took the event path: one task did the steps, the step-by-step tasks were skipped.
+    for run in runs:
+        states = live.task_states(run["run_id"])
+        assert (states.pop("choose_path"), states.pop("fast_publish")) == ("success", "success"), run["run_id"]
+        assert set(states.values()) == {"skipped"}, (run["run_id"], states)
 
 
 def test_a_burst_of_50_makes_at_most_three_runs(live: LiveAirflow) -> None:

@@ -76,6 +76,19 @@ def test_the_project_is_mounted_and_importable() -> None:
     assert common["environment"]["PYTHONPATH"] == "/opt/airflow/project"
 
 
+def test_the_scheduler_and_the_triggerer_have_make_runs_freshness_settings() -> None:
+    from include.symphonics import devstack
+
+    for name in ("airflow-scheduler", "airflow-triggerer"):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == (
+            "${AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME:-" + devstack.SCHEDULER_IDLE_SLEEP_SECONDS + "}"
+        ), name
+        assert environment["SYMPHONICS_WATCHER_POLL_SECONDS"] == (
+            "${SYMPHONICS_WATCHER_POLL_SECONDS:-" + devstack.WATCHER_POLL_SECONDS + "}"
+        ), name
+
+
 def test_image_version_agrees_with_requirements() -> None:
     pinned = re.search(r"^apache-airflow(?:\[[\w,]+\])?==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M)
     image = re.search(r"^FROM apache/airflow:([\d.]+)-python3\.11$", (ROOT / "Dockerfile").read_text(), re.M)
