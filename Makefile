@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stop status test lint lock bench clean
+.PHONY: help install run stop status test unit lint lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ status: install ## show what `make run` has running
 
 test: install ## run the test suite (own embedded PostgreSQL, own AIRFLOW_HOME)
 	$(PY) -m pytest
+
+unit: install ## the unit lane only: no PostgreSQL, no Airflow database, no server (seconds)
+	$(PY) -m pytest -m "not integration"
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -192,6 +192,7 @@ def test_postgres_restarted_mid_publish_loses_and_duplicates_nothing(
     assert set(statuses) <= {201, 409}
 
 
+@pytest.mark.integration  # starts its own embedded PostgreSQL
 def test_start_embedded_after_stop_in_one_process_restarts(tmp_path: Path) -> None:
     data_dir = tmp_path / "pg-once"
     try:
