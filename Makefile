@@ -23,13 +23,13 @@ $(VENV)/.installed: requirements.lock
 install: $(VENV)/.installed ## create .venv and install the locked dependencies
 
 run: install ## run the pipeline locally: PostgreSQL, sandbox, Airflow UI on :8080 (Ctrl-C stops all)
-	$(PY) -m include.symphonics.devstack run
+	$(PY) -m include.symphonics_devstack run
 
 stop: ## stop what `make run` started (Airflow first, then PostgreSQL)
-	@test -x $(PY) && $(PY) -m include.symphonics.devstack stop || true
+	@test -x $(PY) && $(PY) -m include.symphonics_devstack stop || true
 
 status: install ## show what `make run` has running
-	$(PY) -m include.symphonics.devstack status
+	$(PY) -m include.symphonics_devstack status
 
 test: install ## run the test suite (own embedded PostgreSQL, own AIRFLOW_HOME)
 	$(PY) -m pytest

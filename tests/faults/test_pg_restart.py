@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate
+from include.symphonics_devstack import localpg
 from tests.faults.audit import (
     WAIT_LIMIT,
     create_calls,
@@ -40,7 +40,7 @@ RESTART_AFTER_PUBLISHED = 8
 SYNC_DATABASE = session_database("pgrestart_sync")
 
 _START_IN_ITS_OWN_PROCESS = (
-    "import sys; from pathlib import Path; from include.symphonics import localpg; "
+    "import sys; from pathlib import Path; from include.symphonics_devstack import localpg; "
     "print(localpg.start_embedded(Path(sys.argv[1])).admin_url)"
 )
 

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState
-from include.symphonics.demo.mutate import mutate_database
+from include.symphonics_demo import ExpectedState
+from include.symphonics_demo.mutate import mutate_database
 from tests.publish.conftest import DEMO_SEED, PublishWorld, run_pipeline
 
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from include.symphonics.demo.expectations import LOCAL_RULE_PRECEDENCE
 from include.symphonics.publish.payload import (
     address_is_usable,
     fingerprint,
@@ -22,6 +21,7 @@ from include.symphonics.publish.payload import (
 from include.symphonics.publish.prevalidate import decide_for_published
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.states import LedgerState, check_transition
+from include.symphonics_demo.expectations import LOCAL_RULE_PRECEDENCE
 
 
 def good_source() -> dict[str, Any]:

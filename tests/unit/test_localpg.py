@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import localpg
+from include.symphonics_devstack import localpg
 from tests.fixtures.stack import TEST_DATABASES
 
 

@@ -1,7 +1,7 @@
 """The local rules: what can be checked without spending a partner call, in the contract's precedence order.
 
 The first rule that fails gives the row its one primary reason (docs/APP_CONTRACT.md, "Rules the pipeline
-follows"): the order is :data:`include.symphonics.demo.expectations.LOCAL_RULE_PRECEDENCE`, then the checks
+follows"): the order is :data:`include.symphonics_demo.expectations.LOCAL_RULE_PRECEDENCE`, then the checks
 of fields the partner refuses that the demo never breaks (kept last so the contract's reasons do not move).
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.symphonics.demo.expectations import Reason as ContractReason
 from include.symphonics.publish.payload import (
     PDL_DIGITS,
     address_is_usable,
@@ -23,6 +22,7 @@ from include.symphonics.publish.payload import (
     pdl_is_missing,
 )
 from include.symphonics.publish.states import LedgerState, Reason
+from include.symphonics_demo.expectations import Reason as ContractReason
 
 REQUIRED_DOCUMENTS = ("invoice", "attestation_honneur", "contract")
 REQUIRED_PHOTOS = ("before", "after")

@@ -77,7 +77,7 @@ def check_transition(old: LedgerState, new: LedgerState) -> None:
 
 
 class Reason(StrEnum):
-    """Reason codes of the ledger beyond the demo's (:class:`include.symphonics.demo.Reason` holds those)."""
+    """Reason codes of the ledger beyond the demo's (:class:`include.symphonics_demo.Reason` holds those)."""
 
     INVALID_EMAIL = "invalid_email"
     INVALID_INSTALLER_EMAIL = "invalid_installer_email"

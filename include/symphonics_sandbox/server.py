@@ -2,7 +2,7 @@
 
 ``drop_after_commit`` must look to the client like a lost response (a connection error), never like a 201 nor
 a 500. ASGI has no "close now" message, so the HTTP protocol below hands each request a callable that aborts
-its connection, under the scope extension :data:`~include.symphonics.sandbox.gateway.ABORT_EXTENSION`.
+its connection, under the scope extension :data:`~include.symphonics_sandbox.gateway.ABORT_EXTENSION`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from include.symphonics.sandbox.app import create_app
-from include.symphonics.sandbox.config import SandboxConfig
-from include.symphonics.sandbox.gateway import ABORT_EXTENSION
+from include.symphonics_sandbox.app import create_app
+from include.symphonics_sandbox.config import SandboxConfig
+from include.symphonics_sandbox.gateway import ABORT_EXTENSION
 
 
 class AbortableH11Protocol(H11Protocol):

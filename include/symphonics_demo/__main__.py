@@ -1,4 +1,4 @@
-"""Command line of the demo data set: ``python -m include.symphonics.demo {init-schema,seed,mutate,expect}``.
+"""Command line of the demo data set: ``python -m include.symphonics_demo {init-schema,seed,mutate,expect}``.
 
 The app database is ``--dsn``, else ``$SYMPHONICS_APP_DSN``, else Airflow's connection ``app_db``.
 """
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import psycopg
 
-from include.symphonics.demo.app_db import apply_schema, resolve_app_dsn
-from include.symphonics.demo.expectations import expected_outcomes
-from include.symphonics.demo.generator import seed_database
-from include.symphonics.demo.mutate import mutate_database
+from include.symphonics_demo.app_db import apply_schema, resolve_app_dsn
+from include.symphonics_demo.expectations import expected_outcomes
+from include.symphonics_demo.generator import seed_database
+from include.symphonics_demo.mutate import mutate_database
 
 
 def _share(text: str) -> tuple[str, float]:
@@ -31,7 +31,7 @@ def _share(text: str) -> tuple[str, float]:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m include.symphonics.demo",
+        prog="python -m include.symphonics_demo",
         description="Reference schema and demo data of the Workforce Automation App's database.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

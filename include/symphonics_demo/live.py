@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from include.symphonics.demo.plan import external_id_of
+from include.symphonics_demo.plan import external_id_of
 
 _CHILDREN = {
     "intervention_services": "code, name, quantity",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.symphonics.sandbox.validation import DOCUMENT_TYPES, PHOTO_TYPES
+from include.symphonics_sandbox.validation import DOCUMENT_TYPES, PHOTO_TYPES
 
 JSON = "application/json"
 

@@ -3,7 +3,7 @@
 Rows are made in Python from pools built once (names, streets, cities, catalogue) and a seeded
 :class:`random.Random`, then loaded with COPY in chunks, so a million interventions and their ~9 million child
 rows load in minutes. The same seed, N and shares always give the same rows (same ids, same values): the plan
-(:mod:`include.symphonics.demo.plan`) decides each intervention's case, this module only dresses it.
+(:mod:`include.symphonics_demo.plan`) decides each intervention's case, this module only dresses it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from include.symphonics.demo.app_db import (
+from include.symphonics_demo.app_db import (
     APP_TABLES,
     TABLES_WITH_TOUCH_TRIGGERS,
     app_tables_row_count,
     apply_schema,
 )
-from include.symphonics.demo.catalogue import (
+from include.symphonics_demo.catalogue import (
     ADDRESSES_WITHOUT_NUMBER,
     CITIES,
     COMPANY_TRADES,
@@ -39,8 +39,8 @@ from include.symphonics.demo.catalogue import (
     City,
     Service,
 )
-from include.symphonics.demo.plan import Case, DatasetPlan, external_id_of, plan_dataset
-from include.symphonics.demo.pools import NamePools, Person, build_name_pools, email_slug
+from include.symphonics_demo.plan import Case, DatasetPlan, external_id_of, plan_dataset
+from include.symphonics_demo.pools import NamePools, Person, build_name_pools, email_slug
 
 log = logging.getLogger(__name__)
 
@@ -618,7 +618,7 @@ def seed_database(
     :param dsn: libpq DSN of the app database.
     :param interventions: N, the number of interventions (their customers and children follow).
     :param seed: the same seed, N and shares always give the same data.
-    :param shares: overrides of the defect shares by name (see :mod:`include.symphonics.demo.plan`).
+    :param shares: overrides of the defect shares by name (see :mod:`include.symphonics_demo.plan`).
     :param reset: drop and recreate the app's tables first; without it the tables must be empty.
     :param chunk_size: interventions generated per round of COPY (bounds the memory used).
     :raises RuntimeError: when the app's tables already hold data and ``reset`` is not set.

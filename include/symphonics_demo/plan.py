@@ -3,7 +3,7 @@
 Every intervention gets exactly one *case*: ``valid``, an out-of-scope status, or one defect. Two modifiers,
 ``repeat_customer`` and ``late_document``, are laid over valid interventions only, since they must not change
 the outcome. The counts are exact (not drawn at random), so the expected outcome of a data set is known
-without looking at it; :mod:`include.symphonics.demo.expectations` turns a plan into expected pipeline states.
+without looking at it; :mod:`include.symphonics_demo.expectations` turns a plan into expected pipeline states.
 """
 
 from __future__ import annotations

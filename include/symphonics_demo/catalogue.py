@@ -1,7 +1,7 @@
 """Fixed French data pools of the demo generator: cities, CEE operation sheets, equipment, phone formats.
 
 Everything here is static, so the data set only depends on the seed (and on the Faker version, which makes the
-name and street pools: see :mod:`include.symphonics.demo.pools`).
+name and street pools: see :mod:`include.symphonics_demo.pools`).
 """
 
 from __future__ import annotations

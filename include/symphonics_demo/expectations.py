@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from include.symphonics.demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
+from include.symphonics_demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
 
 
 class ExpectedState(StrEnum):

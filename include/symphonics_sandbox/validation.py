@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from include.symphonics.sandbox.errors import FieldProblem
-from include.symphonics.sandbox.reference_data import PDL_PATTERN, POSTAL_CODE_PATTERN, is_well_formed_email
+from include.symphonics_sandbox.errors import FieldProblem
+from include.symphonics_sandbox.reference_data import PDL_PATTERN, POSTAL_CODE_PATTERN, is_well_formed_email
 
 DOCUMENT_TYPES = ("invoice", "attestation_honneur", "contract", "additional_proof")
 PHOTO_TYPES = ("before", "after")

@@ -49,7 +49,7 @@ TCP_HOST = "127.0.0.1"
 
 # The embedded server's client authentication, written on every start (pgserver's initdb trusts 127.0.0.1).
 # The socket lives in the server's own data folder (mode 0700), as pgserver sets it up; TCP needs a password.
-PG_HBA = """# Written by include/symphonics/localpg.py on every start: do not edit (your changes would be lost).
+PG_HBA = """# Written by include/symphonics_devstack/localpg.py on every start: do not edit (changes would be lost).
 # TYPE  DATABASE  USER  ADDRESS        METHOD
 local   all       all                  trust
 host    all       all   127.0.0.1/32   scram-sha-256

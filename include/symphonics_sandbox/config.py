@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from include.symphonics.sandbox.routes import is_valid_selector
+from include.symphonics_sandbox.routes import is_valid_selector
 
 # Sandbox demo values, published in docs/SANDBOX.md: they guard nothing and are not secrets.
 DEMO_CLIENT_ID = "wfa-sandbox-demo"
@@ -77,7 +77,7 @@ class FaultConfig:
     """Faults armed when the sandbox starts (and again after each reset).
 
     Keys of the mappings are route selectors
-    (see :func:`~include.symphonics.sandbox.routes.selector_matches`).
+    (see :func:`~include.symphonics_sandbox.routes.selector_matches`).
     """
 
     error_rate: dict[str, float] = field(default_factory=dict)

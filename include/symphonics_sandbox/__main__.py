@@ -1,4 +1,4 @@
-"""Start the sandbox: ``python -m include.symphonics.sandbox --port 8099 [--host H] [--config FILE]``.
+"""Start the sandbox: ``python -m include.symphonics_sandbox --port 8099 [--host H] [--config FILE]``.
 
 Secrets never go on the command line (any local user can read it in ``ps``): the admin token and the webhook
 secret come from the environment, ``SYMPHONICS_SANDBOX_ADMIN_TOKEN`` and ``SYMPHONICS_SANDBOX_WEBHOOK_SECRET``,
@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from include.symphonics.sandbox.config import CONFLICT_MODES, ConfigError, load_config
+from include.symphonics_sandbox.config import CONFLICT_MODES, ConfigError, load_config
 
 ADMIN_TOKEN_ENV = "SYMPHONICS_SANDBOX_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 WEBHOOK_SECRET_ENV = "SYMPHONICS_SANDBOX_WEBHOOK_SECRET"  # noqa: S105 - idem
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     :param argv: the arguments (default: ``sys.argv[1:]``).
     """
-    parser = argparse.ArgumentParser(prog="python -m include.symphonics.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m include.symphonics_sandbox", description=__doc__)
     parser.add_argument("--config", help="YAML configuration file (see docs/SANDBOX.md)")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8099)")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: invalid configuration: {exc}", file=sys.stderr)
         return 2
     # Imported here so that --help and configuration errors answer without loading the web stack.
-    from include.symphonics.sandbox.server import serve
+    from include.symphonics_sandbox.server import serve
 
     print(f"Symphonics sandbox on http://{config.host}:{config.port}", file=sys.stderr, flush=True)
     serve(config, log_level=args.log_level)

@@ -28,13 +28,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from include.symphonics.sandbox.config import ConfigError
-from include.symphonics.sandbox.errors import FieldProblem, SandboxError
-from include.symphonics.sandbox.faults import FAULT_KINDS
-from include.symphonics.sandbox.routes import CREATE_INTERVENTION_ROUTE, is_valid_selector
-from include.symphonics.sandbox.runtime import SandboxRuntime
-from include.symphonics.sandbox.state import Intervention
-from include.symphonics.sandbox.webhooks import EVENT_TYPES, iso_seconds
+from include.symphonics_sandbox.config import ConfigError
+from include.symphonics_sandbox.errors import FieldProblem, SandboxError
+from include.symphonics_sandbox.faults import FAULT_KINDS
+from include.symphonics_sandbox.routes import CREATE_INTERVENTION_ROUTE, is_valid_selector
+from include.symphonics_sandbox.runtime import SandboxRuntime
+from include.symphonics_sandbox.state import Intervention
+from include.symphonics_sandbox.webhooks import EVENT_TYPES, iso_seconds
 
 ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"  # noqa: S105 - the name of a header, not a secret
 #: Host names (without port) the admin API answers to.

@@ -9,7 +9,7 @@ every test. See ``docs/SANDBOX.md``.
 
 from __future__ import annotations
 
-from include.symphonics.sandbox.app import create_app
-from include.symphonics.sandbox.config import SandboxConfig, load_config
+from include.symphonics_sandbox.app import create_app
+from include.symphonics_sandbox.config import SandboxConfig, load_config
 
 __all__ = ["SandboxConfig", "create_app", "load_config"]

@@ -17,8 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.symphonics.sandbox.config import FaultConfig
-from include.symphonics.sandbox.routes import CREATE_INTERVENTION_ROUTE, selector_matches
+from include.symphonics_sandbox.config import FaultConfig
+from include.symphonics_sandbox.routes import CREATE_INTERVENTION_ROUTE, selector_matches
 
 FAULT_KINDS = ("error_rate", "burst", "storm_429", "latency", "hang", "drop_after_commit")
 

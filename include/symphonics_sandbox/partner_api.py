@@ -15,18 +15,18 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from include.symphonics.sandbox.auth import authenticate_client, issue_token
-from include.symphonics.sandbox.errors import FieldProblem, SandboxError
-from include.symphonics.sandbox.gateway import request_context
-from include.symphonics.sandbox.lifecycle import next_steps
-from include.symphonics.sandbox.openapi_document import (
+from include.symphonics_sandbox.auth import authenticate_client, issue_token
+from include.symphonics_sandbox.errors import FieldProblem, SandboxError
+from include.symphonics_sandbox.gateway import request_context
+from include.symphonics_sandbox.lifecycle import next_steps
+from include.symphonics_sandbox.openapi_document import (
     BEARER_SECURITY,
     error_response,
     json_response,
     request_body,
     responses,
 )
-from include.symphonics.sandbox.reference_data import (
+from include.symphonics_sandbox.reference_data import (
     POSTAL_CODE_PATTERN,
     check_pdl,
     find_user,
@@ -35,7 +35,7 @@ from include.symphonics.sandbox.reference_data import (
     meter_type_for,
     pdl_for_address,
 )
-from include.symphonics.sandbox.routes import (
+from include.symphonics_sandbox.routes import (
     CREATE_INTERVENTION_ROUTE,
     GET_INTERVENTION_ROUTE,
     PDL_LOOKUP_ROUTE,
@@ -44,14 +44,14 @@ from include.symphonics.sandbox.routes import (
     UPDATE_INTERVENTION_ROUTE,
     USER_ROUTE,
 )
-from include.symphonics.sandbox.runtime import SandboxRuntime
-from include.symphonics.sandbox.state import Intervention
-from include.symphonics.sandbox.validation import (
+from include.symphonics_sandbox.runtime import SandboxRuntime
+from include.symphonics_sandbox.state import Intervention
+from include.symphonics_sandbox.validation import (
     validate_create_intervention,
     validate_pdl_lookup,
     validate_update_intervention,
 )
-from include.symphonics.sandbox.webhooks import iso_seconds
+from include.symphonics_sandbox.webhooks import iso_seconds
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 VALIDATION_FAILED = "The request data failed validation"

@@ -13,18 +13,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from include.symphonics.sandbox import admin, partner_api
-from include.symphonics.sandbox.config import SandboxConfig
-from include.symphonics.sandbox.errors import (
+from include.symphonics_sandbox import admin, partner_api
+from include.symphonics_sandbox.config import SandboxConfig
+from include.symphonics_sandbox.errors import (
     FieldProblem,
     SandboxError,
     code_for_status,
     error_body,
     new_request_id,
 )
-from include.symphonics.sandbox.gateway import SandboxGateway
-from include.symphonics.sandbox.openapi_document import finish_openapi
-from include.symphonics.sandbox.runtime import SandboxRuntime
+from include.symphonics_sandbox.gateway import SandboxGateway
+from include.symphonics_sandbox.openapi_document import finish_openapi
+from include.symphonics_sandbox.runtime import SandboxRuntime
 
 API_TITLE = "Symphonics API (sandbox)"
 API_VERSION = "1.0.0"
@@ -72,7 +72,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     """Build the sandbox app.
 
     In-process use (``TestClient``, ``httpx.ASGITransport``) works; there a dropped connection surfaces as a
-    :class:`~include.symphonics.sandbox.gateway.DroppedConnection` raised to the caller, since there is no
+    :class:`~include.symphonics_sandbox.gateway.DroppedConnection` raised to the caller, since there is no
     socket to close.
 
     :param config: the configuration (default: the partner's documented defaults and the demo client).

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from include.symphonics.sandbox.config import SandboxConfig
-from include.symphonics.sandbox.state import Intervention, StateStore
-from include.symphonics.sandbox.webhooks import WebhookDispatcher, iso_seconds
+from include.symphonics_sandbox.config import SandboxConfig
+from include.symphonics_sandbox.state import Intervention, StateStore
+from include.symphonics_sandbox.webhooks import WebhookDispatcher, iso_seconds
 
 FINAL_STATUSES = ("approved", "rejected")
 MAX_PHOTO_DISTANCE_KM = 1.0

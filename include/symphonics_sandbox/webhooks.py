@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from include.symphonics.sandbox.config import SandboxConfig
+from include.symphonics_sandbox.config import SandboxConfig
 
 log = logging.getLogger(__name__)
 

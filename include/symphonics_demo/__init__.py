@@ -1,11 +1,11 @@
 """Demo and benchmark data of the Workforce Automation App's database (the source of the Symphonics sync).
 
-``python -m include.symphonics.demo --help`` for the command line; docs/APP_CONTRACT.md for the data set.
+``python -m include.symphonics_demo --help`` for the command line; docs/APP_CONTRACT.md for the data set.
 """
 
 from __future__ import annotations
 
-from include.symphonics.demo.expectations import (
+from include.symphonics_demo.expectations import (
     ExpectedDataset,
     ExpectedOutcome,
     ExpectedState,
@@ -13,7 +13,7 @@ from include.symphonics.demo.expectations import (
     expected_outcomes,
     expected_outcomes_of_plan,
 )
-from include.symphonics.demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
+from include.symphonics_demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
 
 __all__ = [
     "Case",

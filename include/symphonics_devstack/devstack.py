@@ -45,8 +45,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from include.symphonics import devcelery, localfiles, localpg
+from include.symphonics import localfiles
 from include.symphonics.db import roles
+from include.symphonics_devstack import devcelery, localpg
 
 LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -67,7 +68,7 @@ DEMO_LOGIN = ("admin", "admin")
 # The api-server first (the others call its execution API), then the rest, then our log server.
 LATER_COMPONENTS = ("scheduler", "dag-processor", "triggerer")
 SANDBOX_ADMIN_TOKEN_ENV = "SYMPHONICS_SANDBOX_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not a secret
-MODULE = "include.symphonics.devstack"  # not __name__, which is "__main__" under `python -m`
+MODULE = "include.symphonics_devstack.devstack"  # not __name__, which is "__main__" under `python -m`
 
 
 def is_loopback(host: str) -> bool:
@@ -343,11 +344,11 @@ def _prepare(env: dict[str, str], server: localpg.PgServer, logins: dict[str, Lo
         env,
     )
     app_env = {**env, "SYMPHONICS_APP_DSN": server.url("app")}
-    _run_step("applying the app's reference schema", _python("include.symphonics.demo", "init-schema"), app_env)
+    _run_step("applying the app's reference schema", _python("include.symphonics_demo", "init-schema"), app_env)
     if _app_is_empty(server.url("app")):
         _run_step(
             f"seeding {DEMO_INTERVENTIONS} demo interventions",
-            _python("include.symphonics.demo", "seed", "--interventions", str(DEMO_INTERVENTIONS), "--seed", "42"),
+            _python("include.symphonics_demo", "seed", "--interventions", str(DEMO_INTERVENTIONS), "--seed", "42"),
             app_env,
         )
 
@@ -519,7 +520,7 @@ def run() -> int:
         webhook_url = f"http://{local}:{AIRFLOW_PORT}/symphonics/webhooks"
         processes["sandbox"] = _start(
             _python(
-                "include.symphonics.sandbox",
+                "include.symphonics_sandbox",
                 *("--host", BIND_HOST, "--port", str(SANDBOX_PORT), "--webhook-url", webhook_url),
             ),
             {**env, SANDBOX_ADMIN_TOKEN_ENV: sandbox_admin_token()},
@@ -700,7 +701,7 @@ def serve_logs(host: str, ports: list[int]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.symphonics.devstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m include.symphonics_devstack", description=__doc__)
     parser.add_argument("command", choices=["run", "stop", "status", "serve-logs"])
     parser.add_argument("--host", default=BIND_HOST, help="serve-logs: the address to bind")
     parser.add_argument("--port", type=int, action="append", default=[], help="serve-logs: a port (repeatable)")

@@ -18,18 +18,18 @@ from email.utils import formatdate
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from include.symphonics.sandbox.auth import check_route_allowed, client_for_bearer
-from include.symphonics.sandbox.calllog import CallRecord
-from include.symphonics.sandbox.errors import SandboxError, encode_json, error_body, new_request_id
-from include.symphonics.sandbox.faults import FaultPlan
-from include.symphonics.sandbox.ratelimit import RateDecision
-from include.symphonics.sandbox.routes import (
+from include.symphonics_sandbox.auth import check_route_allowed, client_for_bearer
+from include.symphonics_sandbox.calllog import CallRecord
+from include.symphonics_sandbox.errors import SandboxError, encode_json, error_body, new_request_id
+from include.symphonics_sandbox.faults import FaultPlan
+from include.symphonics_sandbox.ratelimit import RateDecision
+from include.symphonics_sandbox.routes import (
     ADMIN_PREFIX,
     CREATE_INTERVENTION_ROUTE,
     TOKEN_ROUTE,
     match_partner_route,
 )
-from include.symphonics.sandbox.runtime import SandboxRuntime
+from include.symphonics_sandbox.runtime import SandboxRuntime
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ import threading
 import time
 from typing import Any
 
-from include.symphonics.sandbox.calllog import CallLog
-from include.symphonics.sandbox.config import SandboxConfig
-from include.symphonics.sandbox.faults import FaultRegistry
-from include.symphonics.sandbox.lifecycle import InterventionLifecycle
-from include.symphonics.sandbox.ratelimit import FixedWindowLimiter
-from include.symphonics.sandbox.state import StateStore
-from include.symphonics.sandbox.webhooks import WebhookDispatcher
+from include.symphonics_sandbox.calllog import CallLog
+from include.symphonics_sandbox.config import SandboxConfig
+from include.symphonics_sandbox.faults import FaultRegistry
+from include.symphonics_sandbox.lifecycle import InterventionLifecycle
+from include.symphonics_sandbox.ratelimit import FixedWindowLimiter
+from include.symphonics_sandbox.state import StateStore
+from include.symphonics_sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from enum import StrEnum
 import psycopg
 from psycopg import sql
 
-from include.symphonics.demo.expectations import ExpectedState, expected_outcomes
-from include.symphonics.demo.generator import DOCUMENT_BASE_URL
-from include.symphonics.demo.pools import build_name_pools
+from include.symphonics_demo.expectations import ExpectedState, expected_outcomes
+from include.symphonics_demo.generator import DOCUMENT_BASE_URL
+from include.symphonics_demo.pools import build_name_pools
 
 
 class MutationAction(StrEnum):

@@ -7,10 +7,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from include.symphonics.sandbox.config import ClientConfig, SandboxConfig
-from include.symphonics.sandbox.errors import SandboxError
-from include.symphonics.sandbox.routes import selector_matches
-from include.symphonics.sandbox.state import StateStore
+from include.symphonics_sandbox.config import ClientConfig, SandboxConfig
+from include.symphonics_sandbox.errors import SandboxError
+from include.symphonics_sandbox.routes import selector_matches
+from include.symphonics_sandbox.state import StateStore
 
 
 @dataclass(frozen=True)
