@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stop status test lint lock bench clean
+.PHONY: help install run stop status test unit lint lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,16 +23,19 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 install: $(VENV)/.installed ## create .venv and install the locked dependencies
 
 run: install ## run the pipeline locally: PostgreSQL, sandbox, Airflow UI on :8080 (Ctrl-C stops all)
-	$(PY) -m include.symphonics.devstack run
+	$(PY) -m include.symphonics_devstack run
 
 stop: ## stop what `make run` started (Airflow first, then PostgreSQL)
-	@test -x $(PY) && $(PY) -m include.symphonics.devstack stop || true
+	@test -x $(PY) && $(PY) -m include.symphonics_devstack stop || true
 
 status: install ## show what `make run` has running
-	$(PY) -m include.symphonics.devstack status
+	$(PY) -m include.symphonics_devstack status
 
 test: install ## run the test suite (own embedded PostgreSQL, own AIRFLOW_HOME)
 	$(PY) -m pytest
+
+unit: install ## the unit lane only: no PostgreSQL, no Airflow database, no server (seconds)
+	$(PY) -m pytest -m "not integration"
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

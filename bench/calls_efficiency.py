@@ -34,11 +34,11 @@ def main() -> int:
 
     from cryptography.fernet import Fernet
 
-    from include.symphonics import localpg
     from include.symphonics.db import migrate
-    from include.symphonics.demo import ExpectedState, expected_outcomes
-    from include.symphonics.demo.generator import seed_database
-    from include.symphonics.demo.mutate import mutate_database
+    from include.symphonics_demo import ExpectedState, expected_outcomes
+    from include.symphonics_demo.generator import seed_database
+    from include.symphonics_demo.mutate import mutate_database
+    from include.symphonics_devstack import localpg
     from tests.fixtures.sandbox import SandboxAdmin, start_sandbox
     from tests.fixtures.stack import airflow_connection_json
 

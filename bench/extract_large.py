@@ -24,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg import sql
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate
 from include.symphonics.publish.extract import ExtractRequest, extract
 from include.symphonics.publish.settings import PIPELINE, PublishSettings
 from include.symphonics.publish.sqlfiles import extraction_query
+from include.symphonics_devstack import localpg
 
 
 def _own_app_database(interventions: int, seed: int) -> tuple[localpg.PgServer, str]:
-    from include.symphonics.demo.generator import seed_database
+    from include.symphonics_demo.generator import seed_database
 
     server = localpg.get_server(localpg.LOCAL_DIR / "bench-pg", keep_running=False)
     name = f"bench_app_{interventions}_{seed}"

@@ -59,7 +59,7 @@ class Stack:
     """The running ``make run`` stack: its databases, its sandbox, its api-server."""
 
     def __init__(self) -> None:
-        from include.symphonics import devstack, localpg
+        from include.symphonics_devstack import devstack, localpg
 
         if not devstack.STATE_FILE.exists():
             raise StackMissing("skipped: make run is not running (start it first, with the same ports as this shell)")
@@ -163,8 +163,8 @@ class Stack:
 
 
 def _phase(stack: Stack, name: str, ids: list[int], interval: float, timeout: float) -> dict[str, Any]:
-    from include.symphonics.demo.live import complete
-    from include.symphonics.demo.plan import external_id_of
+    from include.symphonics_demo.live import complete
+    from include.symphonics_demo.plan import external_id_of
 
     external_ids = [external_id_of(i) for i in ids]
     calls_before, creates_before = stack.partner_calls()
@@ -277,7 +277,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a phase's creates")
     args = parser.parse_args()
 
-    from include.symphonics.demo.live import schedule_copies
+    from include.symphonics_demo.live import schedule_copies
 
     try:
         stack = Stack()

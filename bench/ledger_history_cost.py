@@ -147,7 +147,7 @@ def main() -> int:
     if args.dsn:
         per_row, on, off = run(args.dsn, args.interventions, args.rounds)
     else:
-        from include.symphonics.localpg import start_embedded, stop_embedded
+        from include.symphonics_devstack.localpg import start_embedded, stop_embedded
 
         with tempfile.TemporaryDirectory(prefix="history-bench-") as tmp:
             server = start_embedded(Path(tmp))

@@ -144,7 +144,7 @@ def main() -> int:
     if args.dsn:
         run(args.dsn, args.rows, args.batch_size)
         return 0
-    from include.symphonics.localpg import start_embedded, stop_embedded
+    from include.symphonics_devstack.localpg import start_embedded, stop_embedded
 
     with tempfile.TemporaryDirectory(prefix="privacy-bench-") as tmp:
         server = start_embedded(Path(tmp))

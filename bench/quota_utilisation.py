@@ -31,9 +31,9 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from include.symphonics import localpg
 from include.symphonics.client import ClassQuota, ClientSettings, SymphonicsClient
 from include.symphonics.db import migrate
+from include.symphonics_devstack import localpg
 
 # The sandbox's admin API needs a token; this run's is generated here and given to the sandbox it starts.
 ADMIN_TOKEN = secrets.token_urlsafe(32)
@@ -62,7 +62,7 @@ def start_sandbox(workdir: Path, per_minute: int, time_scale: float) -> tuple[su
         )
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.symphonics.sandbox", "--port", str(port), "--config", str(config)],
+        [sys.executable, "-m", "include.symphonics_sandbox", "--port", str(port), "--config", str(config)],
         cwd=localpg.PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(localpg.PROJECT_ROOT), "SYMPHONICS_SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN},
         stdout=subprocess.DEVNULL,

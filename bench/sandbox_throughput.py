@@ -43,7 +43,7 @@ def _start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
         yaml.safe_dump({"rate_limit_per_minute": 10_000_000, "rate_limit_per_day": 100_000_000}), encoding="utf-8"
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.symphonics.sandbox", "--port", str(port), "--config", str(config)],
+        [sys.executable, "-m", "include.symphonics_sandbox", "--port", str(port), "--config", str(config)],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.DEVNULL,

@@ -15,8 +15,8 @@ from pathlib import Path
 # Also runnable without `make bench` (which sets PYTHONPATH) from any directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from include.symphonics.demo.app_db import resolve_app_dsn
-from include.symphonics.demo.generator import seed_database
+from include.symphonics_demo.app_db import resolve_app_dsn
+from include.symphonics_demo.generator import seed_database
 
 
 def main() -> int:

@@ -129,7 +129,7 @@ def main() -> int:
     if args.dsn:
         history, rows, seconds = run(args.dsn, args.interventions)
     else:
-        from include.symphonics.localpg import start_embedded, stop_embedded
+        from include.symphonics_devstack.localpg import start_embedded, stop_embedded
 
         with tempfile.TemporaryDirectory(prefix="snapshot-bench-") as tmp:
             server = start_embedded(Path(tmp))

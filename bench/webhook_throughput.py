@@ -35,8 +35,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from include.symphonics import localpg  # noqa: E402
 from include.symphonics.db import migrate  # noqa: E402
+from include.symphonics_devstack import localpg  # noqa: E402
 
 BENCH_SECRET = "bench-webhook-secret"  # noqa: S105 - a throw-away value for a throw-away receiver
 BENCH_DATABASE = "symphonics_webhook_bench"

@@ -1,4 +1,10 @@
-"""Session set-up shared by every test: see ``tests/fixtures/stack.py``."""
+"""Session set-up shared by every test: see ``tests/fixtures/stack.py``.
+
+Two lanes. A test that touches PostgreSQL or HTTP requests one of :data:`INTEGRATION_FIXTURES` (directly or through
+another fixture) and is marked ``integration`` here, at collection; ``pytest -m "not integration"`` (``make unit``)
+runs the rest, which start no server: the PostgreSQL server, the test databases and Airflow's metadata database are
+started by the first test that asks for :func:`stack`, never before.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,18 +23,43 @@ from tests.fixtures import stack as test_stack
 
 pytest_plugins = ["tests.fixtures.sandbox"]
 
+#: Fixtures that reach PostgreSQL or a server over loopback HTTP: a test that uses one (even through another
+#: fixture) is an integration test.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "stack",
+        "airflow_db",
+        "sync_dsn",
+        "app_dsn",
+        "make_scratch_database",
+        "scratch_db",
+        "sandbox_server",
+        "webhook_receiver",
+    }
+)
+
+_AIRFLOW_HOME: Path | None = None
 _STACK: test_stack.TestStack | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Airflow reads its configuration once, at import: the environment must be in place before any
-    # test module (or DAG file) imports it, so this runs before collection.
-    global _STACK
-    if _STACK is None and not hasattr(config, "workerinput"):
-        _STACK = test_stack.prepare()
+    # test module (or DAG file) imports it, so this runs before collection. It starts nothing.
+    global _AIRFLOW_HOME
+    if _AIRFLOW_HOME is None and not hasattr(config, "workerinput"):
+        _AIRFLOW_HOME = test_stack.prepare_environment()
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _AIRFLOW_HOME is not None and _STACK is None:
+        shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
     if _STACK is not None:
         if "airflow.settings" in sys.modules:
             # Close Airflow's pooled connections first: dropping its database under them makes it log errors.
@@ -38,9 +70,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> test_stack.TestStack:
-    """The session's PostgreSQL server, databases and Airflow home."""
-    assert _STACK is not None
+    """The session's PostgreSQL server, databases and Airflow home, started by the first test that needs them."""
+    global _STACK
+    if _STACK is None:
+        assert _AIRFLOW_HOME is not None
+        _STACK = test_stack.start(_AIRFLOW_HOME)
     return _STACK
+
+
+@pytest.fixture(autouse=True)
+def _integration_stack(request: pytest.FixtureRequest) -> None:
+    """An integration test runs with the stack up (some reach Airflow's database without asking for it)."""
+    if request.node.get_closest_marker("integration") is not None:
+        request.getfixturevalue("stack")
+
+
+@pytest.fixture(scope="session")
+def airflow_db(stack: test_stack.TestStack) -> test_stack.TestStack:
+    """Airflow's metadata database, migrated (for ``dag.test()``, Variables, the REST API)."""
+    return stack
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,15 @@ import json
 from typing import Any
 
 import pytest
+import yaml
+from airflow.sdk.module_loading import import_string
 
 from include.symphonics.client import InsecureURLError, SymphonicsClient
 from include.symphonics.hook import SymphonicsHook
 from include.symphonics.partner_settings import PartnerSettingsError
 from include.symphonics.provider import get_provider_info
 from tests.client.conftest import api_calls
-from tests.fixtures.sandbox import SandboxAdmin
+from tests.fixtures.sandbox import REPO_ROOT, SandboxAdmin
 
 pytestmark = pytest.mark.integration
 
@@ -146,12 +148,13 @@ def test_priority_shares_from_the_extras(monkeypatch: pytest.MonkeyPatch, clean_
     assert settings.day_reset_utc == 7200
 
 
-def test_hook_attributes_and_provider_info() -> None:
-    assert SymphonicsHook.conn_name_attr == "symphonics_conn_id"
-    assert SymphonicsHook.default_conn_name == "symphonics_default"
-    assert SymphonicsHook.conn_type == "symphonics"
-    assert SymphonicsHook.hook_name == "Symphonics"
-    info = get_provider_info()
-    assert info["connection-types"][0]["hook-class-name"] == "include.symphonics.hook.SymphonicsHook"
-    assert "get_ui_field_behaviour" not in SymphonicsHook.__dict__  # declared as data in the provider info
+def test_the_provider_and_the_project_settings_name_this_hook() -> None:
+    [connection_type] = get_provider_info()["connection-types"]
+    assert import_string(connection_type["hook-class-name"]) is SymphonicsHook
+    assert connection_type["connection-type"] == SymphonicsHook.conn_type
+    declared = yaml.safe_load((REPO_ROOT / "airflow_settings.yaml").read_text(encoding="utf-8"))
+    types = {conn["conn_id"]: conn["conn_type"] for conn in declared["airflow"]["connections"]}
+    assert types[SymphonicsHook.default_conn_name] == SymphonicsHook.conn_type
+    # The form is declared as data in the provider info: the deprecated Python hooks for it are gone.
+    assert "get_ui_field_behaviour" not in SymphonicsHook.__dict__
     assert "get_connection_form_widgets" not in SymphonicsHook.__dict__

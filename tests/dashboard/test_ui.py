@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from include.symphonics import localpg
+from include.symphonics_devstack import localpg
 from tests.dashboard.conftest import CLIENT_ID, LONG_PARTNER_REASON, LONG_RUN_ID, Seeded
 from tests.fixtures.stack import TestStack, airflow_connection_json
 

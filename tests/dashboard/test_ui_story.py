@@ -24,9 +24,9 @@ import psycopg
 import pytest
 import requests
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate
 from include.symphonics.db.history import set_run
+from include.symphonics_devstack import localpg
 from tests.dashboard.test_ui import (  # noqa: F401 (failed_publish_run: a fixture, the DAG in Airflow's database)
     CHROMEDRIVER,
     CHROMIUM,

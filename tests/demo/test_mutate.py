@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState, expected_outcomes
-from include.symphonics.demo.generator import seed_database
-from include.symphonics.demo.mutate import MutationAction, mutate_database, plan_mutations
+from include.symphonics_demo import ExpectedState, expected_outcomes
+from include.symphonics_demo.generator import seed_database
+from include.symphonics_demo.mutate import MutationAction, mutate_database, plan_mutations
 
 N = 400
 SEED = 5
@@ -66,7 +66,7 @@ def test_mutate_bumps_updated_at_and_adds_late_documents(app_dsn: str) -> None:
 
 
 def test_mutate_needs_a_seeded_database(app_dsn: str) -> None:
-    from include.symphonics.demo.app_db import apply_schema
+    from include.symphonics_demo.app_db import apply_schema
 
     with psycopg.connect(app_dsn) as conn, conn.transaction():
         apply_schema(conn)

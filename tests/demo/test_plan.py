@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.symphonics.demo import (
+from include.symphonics_demo import (
     Case,
     ExpectedState,
     Modifier,
     expected_outcomes,
     plan_dataset,
 )
-from include.symphonics.demo.plan import DEFAULT_CASE_SHARES, EVERY_CASE_FROM_N, parse_shares
+from include.symphonics_demo.plan import DEFAULT_CASE_SHARES, EVERY_CASE_FROM_N, parse_shares
 
 
 def test_same_seed_same_plan_and_other_seed_other_plan() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from include.symphonics.demo.app_db import APP_TABLES, apply_schema
+from include.symphonics_demo.app_db import APP_TABLES, apply_schema
 
 
 def _apply(dsn: str, *, reset: bool = False) -> None:

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from include.symphonics.demo import Case, ExpectedState, Reason, expected_outcomes
-from include.symphonics.demo.app_db import APP_TABLES
-from include.symphonics.demo.generator import seed_database
-from include.symphonics.demo.pools import RESERVED_EMAIL_PREFIXES
+from include.symphonics_demo import Case, ExpectedState, Reason, expected_outcomes
+from include.symphonics_demo.app_db import APP_TABLES
+from include.symphonics_demo.generator import seed_database
+from include.symphonics_demo.pools import RESERVED_EMAIL_PREFIXES
 
 N = 600
 SEED = 20250325

@@ -133,7 +133,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     output = local_dir.parent / "make-run.out"
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "include.symphonics.devstack", "run"],
+            [sys.executable, "-m", "include.symphonics_devstack.devstack", "run"],
             cwd=REPO_ROOT,
             env=env,
             stdout=sink,

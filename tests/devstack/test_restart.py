@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import devstack, localpg
+from include.symphonics_devstack import devstack, localpg
 from tests.fixtures.sandbox import free_port
 
 pytestmark = pytest.mark.integration

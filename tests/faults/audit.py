@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from include.symphonics.demo import ExpectedState
+from include.symphonics_demo import ExpectedState
 from tests.fixtures.sandbox import REPO_ROOT
 from tests.fixtures.sandbox import wait_until as shared_wait_until
 

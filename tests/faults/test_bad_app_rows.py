@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from include.symphonics.demo.app_db import APP_TABLES, apply_schema
+from include.symphonics_demo.app_db import APP_TABLES, apply_schema
 from tests.faults.audit import session_database
 from tests.faults.conftest import ReliabilityCollector
 from tests.fixtures.stack import airflow_connection_json

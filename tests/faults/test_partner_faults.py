@@ -104,6 +104,6 @@ def test_responses_lost_after_the_create_was_committed(
 
 
 def _published() -> Any:
-    from include.symphonics.demo import ExpectedState
+    from include.symphonics_demo import ExpectedState
 
     return ExpectedState.PUBLISHED

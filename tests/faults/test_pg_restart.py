@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate
+from include.symphonics_devstack import localpg
 from tests.faults.audit import (
     WAIT_LIMIT,
     create_calls,
@@ -40,7 +40,7 @@ RESTART_AFTER_PUBLISHED = 8
 SYNC_DATABASE = session_database("pgrestart_sync")
 
 _START_IN_ITS_OWN_PROCESS = (
-    "import sys; from pathlib import Path; from include.symphonics import localpg; "
+    "import sys; from pathlib import Path; from include.symphonics_devstack import localpg; "
     "print(localpg.start_embedded(Path(sys.argv[1])).admin_url)"
 )
 
@@ -192,6 +192,7 @@ def test_postgres_restarted_mid_publish_loses_and_duplicates_nothing(
     assert set(statuses) <= {201, 409}
 
 
+@pytest.mark.integration  # starts its own embedded PostgreSQL
 def test_start_embedded_after_stop_in_one_process_restarts(tmp_path: Path) -> None:
     data_dir = tmp_path / "pg-once"
     try:

@@ -28,9 +28,9 @@ import pytest
 import requests
 from psycopg import sql
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate
-from include.symphonics.demo.generator import seed_database
+from include.symphonics_demo.generator import seed_database
+from include.symphonics_devstack import localpg
 from tests.fixtures.sandbox import SandboxAdmin, SandboxProcess, free_port
 from tests.fixtures.stack import TestStack, airflow_connection_json
 from tests.publish.conftest import FAST_EXTRAS

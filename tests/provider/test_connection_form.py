@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from include.symphonics import localpg
+from include.symphonics_devstack import localpg
 from tests.dashboard.test_ui import ApiServer, _free_port, chrome, log_in
 from tests.fixtures.sandbox import SandboxAdmin
 

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedDataset, expected_outcomes
-from include.symphonics.demo.generator import seed_database
+from include.symphonics_demo import ExpectedDataset, expected_outcomes
+from include.symphonics_demo.generator import seed_database
 from tests.fixtures.sandbox import SandboxAdmin
 
 DEMO_SEED = 7

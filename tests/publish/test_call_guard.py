@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState
+from include.symphonics_demo import ExpectedState
 from tests.fixtures.sandbox import wait_until
 from tests.publish.conftest import PublishWorld, run_pipeline
 from tests.reconcile.conftest import clean_reconcile_tables, reconcile_dag  # noqa: F401 - fixture

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState
 from include.symphonics.publish import fastpath
+from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from include.symphonics.demo import ExpectedState
+from include.symphonics_demo import ExpectedState
 from tests.fixtures.statsd import StatsdServer, statsd_environment, statsd_server  # noqa: F401 - fixture
 from tests.publish.conftest import PublishWorld, run_pipeline
 

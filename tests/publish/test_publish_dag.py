@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from include.symphonics.demo import ExpectedState
+from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld
 
 

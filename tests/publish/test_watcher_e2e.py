@@ -28,8 +28,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from include.symphonics.demo.live import complete, schedule_copies
-from include.symphonics.demo.plan import external_id_of
+from include.symphonics_demo.live import complete, schedule_copies
+from include.symphonics_demo.plan import external_id_of
 from tests.fixtures.sandbox import SandboxAdmin, SandboxProcess, stop_process, wait_until
 from tests.publish.conftest import FAST_EXTRAS, clean_pipeline_tables, run_pipeline
 

@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo.live import complete, schedule_copies
 from include.symphonics.publish.watcher import CompletionWatcher
+from include.symphonics_demo.live import complete, schedule_copies
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pendulum
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState
 from include.symphonics.reconcile.snapshot import last_tick
+from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld
 
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from include.symphonics.demo import ExpectedState
+from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld
 from tests.reconcile.conftest import WebhookFeed
 

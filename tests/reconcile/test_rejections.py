@@ -13,8 +13,8 @@ from psycopg.rows import dict_row
 
 from include.symphonics.dashboard import queries
 from include.symphonics.dashboard.settings import QuotaLimits
-from include.symphonics.demo import ExpectedState
-from include.symphonics.demo.expectations import Reason
+from include.symphonics_demo import ExpectedState
+from include.symphonics_demo.expectations import Reason
 from tests.publish.conftest import PublishWorld
 from tests.reconcile.test_reconcile_dag import reconciled  # noqa: F401 (the fixture)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from include.symphonics.sandbox import SandboxConfig, create_app
-from include.symphonics.sandbox.config import ConfigError, config_from_dict
+from include.symphonics_sandbox import SandboxConfig, create_app
+from include.symphonics_sandbox.config import ConfigError, config_from_dict
 from tests.fixtures.sandbox import (
     ADMIN_TOKEN,
     ADMIN_TOKEN_HEADER,

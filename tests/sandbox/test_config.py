@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from include.symphonics.sandbox.config import ConfigError, SandboxConfig, config_from_dict, load_config
+from include.symphonics_sandbox.config import ConfigError, SandboxConfig, config_from_dict, load_config
 from tests.fixtures.sandbox import REPO_ROOT
 
 
@@ -60,7 +60,7 @@ def test_cli_refuses_a_bad_config_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("time_scale: nope\n", encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "include.symphonics.sandbox", "--config", str(path)],
+        [sys.executable, "-m", "include.symphonics_sandbox", "--config", str(path)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from include.symphonics.sandbox import SandboxConfig, create_app
-from include.symphonics.sandbox.gateway import DroppedConnection
+from include.symphonics_sandbox import SandboxConfig, create_app
+from include.symphonics_sandbox.gateway import DroppedConnection
 from tests.sandbox.documented_examples import create_request
 
 with warnings.catch_warnings():

@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from include.symphonics.sandbox import create_app
-from include.symphonics.sandbox.config import config_from_dict
+from include.symphonics_sandbox import create_app
+from include.symphonics_sandbox.config import config_from_dict
 
 with warnings.catch_warnings():
     # Starlette nudges towards httpx2 for its TestClient; the httpx one is what is installed.

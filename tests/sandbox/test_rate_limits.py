@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from include.symphonics.sandbox.ratelimit import FixedWindowLimiter
+from include.symphonics_sandbox.ratelimit import FixedWindowLimiter
 from tests.fixtures.sandbox import SandboxAdmin
 from tests.sandbox.partner import PartnerCaller, assert_error
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from include.symphonics.sandbox.reference_data import (
+from include.symphonics_sandbox.reference_data import (
     check_pdl,
     find_user,
     is_well_formed_email,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from include.symphonics.sandbox.validation import validate_create_intervention, validate_update_intervention
+from include.symphonics_sandbox.validation import validate_create_intervention, validate_update_intervention
 from tests.sandbox.documented_examples import UPDATE_REQUEST, create_request
 
 

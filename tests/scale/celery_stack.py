@@ -2,7 +2,7 @@
 
 The components run as subprocesses of the test session (its PostgreSQL databases and Airflow home), each in a
 process group of its own, with the settings ``SYMPHONICS_EXECUTOR=celery make run`` uses
-(:func:`include.symphonics.devcelery.celery_environment`). The broker is a Redis database and key prefix of
+(:func:`include.symphonics_devstack.devcelery.celery_environment`). The broker is a Redis database and key prefix of
 this session only, so a shared Redis (another engineer's run, another session) never sees its queue.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from include.symphonics import devcelery
+from include.symphonics_devstack import devcelery
 from tests.fixtures.sandbox import REPO_ROOT, free_port
 
 #: The Redis database of the scale test on a shared server (make run's default is 0; engineers' runs use 1-9).

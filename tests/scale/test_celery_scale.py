@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from include.symphonics.demo import ExpectedState, expected_outcomes
+from include.symphonics_demo import ExpectedState, expected_outcomes
 from tests.fixtures.sandbox import DEMO_WEBHOOK_SECRET, SandboxAdmin, SandboxProcess, start_sandbox, wait_until
 from tests.fixtures.stack import TestStack, airflow_connection_json
 from tests.publish.conftest import (  # noqa: F401 - fixtures

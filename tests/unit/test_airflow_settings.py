@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_bad_files_say_what_is_wrong(text: str, message: str) -> None:
 
 
 @pytest.fixture
-def clean_metadata():
+def clean_metadata(airflow_db: object) -> Iterator[None]:
     from airflow.models import Connection, Pool, Variable
     from airflow.utils.session import create_session
 

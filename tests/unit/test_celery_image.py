@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from include.symphonics import devcelery
+from include.symphonics_devstack import devcelery
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

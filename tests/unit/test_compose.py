@@ -77,7 +77,7 @@ def test_the_project_is_mounted_and_importable() -> None:
 
 
 def test_the_scheduler_and_the_triggerer_have_make_runs_freshness_settings() -> None:
-    from include.symphonics import devstack
+    from include.symphonics_devstack import devstack
 
     for name in ("airflow-scheduler", "airflow-triggerer"):
         environment = COMPOSE["services"][name]["environment"]

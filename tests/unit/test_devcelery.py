@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from include.symphonics import devcelery, devstack
+from include.symphonics_devstack import devcelery, devstack
 
 
 @pytest.mark.parametrize(("value", "expected"), [("", "local"), ("local", "local"), ("Celery", "celery")])

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import localpg
+from include.symphonics_devstack import localpg
 from tests.fixtures.stack import TEST_DATABASES
 
 
@@ -38,6 +38,7 @@ def test_a_user_url_is_used_as_given(stack, monkeypatch: pytest.MonkeyPatch) -> 
         assert conn.execute("SELECT current_database()").fetchone() == (sync_name,)
 
 
+@pytest.mark.integration  # starts its own embedded PostgreSQL
 def test_embedded_server_survives_a_half_initialised_folder(tmp_path: Path) -> None:
     data = tmp_path / "pg"
     data.mkdir()

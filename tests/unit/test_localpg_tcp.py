@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.symphonics import localpg
 from include.symphonics.db import migrate, roles
+from include.symphonics_devstack import localpg
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from include.symphonics import devstack
 from include.symphonics.provider import PACKAGE_NAME, get_provider_info
+from include.symphonics_devstack import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

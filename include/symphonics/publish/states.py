@@ -89,7 +89,7 @@ def check_transition(old: LedgerState, new: LedgerState) -> None:
 class Reason(StrEnum):
     """Every reason code of the ledger (``state_reason``): why a row is not, or no longer, on the happy path.
 
-    The demo's test oracle (:mod:`include.symphonics.demo.expectations`) imports these; migration 0012's
+    The demo's test oracle (:mod:`include.symphonics_demo.expectations`) imports these; migration 0012's
     ``interventions_ledger_state_reason_check`` holds the database to the same list.
     """
 

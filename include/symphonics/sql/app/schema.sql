@@ -4,7 +4,7 @@
 -- database and the sync only reads it. The demo generator and the tests build a copy of it from this file;
 -- docs/APP_CONTRACT.md explains each column the sync reads.
 --
--- The file is idempotent (IF NOT EXISTS / OR REPLACE) so that `python -m include.symphonics.demo init-schema`
+-- The file is idempotent (IF NOT EXISTS / OR REPLACE) so that `python -m include.symphonics_demo init-schema`
 -- can be run on an existing copy; dropping the tables is the job of `--reset`, never of this file.
 -- Requires PostgreSQL 14+ (CREATE OR REPLACE TRIGGER).
 

@@ -1,0 +1,17 @@
+"""Deprecated alias, kept for one release: ``python -m include.symphonics.sandbox`` runs
+``python -m include.symphonics_sandbox``.
+
+The Symphonics sandbox (a local stand-in for the partner's API) is not product code: it lives beside the product
+package, in ``include/symphonics_sandbox/``, so the layout shows what runs in production. Use the new name.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+NEW_MODULE = "include.symphonics_sandbox"
+
+if __name__ == "__main__":
+    print(f"include.symphonics.sandbox moved to {NEW_MODULE}: this alias goes in the next release", file=sys.stderr)
+    runpy.run_module(NEW_MODULE, run_name="__main__", alter_sys=True)
