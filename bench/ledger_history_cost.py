@@ -52,7 +52,7 @@ def play_run(conn: psycopg.Connection, n: int, prefix: str) -> float:
             conn.execute(
                 query("prevalidation_update"),
                 {
-                    "state": "pending",
+                    "state": "prevalidated",
                     "reason": None,
                     "detail": None,
                     "payload": payload,

@@ -68,7 +68,8 @@ def test_the_history_of_a_row_is_complete_and_in_order(story: tuple[PublishWorld
     steps = [(h["from_state"], h["to_state"], h["run_id"]) for h in history]
     assert steps == [
         (None, "pending", "h-create"),
-        ("pending", "ready", "h-create"),
+        ("pending", "prevalidated", "h-create"),
+        ("prevalidated", "ready", "h-create"),
         ("ready", "sending", "h-create"),
         ("sending", "published", "h-create"),
         ("published", "sending", "h-crash"),
