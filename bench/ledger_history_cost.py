@@ -28,6 +28,7 @@ from psycopg.types.json import Jsonb
 
 from include.symphonics.db import migrate
 from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.states import LedgerState, sources_of
 
 TRIGGERS = ("interventions_ledger_history_insert", "interventions_ledger_history_update")
 INSERT = """
@@ -52,7 +53,7 @@ def play_run(conn: psycopg.Connection, n: int, prefix: str) -> float:
             conn.execute(
                 query("prevalidation_update"),
                 {
-                    "state": "pending",
+                    "state": "prevalidated",
                     "reason": None,
                     "detail": None,
                     "payload": payload,
@@ -83,7 +84,10 @@ def play_run(conn: psycopg.Connection, n: int, prefix: str) -> float:
         conn.execute("UPDATE symphonics.interventions_ledger SET claim_key = 1 WHERE id = ANY(%s)", (ids,))
     for row_id in ids:
         with conn.transaction():
-            conn.execute(query("mark_sending"), {"run_id": run_id, "id": row_id, "claim_key": 1})
+            conn.execute(
+                query("mark_sending"),
+                {"run_id": run_id, "id": row_id, "claim_key": 1, "from_states": sources_of(LedgerState.SENDING)},
+            )
         with conn.transaction():
             conn.execute(
                 query("publish_outcome"),

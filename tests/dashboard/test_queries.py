@@ -60,7 +60,7 @@ def test_backlog_per_state_with_an_eta_at_the_observed_cost_per_row(conn: psycop
     assert states["dead_letter"] == 1
     assert panel["total"] == 33
     assert panel["backlog"] == 12
-    assert panel["backlog_states"] == {"pending": 7, "ready": 3, "sending": 0, "failed_retryable": 2}
+    assert panel["backlog_states"] == {"pending": 7, "prevalidated": 0, "ready": 3, "sending": 0, "failed_retryable": 2}
     # The two real runs spent 48 requests on 16 settled rows (the dry run is left out): 3 per row.
     assert panel["calls_per_row"] == 3.0
     # 36 requests fit in today's publish allowance, at 100 per minute.

@@ -10,7 +10,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from include.symphonics.privacy.minimise import minimise_finished_rows
 from include.symphonics.privacy.retention import apply_retention
+from include.symphonics.publish.states import WORK_STATES
 from tests.publish.conftest import clean_pipeline_tables
 
 pytestmark = pytest.mark.integration
@@ -26,7 +28,7 @@ FINISHED = (
     "changed_after_publish",
     "conflict_unresolved",
 )
-WORKING = ("pending", "ready", "sending", "failed_retryable")
+WORKING = ("pending", "prevalidated", "ready", "sending", "failed_retryable")
 
 
 def _record(n: int) -> dict[str, Any]:
@@ -65,7 +67,9 @@ def _insert(conn: psycopg.Connection, n: int, state: str, age_days: float) -> No
             "sent": record if published else None,
             "docs": json.dumps(_record(n)["documents"] if published else [], ensure_ascii=False),
             "state": state,
-            "reason": None if state in ("published", "updated", "pending", "ready", "sending") else "partner_refused",
+            "reason": None
+            if state in ("published", "updated", "pending", "prevalidated", "ready", "sending")
+            else "partner_refused",
             "sid": f"sym_{n}" if published or state == "changed_after_publish" else None,
             "changed": json.dumps(
                 {
@@ -162,3 +166,28 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
 
     # A second pass finds nothing more.
     assert apply_retention(sync_dsn, retention=timedelta(days=90), batch_size=4, now=NOW).ledger_rows == 0
+
+
+def test_the_lists_cover_every_state_at_work_and_only_those() -> None:
+    assert set(WORKING) == set(WORK_STATES)
+
+
+def test_minimisation_leaves_every_row_still_at_work_in_clear(sync_dsn: str) -> None:
+    # A row waiting for the partner's validation (prevalidated) still needs its PDL, address and e-mails in clear.
+    clean_pipeline_tables(sync_dsn)
+    with psycopg.connect(sync_dsn) as conn:
+        for n, state in enumerate((*FINISHED, *WORKING), start=1):
+            _insert(conn, n, state, 1)
+    with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
+        before = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
+
+    assert minimise_finished_rows(sync_dsn, batch_size=3) == len(FINISHED)
+
+    with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
+        after = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
+    at_work = {eid for eid, row in before.items() if row["state"] in WORKING}
+    assert {before[eid]["state"] for eid in at_work} == set(WORKING)
+    assert {eid for eid, row in after.items() if row["minimised_at"] is not None} == set(after) - at_work
+    for eid in at_work:
+        assert after[eid] == before[eid], (eid, before[eid]["state"])
+        assert f"client{int(eid.split('_')[1])}@exemple.fr" in json.dumps(after[eid]["source"])

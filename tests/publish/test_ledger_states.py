@@ -88,7 +88,10 @@ def test_every_state_a_migration_names_is_the_products() -> None:
         found = _literals(path.read_text(encoding="utf-8"))
         unknown[path.name] = (found["state"] - set(LedgerState)) | (found["reason"] - set(Reason))
     assert {name: values for name, values in unknown.items() if values} == {}
-    assert set(_migration("0003_publish_ledger")._LEDGER_STATES) == set(LedgerState)
+    assert set(_migration("0003_publish_ledger")._LEDGER_STATES) == set(LedgerState) - {LedgerState.PREVALIDATED}
+    latest = _migration("0013_prevalidated_state")
+    assert sorted(latest.LEDGER_STATES) == sorted(LedgerState)
+    assert set(latest.WORK_STATES) == set(WORK_STATES)
     assert set(_migration("0007_rejections_every_refusal").DECIDED_BY_SYNC_REASONS) <= set(Reason)
 
 
@@ -119,7 +122,7 @@ def test_every_move_a_sql_file_writes_is_a_transition() -> None:
 
 def test_the_code_moves_rows_only_along_the_transitions() -> None:
     assert sources_of(LedgerState.SENDING) == ["failed_retryable", "ready", "sending"]
-    assert sources_of(LedgerState.REJECTED_VALIDATION) == ["pending", "sending"]
+    assert sources_of(LedgerState.REJECTED_VALIDATION) == ["prevalidated", "sending"]
     with pytest.raises(ValueError, match="never moves"):
         check_transition(LedgerState.PUBLISHED, LedgerState.SENDING)
     assert all(old in LedgerState and new in LedgerState for old, new in TRANSITIONS)

@@ -54,7 +54,7 @@ def test_dry_run_and_kill_switch_send_no_create_and_the_runs_succeed(world: Publ
     world.kill_switch("on")
     killed = _run(publish_dag)
     assert world.sandbox.calls() == []
-    assert world.states()["pending"] == sum(
+    assert world.states()["prevalidated"] == sum(
         world.expected.state_counts[state] for state in (ExpectedState.PUBLISHED, ExpectedState.REJECTED_VALIDATION)
     )
     world.kill_switch("off")

@@ -118,7 +118,7 @@ def test_a_spent_quota_share_ends_the_run_cleanly_with_the_rest_deferred(world: 
     result = run_pipeline("quota")
     assert result["publish"]["stopped"] == "quota" or result["partner"]["stopped"] == "quota"
     states = world.states()
-    assert states.get("ready", 0) + states.get("pending", 0) > 0
+    assert states.get("ready", 0) + states.get("prevalidated", 0) > 0
     assert result["publish"]["backlog"] > 0
     assert result["publish"]["eta"] is not None
     _held = world.partner_external_ids()

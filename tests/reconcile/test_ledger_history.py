@@ -68,7 +68,8 @@ def test_the_history_of_a_row_is_complete_and_in_order(story: tuple[PublishWorld
     steps = [(h["from_state"], h["to_state"], h["run_id"]) for h in history]
     assert steps == [
         (None, "pending", "h-create"),
-        ("pending", "ready", "h-create"),
+        ("pending", "prevalidated", "h-create"),
+        ("prevalidated", "ready", "h-create"),
         ("ready", "sending", "h-create"),
         ("sending", "published", "h-create"),
         ("published", "sending", "h-crash"),
@@ -78,12 +79,12 @@ def test_the_history_of_a_row_is_complete_and_in_order(story: tuple[PublishWorld
     ]
     times = [h["changed_at"] for h in history]
     assert times == sorted(times)
-    assert history[3]["symphonics_id"] == symphonics_id
-    assert history[3]["request_id"] is not None  # the create's, in the call log
-    assert history[6]["request_id"] not in (None, history[3]["request_id"])  # the resend's
-    assert history[6]["reason"] == "conflict_id_unknown"
-    assert history[7]["symphonics_id"] == symphonics_id
-    assert [h["attempts"] for h in history[4:6]] == [1, 2]
+    assert history[4]["symphonics_id"] == symphonics_id
+    assert history[4]["request_id"] is not None  # the create's, in the call log
+    assert history[7]["request_id"] not in (None, history[4]["request_id"])  # the resend's
+    assert history[7]["reason"] == "conflict_id_unknown"
+    assert history[8]["symphonics_id"] == symphonics_id
+    assert [h["attempts"] for h in history[5:7]] == [1, 2]
 
 
 def test_the_history_is_append_only_for_the_pipeline(story: tuple[PublishWorld, str, str]) -> None:
@@ -97,7 +98,7 @@ def test_the_history_is_append_only_for_the_pipeline(story: tuple[PublishWorld, 
 def test_search_finds_the_row_by_each_key_and_tells_its_story(story: tuple[PublishWorld, str, str]) -> None:
     world, external_id, symphonics_id = story
     history = _history(world.sync_dsn, external_id)
-    create_request_id = history[3]["request_id"]
+    create_request_id = history[4]["request_id"]
     with psycopg.connect(world.sync_dsn, autocommit=True, row_factory=dict_row) as conn:
         poll_request_id = conn.execute(
             "SELECT request_id FROM symphonics.api_calls WHERE operation = 'get_intervention' AND path = %s",
@@ -119,7 +120,7 @@ def test_search_finds_the_row_by_each_key_and_tells_its_story(story: tuple[Publi
     calls = [e for e in events if e["kind"] == "call"]
     by_request = {c["detail"]["request_id"]: c for c in calls}
     assert by_request[create_request_id]["detail"]["status"] == 201
-    assert by_request[history[6]["request_id"]]["detail"]["status"] == 409
+    assert by_request[history[7]["request_id"]]["detail"]["status"] == 409
     assert by_request[poll_request_id]["detail"]["status"] == 200
     assert all({"status", "latency_ms", "attempt"} <= set(c["detail"]) for c in calls)
     assert any(e["kind"] == "webhook" and e["title"].endswith("→ processing") for e in events)

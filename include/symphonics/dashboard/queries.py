@@ -42,7 +42,7 @@ TOP_REASONS = 10
 REJECTION_WINDOW_DAYS = 7
 
 #: The ledger states of rows a publish run still works on (the backlog).
-WORK_STATES = ("pending", "ready", "sending", "failed_retryable")
+WORK_STATES = ("pending", "prevalidated", "ready", "sending", "failed_retryable")
 #: The ledger states only a person can settle.
 OPS_STATES = ("changed_after_publish", "conflict_unresolved", "dead_letter")
 

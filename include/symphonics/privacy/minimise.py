@@ -1,10 +1,10 @@
 """Minimisation: once a row is finished, its personal values give way to fingerprints.
 
-A row a publish run still works on (``pending``, ``ready``, ``sending``, ``failed_retryable``) keeps what the send
-needs in clear. Once it leaves those states, its source record, payloads and ``changed_fields`` keep the
-non-personal fields and, for each personal value, a salted fingerprint (:mod:`.fields`): the extraction's
-``source_fingerprint`` is untouched (an unchanged app row stays skipped), and an edit after publication is
-still named by the diff. A change in the app brings the row back in clear (the extraction reads it again).
+A row a publish run still works on (``pending``, ``prevalidated``, ``ready``, ``sending``, ``failed_retryable``)
+keeps what the send needs in clear. Once it leaves those states, its source record, payloads and ``changed_fields``
+keep the non-personal fields and, for each personal value, a salted fingerprint (:mod:`.fields`): the extraction's
+``source_fingerprint`` is untouched (an unchanged app row stays skipped), and an edit after publication is still
+named by the diff. A change in the app brings the row back in clear (the extraction reads it again).
 """
 
 from __future__ import annotations

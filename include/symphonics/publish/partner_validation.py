@@ -136,7 +136,7 @@ class PartnerDecision:
         """The parameters of ``sql/publish/validation_update.sql``."""
         error = self.error
         return {
-            **decided_row(row_id, LedgerState.PENDING, self.state, self.reason, self.detail, self.payload, run_id),
+            **decided_row(row_id, LedgerState.PREVALIDATED, self.state, self.reason, self.detail, self.payload, run_id),
             "error_code": None if error is None else (error.code or str(error.status)),
             "error_message": None if error is None else error.message,
             "request_id": None if error is None else error.request_id,

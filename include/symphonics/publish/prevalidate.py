@@ -125,7 +125,7 @@ def prevalidate(sync_dsn: str, *, run_id: str, settings: PublishSettings | None 
     :param sync_dsn: the ``sync`` database.
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
-    :return: rows per resulting state (``pending`` = passed, on to the partner validation).
+    :return: rows per resulting state (``prevalidated`` = passed, on to the partner validation).
     """
     settings = settings or PublishSettings()
     counts: Counter[str] = Counter()

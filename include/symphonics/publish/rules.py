@@ -32,7 +32,7 @@ REQUIRED_PHOTOS = ("before", "after")
 class LocalVerdict:
     """The local rules' decision on one source record.
 
-    :param state: ``pending`` (passed: on to the partner validation), ``invalid`` or ``out_of_scope``.
+    :param state: ``prevalidated`` (passed: on to the partner validation), ``invalid`` or ``out_of_scope``.
     :param reason: the primary reason when not passed.
     :param detail: a sentence for ops.
     :param payload: the payload to complete and send, when passed.
@@ -48,7 +48,7 @@ class LocalVerdict:
     @property
     def passed(self) -> bool:
         """Whether the record goes on to the partner validation."""
-        return self.state is LedgerState.PENDING
+        return self.state is LedgerState.PREVALIDATED
 
 
 def _invalid(reason: str, detail: str) -> LocalVerdict:
@@ -113,7 +113,7 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
         return _invalid(Reason.INVALID_PCE.value, "the PCE is not 14 digits")
 
     return LocalVerdict(
-        LedgerState.PENDING,
+        LedgerState.PREVALIDATED,
         payload=build_payload(source, phone_e164=phone, pdl=pdl),
         needs_lookup=pdl is None,
     )

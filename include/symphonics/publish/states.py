@@ -1,7 +1,8 @@
 """The ledger's states, their reasons, and which transitions the pipeline makes.
 
 Every row has a state, and every state other than the ones on the happy path has a reason, so nothing
-disappears silently (the migration's ``interventions_ledger_reason_check`` enforces it).
+disappears silently (the migration's ``interventions_ledger_reason_check`` enforces it). Migration 0013's
+``interventions_ledger_state_check`` holds the database to these states.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ class LedgerState(StrEnum):
     """Where an intervention stands in the publish pipeline."""
 
     OUT_OF_SCOPE = "out_of_scope"  # seen, not completed: nothing to publish (reason not_completed)
-    PENDING = "pending"  # new or changed: to check locally, then with the partner
+    PENDING = "pending"  # new or changed: to check with the local rules
+    PREVALIDATED = "prevalidated"  # passed the local rules: to validate with the partner
     INVALID = "invalid"  # a local rule failed: no quota spent on it
     REJECTED_VALIDATION = "rejected_validation"  # the partner's validation (or its create) said no
     READY = "ready"  # validated, payload complete: to create (or to PATCH with new documents)
@@ -28,7 +30,13 @@ class LedgerState(StrEnum):
 
 #: States whose rows a publish run still works on (the claim query's partial index covers these).
 WORK_STATES: frozenset[LedgerState] = frozenset(
-    {LedgerState.PENDING, LedgerState.READY, LedgerState.SENDING, LedgerState.FAILED_RETRYABLE}
+    {
+        LedgerState.PENDING,
+        LedgerState.PREVALIDATED,
+        LedgerState.READY,
+        LedgerState.SENDING,
+        LedgerState.FAILED_RETRYABLE,
+    }
 )
 
 #: States whose rows the partner holds (or may hold): never created again, only PATCHed or reported.
@@ -44,12 +52,14 @@ TRANSITIONS: frozenset[tuple[LedgerState, LedgerState]] = frozenset(
         # prevalidate (local rules), or the diff of an already published row.
         (LedgerState.PENDING, LedgerState.OUT_OF_SCOPE),
         (LedgerState.PENDING, LedgerState.INVALID),
-        (LedgerState.PENDING, LedgerState.READY),
+        (LedgerState.PENDING, LedgerState.PREVALIDATED),  # passed the local rules
+        (LedgerState.PENDING, LedgerState.READY),  # a published row with new documents: to PATCH
         (LedgerState.PENDING, LedgerState.PUBLISHED),
         (LedgerState.PENDING, LedgerState.UPDATED),
         (LedgerState.PENDING, LedgerState.CHANGED_AFTER_PUBLISH),
         # partner validation.
-        (LedgerState.PENDING, LedgerState.REJECTED_VALIDATION),
+        (LedgerState.PREVALIDATED, LedgerState.READY),
+        (LedgerState.PREVALIDATED, LedgerState.REJECTED_VALIDATION),
         # publish: committed before the request, then the answer.
         (LedgerState.READY, LedgerState.SENDING),
         (LedgerState.FAILED_RETRYABLE, LedgerState.SENDING),

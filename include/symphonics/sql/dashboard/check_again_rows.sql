@@ -2,5 +2,5 @@
 -- row still to work on, so the run the dialog triggers spends on both.
 SELECT (SELECT count(*) FROM symphonics.interventions_ledger WHERE external_id = ANY(%(external_ids)s)) AS known,
        (SELECT count(*) FROM symphonics.interventions_ledger
-         WHERE state IN ('pending', 'ready', 'sending', 'failed_retryable')
+         WHERE state IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')
            AND NOT external_id = ANY(%(external_ids)s)) AS backlog

@@ -3,7 +3,7 @@
 SELECT id, external_id, source, payload, sent_payload, sent_documents, changed_fields
   FROM symphonics.interventions_ledger
  WHERE minimised_at IS NULL
-   AND state NOT IN ('pending', 'ready', 'sending', 'failed_retryable')
+   AND state NOT IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')
    AND id > %(after_id)s
  ORDER BY id
  LIMIT %(batch_size)s

@@ -8,4 +8,4 @@ UPDATE symphonics.interventions_ledger
        changed_fields = %(changed_fields)s,
        minimised_at = now()
  WHERE id = %(id)s
-   AND state NOT IN ('pending', 'ready', 'sending', 'failed_retryable')
+   AND state NOT IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')

@@ -7,7 +7,7 @@ WITH batch AS (
     SELECT id
       FROM symphonics.interventions_ledger
      WHERE personal_data_removed_at IS NULL
-       AND state NOT IN ('pending', 'ready', 'sending', 'failed_retryable')
+       AND state NOT IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')
        AND state_changed_at < %(before)s
      ORDER BY state_changed_at, id
      LIMIT %(batch_size)s

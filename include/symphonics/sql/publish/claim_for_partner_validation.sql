@@ -2,7 +2,7 @@
 -- while the batch's validations are asked, so a concurrent run takes other rows.
 SELECT id, external_id, source, payload
   FROM symphonics.interventions_ledger
- WHERE state = 'pending'
+ WHERE state = 'prevalidated'
    AND prevalidated_at IS NOT NULL
    AND erased_at IS NULL
    AND id > %(after_id)s

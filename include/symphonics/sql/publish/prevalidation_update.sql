@@ -1,4 +1,4 @@
--- Record the local rules' decision on one row (state `pending` = passed, on to the partner validation).
+-- Record the local rules' decision on one row (`prevalidated` = passed, on to the partner validation).
 UPDATE symphonics.interventions_ledger
    SET state = %(state)s,
        state_reason = %(reason)s,

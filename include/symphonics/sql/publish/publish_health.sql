@@ -2,4 +2,5 @@
 -- waiting to be sent.
 SELECT (SELECT max(finished_at) FROM symphonics.publish_runs WHERE NOT dry_run) AS last_finished_at,
        (SELECT count(*) FROM symphonics.interventions_ledger
-         WHERE state IN ('pending', 'ready', 'sending', 'failed_retryable') AND erased_at IS NULL) AS backlog
+         WHERE state IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')
+           AND erased_at IS NULL) AS backlog

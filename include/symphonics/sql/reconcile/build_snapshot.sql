@@ -80,7 +80,7 @@ SELECT %(snapshot_date)s::date,
            WHEN j.ledger_state = 'changed_after_publish'
                 OR (j.ledger_state IN ('published', 'updated', 'conflict_unresolved') AND j.app_status = 'cancelled')
                THEN 'changed_after_publish'
-           WHEN j.ledger_state IN ('pending', 'ready', 'sending', 'failed_retryable')
+           WHEN j.ledger_state IN ('pending', 'prevalidated', 'ready', 'sending', 'failed_retryable')
                 OR j.partner_status = 'not_found' THEN 'missing_in_partner'
            WHEN j.partner_status = 'approved' THEN 'approved'
            WHEN cardinality(j.rejected_documents) > 0 THEN 'document_rejected'
