@@ -27,7 +27,8 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
   and non-personal fields only (`docs/PERSONAL_DATA.md`).
 
 Params: `external_ids` (check those again now: re-extracted and re-validated, each sent only if not yet at the
-partner or changed since; ids the app does not have are listed in the run summary), `from`, `to`, `dry_run`
+partner or changed since; ids the app does not have are listed in the run summary; every step works on those rows
+only, the backlog waits for the next run), `from`, `to`, `dry_run`
 (no create or PATCH; logs what would be sent), `force` (ignore the fingerprint). A run triggered without a
 logical date (REST API `"logical_date": null`, an asset event) works like a manual one. Kill switch: Variable
 `symphonics_kill_switch` = `on` stops every partner call (token requests included, within 5 s in a running
@@ -127,13 +128,13 @@ def symphonics_publish() -> None:
     def prevalidate() -> dict[str, int]:
         from include.symphonics.publish import steps
 
-        return steps.run_prevalidate(run_id=_run_id())
+        return steps.run_prevalidate(run_id=_run_id(), params=get_current_context()["params"])
 
     @task(multiple_outputs=False)
     def validate_with_partner() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
-        return steps.run_partner_validation(run_id=_run_id())
+        return steps.run_partner_validation(run_id=_run_id(), params=get_current_context()["params"])
 
     @task(multiple_outputs=False)
     def publish() -> dict[str, Any]:

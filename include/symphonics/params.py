@@ -30,8 +30,9 @@ DATE_SCHEMA: dict[str, Any] = {"type": ["null", "string"], "format": "date"}
 
 EXTERNAL_IDS_DESCRIPTION = (
     "Check these interventions again now (external ids, one per line): re-extracted from the app and "
-    "re-validated; each is sent only if it is not yet at the partner or changed since it was sent. Ids the app "
-    f"does not have are listed in the run summary. At most {MAX_EXTERNAL_IDS}."
+    "re-validated; each is sent only if it is not yet at the partner or changed since it was sent. The run works "
+    "on these rows only: the backlog waits for the next run. Ids the app does not have are listed in the run "
+    f"summary. At most {MAX_EXTERNAL_IDS}."
 )
 FROM_DESCRIPTION = (
     "Re-extract the interventions updated from this instant (ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z; "

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,29 +187,24 @@ def _seed_story(url: str) -> None:
             )
 
 
-@pytest.fixture(scope="module")
-def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins, reading a ``sync`` database holding one row's story; the
-    publish DAG is in Airflow's database (``failed_publish_run`` ran it), so it can be triggered."""
-    request.getfixturevalue("failed_publish_run")
-    name = f"symphonics_scratch_{os.getpid()}_dashboard_story"
-    stack.server.ensure_databases([name], recreate=True)
-    url = stack.server.url(name)
-    migrate.upgrade(url, "head")
-    _seed_story(url)
+@contextmanager
+def running_api_server(
+    stack: TestStack, sync_database: str, symphonics: dict[str, Any] | None, prefix: str
+) -> Iterator[ApiServer]:
+    """``airflow api-server`` with the project's plugins and the simple auth manager's admin and viewer, its
+    dashboard reading ``sync_database``; stopped on the way out.
+
+    :param stack: the session's stack.
+    :param sync_database: the database behind ``sync_db``.
+    :param symphonics: the ``symphonics_default`` connection (None: the one in this process's environment).
+    :param prefix: of the temporary Airflow home.
+    """
     port = _free_port()
     password, viewer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    home = Path(tempfile.mkdtemp(prefix="symphonics-story-airflow-"))
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     (home / "simple_auth_manager_passwords.json.generated").write_text(
         json.dumps({"admin": password, "viewer": viewer_password})
     )
-    symphonics = {
-        "conn_type": "symphonics",
-        "host": "http://127.0.0.1:9",
-        "login": "wfa-story",
-        "password": "not-used-by-the-dashboard",
-        "extra": {"requests_per_minute": 100, "requests_per_day": 5000},
-    }
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -216,9 +212,10 @@ def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[A
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW_CONN_SYNC_DB": airflow_connection_json(stack.server, urlsplit(str(url)).path.lstrip("/")),
-        "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(symphonics),
+        "AIRFLOW_CONN_SYNC_DB": airflow_connection_json(stack.server, sync_database),
     }
+    if symphonics is not None:
+        env["AIRFLOW_CONN_SYMPHONICS_DEFAULT"] = json.dumps(symphonics)
     log_path = home / "api-server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -252,6 +249,31 @@ def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[A
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
+    """``airflow api-server`` with the project's plugins, reading a ``sync`` database holding one row's story; the
+    publish DAG is in Airflow's database (``failed_publish_run`` ran it), so it can be triggered."""
+    request.getfixturevalue("failed_publish_run")
+    name = f"symphonics_scratch_{os.getpid()}_dashboard_story"
+    stack.server.ensure_databases([name], recreate=True)
+    url = stack.server.url(name)
+    migrate.upgrade(url, "head")
+    _seed_story(url)
+    symphonics = {
+        "conn_type": "symphonics",
+        "host": "http://127.0.0.1:9",
+        "login": "wfa-story",
+        "password": "not-used-by-the-dashboard",
+        "extra": {"requests_per_minute": 100, "requests_per_day": 5000},
+    }
+    try:
+        with running_api_server(
+            stack, urlsplit(str(url)).path.lstrip("/"), symphonics, "symphonics-story-airflow-"
+        ) as server:
+            yield server
+    finally:
         with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -297,8 +319,9 @@ def test_check_again_shows_its_cost_and_triggers_as_the_viewer(story_server: Api
     viewer = {"Authorization": f"Bearer {story_server.token('viewer')}"}
 
     cost = requests.get(url, params={"external_id": [EXTERNAL_ID, DEAD_ID]}, headers=viewer, timeout=10).json()
-    # No finished run to learn a cost per row from: 1 request a row; nothing else waits; nothing sent today.
-    assert (cost["known"], cost["backlog"], cost["calls"], cost["publish_left_today"]) == (2, 0, 2, 3750)
+    # No finished run to learn a cost per row from: 1 request a row, the rows named only; nothing sent today.
+    assert (cost["known"], cost["calls"], cost["publish_left_today"]) == (2, 2, 3750)
+    assert "backlog" not in cost
     assert cost["fits_today"] is True
 
     before = {run["dag_run_id"] for run in _publish_runs(story_server)}

@@ -188,7 +188,7 @@ def run_pipeline(run_id: str, *, dry_run: bool = False, **params: Any) -> dict[s
 
     params = {"dry_run": dry_run, **params}
     extracted = steps.run_extract(params, run_id=run_id, run_type="manual", logical_date=None, schedule="*/15 * * * *")
-    local = steps.run_prevalidate(run_id=run_id)
-    partner = steps.run_partner_validation(run_id=run_id)
+    local = steps.run_prevalidate(run_id=run_id, params=params)
+    partner = steps.run_partner_validation(run_id=run_id, params=params)
     published = steps.run_publish(params, run_id=run_id)
     return {"extract": extracted, "local": local, "partner": partner, "publish": published}

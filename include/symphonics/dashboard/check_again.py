@@ -1,9 +1,9 @@
 """ "Check again now": what a run of ``symphonics_publish`` given some ``external_ids`` would cost, before it is
 triggered (through Airflow's REST API with the viewer's own token: :meth:`AirflowRuns.trigger_publish`).
 
-A publish run today claims every row still to work on, not only the ones it was given: the cost shown is the
-run's, the named rows and the backlog together, at the requests per row of the last finished publish run (the
-backlog ETA's basis). Today's allowance left for the publish class and the ETA use the backlog ETA's arithmetic.
+A run given external ids works on those rows only (its claims are scoped; the backlog is left as it is): the cost
+shown is the named rows', at the requests per row of the last finished publish run (the backlog ETA's basis; 1
+without one). Today's allowance left for the publish class and the ETA use the backlog ETA's arithmetic.
 """
 
 from __future__ import annotations
@@ -58,17 +58,15 @@ def preview(
     :param now: the time the figures are for.
     """
     now = now or datetime.now(UTC)
-    counts = _one(conn, "check_again_rows", {"external_ids": external_ids})
-    known, backlog = int(counts.get("known", 0)), int(counts.get("backlog", 0))
+    known = int(_one(conn, "check_again_rows", {"external_ids": external_ids}).get("known", 0))
     last = _one(conn, "calls_per_row", {})
     calls_per_row = max(float(last["calls"]) / float(last["rows_settled"]), 0.01) if last else 1.0
-    rows = len(external_ids) + backlog
+    rows = len(external_ids)
     calls = math.ceil(rows * calls_per_row)
     publish_used, day_used, left = publish_allowance(conn, limits, now)
     return {
         "external_ids": external_ids,
         "known": known,
-        "backlog": backlog,
         "calls_per_row": round(calls_per_row, 2),
         "calls": calls,
         "publish_left_today": left,

@@ -83,8 +83,8 @@ def run_fast_path(
         extracted = steps.run_extract(
             params, run_id=run_id, run_type=run_type, logical_date=logical_date, schedule=schedule
         )
-        local = steps.run_prevalidate(run_id=run_id)
-        partner = steps.run_partner_validation(run_id=run_id)
+        local = steps.run_prevalidate(run_id=run_id, params=params)
+        partner = steps.run_partner_validation(run_id=run_id, params=params)
         published = steps.run_publish(params, run_id=run_id)
     finally:
         minimised = privacy_steps.run_minimise()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
 from include.symphonics.publish.payload import decided_row, lookup_address, lookup_key
 from include.symphonics.publish.settings import PublishSettings
-from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.sqlfiles import claim_scope, query
 from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,12 @@ class _Caches:
 
 
 def validate_with_partner(
-    sync_dsn: str, client: SymphonicsClient, *, run_id: str, settings: PublishSettings | None = None
+    sync_dsn: str,
+    client: SymphonicsClient,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    external_ids: Sequence[str] = (),
 ) -> ValidationCounts:
     """Validate every row that passed the local rules, batch by batch, until done or told to stop.
 
@@ -287,8 +292,10 @@ def validate_with_partner(
     :param client: the partner's client (its guard holds the kill switch and the run's budget).
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
+    :param external_ids: a run given external ids validates those rows only; empty: every row waiting.
     """
     settings = settings or PublishSettings()
+    scope = claim_scope(external_ids)
     counts = ValidationCounts(reasons=Counter())
     after_id = 0
     with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
@@ -296,7 +303,8 @@ def validate_with_partner(
         while counts.stopped is None:
             with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
                 cur.execute(
-                    query("claim_for_partner_validation"), {"after_id": after_id, "batch_size": settings.batch_size}
+                    query("claim_for_partner_validation"),
+                    {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
                 )
                 rows = cur.fetchall()
                 if not rows:

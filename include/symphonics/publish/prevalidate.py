@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from include.symphonics.publish.payload import (
 )
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.settings import PublishSettings
-from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.sqlfiles import claim_scope, query
 from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
@@ -119,21 +119,32 @@ def decide(row: Mapping[str, Any]) -> Decision:
     return Decision(verdict.state, verdict.reason, verdict.detail, verdict.payload)
 
 
-def prevalidate(sync_dsn: str, *, run_id: str, settings: PublishSettings | None = None) -> dict[str, int]:
-    """Apply the local rules to every pending row not checked yet.
+def prevalidate(
+    sync_dsn: str,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    external_ids: Sequence[str] = (),
+) -> dict[str, int]:
+    """Apply the local rules to every pending row not checked yet (or, given external ids, to those only).
 
     :param sync_dsn: the ``sync`` database.
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
+    :param external_ids: a run given external ids works on those rows only; empty: every pending row.
     :return: rows per resulting state (``prevalidated`` = passed, on to the partner validation).
     """
     settings = settings or PublishSettings()
     counts: Counter[str] = Counter()
     after_id = 0
+    scope = claim_scope(external_ids)
     with psycopg.connect(sync_dsn) as sync:
         while True:
             with sync.transaction(), sync.cursor(row_factory=psycopg.rows.dict_row) as cur:
-                cur.execute(query("claim_for_prevalidation"), {"after_id": after_id, "batch_size": settings.batch_size})
+                cur.execute(
+                    query("claim_for_prevalidation"),
+                    {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
+                )
                 rows = cur.fetchall()
                 if not rows:
                     break

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +43,7 @@ from include.symphonics.client.metrics import MetricsSink
 from include.symphonics.client.metrics import name as metric
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
-from include.symphonics.publish.sqlfiles import query
+from include.symphonics.publish.sqlfiles import claim_scope, query
 from include.symphonics.publish.states import LedgerState, Reason, check_transition, sources_of
 
 log = logging.getLogger(__name__)
@@ -219,9 +219,9 @@ def _send_one(
         return _failure(row, attempts, error, settings, counts)
 
 
-def _dry_run(sync: psycopg.Connection, counts: PublishCounts) -> None:
+def _dry_run(sync: psycopg.Connection, counts: PublishCounts, scope: list[str] | None) -> None:
     with sync.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(query("ready_for_dry_run")):
+        for row in cur.execute(query("ready_for_dry_run"), {"external_ids": scope}):
             if row["symphonics_id"] is None:
                 counts.would_create += 1
                 # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
@@ -286,6 +286,8 @@ class _PublishRun:
     counts: PublishCounts
     sink: MetricsSink
     run_id: str
+    #: The external ids the run was given (None: every row to send).
+    scope: list[str] | None = None
 
     def send_batches(self) -> SymphonicsError | None:
         """Claim and send batch after batch until none is left; why it stopped early, if it did."""
@@ -312,6 +314,7 @@ class _PublishRun:
                     "lock_class": CLAIM_LOCK_CLASS,
                     "after_id": after_id,
                     "batch_size": self.settings.batch_size,
+                    "external_ids": self.scope,
                 },
             )
             return sorted(cur.fetchall(), key=lambda claimed: claimed["id"])
@@ -390,8 +393,11 @@ def publish(
     settings: PublishSettings | None = None,
     dry_run: bool = False,
     metrics: MetricsSink | None = None,
+    external_ids: Sequence[str] = (),
 ) -> PublishCounts:
     """Send every ready row (and resolve the ones a crash left in ``sending``) until done or told to stop.
+
+    Given external ids, only those rows are claimed (or planned, in a dry run): the backlog is left as it is.
 
     :param sync_dsn: the ``sync`` database.
     :param client: the partner's client (its guard holds the kill switch and the run's budget).
@@ -399,18 +405,20 @@ def publish(
     :param settings: the pipeline's settings.
     :param dry_run: send nothing: log what would be sent and store it (``dry_run_results``) for the dashboard.
     :param metrics: where the backlog and each completed -> published latency go (default: the client's sink).
+    :param external_ids: the run's ``external_ids``; empty: every row to send.
     """
     settings = settings or PublishSettings()
     sink = metrics if metrics is not None else client.metrics
     counts = PublishCounts()
+    scope = claim_scope(external_ids)
     with psycopg.connect(sync_dsn) as sync:
         if dry_run:
-            _dry_run(sync, counts)
+            _dry_run(sync, counts, scope)
             with sync.transaction():  # stored for the dashboard (the plan itself was read and rolled back)
                 sync.execute(query("dry_run_record"), {"run_id": run_id, "planned": Jsonb(counts.planned)})
             return counts
         with claim_key_held(sync_dsn) as claim_key:
-            stop = _PublishRun(sync, claim_key, client, settings, counts, sink, run_id).send_batches()
+            stop = _PublishRun(sync, claim_key, client, settings, counts, sink, run_id, scope).send_batches()
         _report_backlog(sync, counts, sink, stop)
     log.info("publish: %s", counts.as_dict())
     return counts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 from include.symphonics.sql import SqlFolder
@@ -20,3 +22,11 @@ def extraction_query(selection: str) -> sql.Composed:
     if selection not in ("select_changed", "select_external_ids"):
         raise ValueError(f"unknown selection {selection!r}")
     return query("build_sources").format(selected=query(selection))
+
+
+def claim_scope(external_ids: Sequence[str]) -> list[str] | None:
+    """The ``%(external_ids)s`` of the claim queries: the ids a run was given, or None (every row).
+
+    :param external_ids: the run's ``external_ids`` param, checked.
+    """
+    return list(external_ids) if external_ids else None

@@ -91,10 +91,17 @@ def run_extract(
     return counts.as_dict()
 
 
-def run_prevalidate(*, run_id: str) -> dict[str, int]:
-    """Task ``prevalidate``."""
+def _external_ids(params: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The rows a run given ``external_ids`` works on (checked as ``check_params`` did); () for every row."""
+    return () if params is None else publish_params(params).external_ids
+
+
+def run_prevalidate(*, run_id: str, params: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Task ``prevalidate``: given ``external_ids``, those rows only."""
     settings = PublishSettings.from_environment()
-    return prevalidate.prevalidate(dsn(settings.sync_conn_id), run_id=run_id, settings=settings)
+    return prevalidate.prevalidate(
+        dsn(settings.sync_conn_id), run_id=run_id, settings=settings, external_ids=_external_ids(params)
+    )
 
 
 def calls_of_run(sync_dsn: str, run_id: str, dag_id: str = PIPELINE) -> int:
@@ -132,13 +139,15 @@ def _kill_switch_said(hook: SymphonicsHook, stopped: str | None) -> bool:
     return False
 
 
-def run_partner_validation(*, run_id: str) -> dict[str, Any]:
-    """Task ``validate_with_partner``: returns its counts, the requests it sent and the kill switch it saw."""
+def run_partner_validation(*, run_id: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Task ``validate_with_partner`` (given ``external_ids``, those rows only): returns its counts, the requests
+    it sent and the kill switch it saw."""
     settings = PublishSettings.from_environment()
+    external_ids = _external_ids(params)
     hook = _hook(settings, run_id)
     try:
         counts = partner_validation.validate_with_partner(
-            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings
+            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings, external_ids=external_ids
         )
         kill_switch = _kill_switch_said(hook, counts.stopped)
     finally:
@@ -147,14 +156,21 @@ def run_partner_validation(*, run_id: str) -> dict[str, Any]:
 
 
 def run_publish(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
-    """Task ``publish``: spends what the run's earlier tasks left of its budget (read from the call log)."""
+    """Task ``publish``: spends what the run's earlier tasks left of its budget (read from the call log); given
+    ``external_ids``, sends those rows only."""
     settings = PublishSettings.from_environment()
     dry_run = bool(params.get("dry_run"))
+    external_ids = _external_ids(params)
     hook = _hook(settings, run_id)
     try:
         client = hook.get_conn()
         counts = publisher.publish(
-            dsn(settings.sync_conn_id), client, run_id=run_id, settings=settings, dry_run=dry_run
+            dsn(settings.sync_conn_id),
+            client,
+            run_id=run_id,
+            settings=settings,
+            dry_run=dry_run,
+            external_ids=external_ids,
         )
         kill_switch = _kill_switch_said(hook, counts.stopped)
         if not dry_run:

@@ -629,7 +629,7 @@
           kpi("check_again.eta", when(c.eta), "would finish (ETA)"),
         ]),
         el("p", { class: "explain", id: "check-again-basis", text: `${fmt(c.calls_per_row)} requests per row (the last finished run's); `
-          + `a publish run also works on the ${plural(c.backlog, "other row", "other rows")} still to work on, counted in.` }),
+          + "the run works on these rows only: the backlog waits for the next scheduled run." }),
       );
       confirm.disabled = false;
     } catch (err) {

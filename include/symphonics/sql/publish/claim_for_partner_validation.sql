@@ -6,6 +6,7 @@ SELECT id, external_id, source, payload
    AND prevalidated_at IS NOT NULL
    AND erased_at IS NULL
    AND id > %(after_id)s
+   AND (%(external_ids)s::text[] IS NULL OR external_id = ANY(%(external_ids)s::text[]))  -- a run given external ids: those only
  ORDER BY id
  LIMIT %(batch_size)s
    FOR UPDATE SKIP LOCKED

@@ -6,6 +6,7 @@ SELECT id, external_id, source, sent_payload, sent_documents, symphonics_id, pat
    AND prevalidated_at IS NULL
    AND erased_at IS NULL
    AND id > %(after_id)s
+   AND (%(external_ids)s::text[] IS NULL OR external_id = ANY(%(external_ids)s::text[]))  -- a run given external ids: those only
  ORDER BY id
  LIMIT %(batch_size)s
    FOR UPDATE SKIP LOCKED

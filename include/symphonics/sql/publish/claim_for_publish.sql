@@ -20,6 +20,7 @@ UPDATE symphonics.interventions_ledger AS l
                        AND k.objsubid = 2
                        AND k.granted))
            AND c.id > %(after_id)s
+           AND (%(external_ids)s::text[] IS NULL OR c.external_id = ANY(%(external_ids)s::text[]))  -- a run given external ids: those only
          ORDER BY c.id
          LIMIT %(batch_size)s
            FOR UPDATE SKIP LOCKED)
