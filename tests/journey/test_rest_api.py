@@ -38,7 +38,10 @@ def test_every_dag_runs_when_triggered_without_a_logical_date(airflow_stack: Air
     states = airflow_stack.task_states(dag_id, triggered["dag_run_id"])
     assert run["state"] == "success", states
     assert run["logical_date"] is None
-    assert {state for state, _ in states.values()} == {"success"}, states
+    # A manual run of the publish takes the step-by-step tasks: its event path (fast_publish) is skipped.
+    skipped = {"fast_publish"} if dag_id == "symphonics_publish" else set()
+    assert {task for task, (state, _) in states.items() if state == "skipped"} == skipped, states
+    assert {state for task, (state, _) in states.items() if task not in skipped} == {"success"}, states
 
 
 @pytest.mark.parametrize(
