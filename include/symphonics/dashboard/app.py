@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -162,6 +162,46 @@ def _package_text(name: str) -> str:
     return resources.files("include.symphonics.dashboard").joinpath(name).read_text(encoding="utf-8")
 
 
+#: What a read of the ``sync`` database may raise when it is down, misconfigured or not migrated yet.
+_UNAVAILABLE = (psycopg.Error, RuntimeError, ValueError)
+
+T = TypeVar("T")
+
+
+def _unavailable(exc: Exception) -> JSONResponse:
+    log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={**_NO_STORE, "Retry-After": "30"},
+    )
+
+
+def _json(document: Any) -> JSONResponse:
+    return JSONResponse(queries.jsonable(document), headers=_NO_STORE)
+
+
+def _csv(body: str, prefix: str, name: str) -> Response:
+    """A CSV download named after ``name`` (a run id), kept to safe characters."""
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{prefix}-{safe_name}.csv"'},
+    )
+
+
+def _external_ids(raw: list[str]) -> list[str]:
+    """The external ids of a "check again", cleaned; 422 when there are none or one is malformed."""
+    try:
+        ids = check_again.clean_ids(raw)
+    except ValueError as exc:
+        raise HTTPException(422, detail=str(exc)) from exc
+    if not ids:
+        raise HTTPException(422, detail="give at least one external_id")
+    return ids
+
+
 def create_dashboard_app(
     *,
     dsn: str | Callable[[], str] = sync_dsn_from_airflow,
@@ -188,6 +228,26 @@ def create_dashboard_app(
         dependencies=[Depends(login)],
     )
 
+    def read(query: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``query`` on a read-only session of the ``sync`` database (10 s per statement)."""
+        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+            return query(conn)
+
+    def airflow_api(request: Request) -> airflow_runs.AirflowRuns:
+        """Airflow's REST API as the viewer: the api-server that served the request, with the viewer's token."""
+        if runs_reader is not None:
+            return runs_reader(request)
+        token = viewer_token(request)
+        if not token:
+            raise _unauthorized("Not authenticated: log in to Airflow")
+        return airflow_runs.AirflowRuns(airflow_api_base(request), token)
+
+    def read_dry_run(run_id: str | None) -> dict[str, Any]:
+        result = read(lambda conn: dry_runs.dry_run(conn, run_id, sources.limits()))
+        if result is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no stored dry run")
+        return result
+
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
         """The dashboard page."""
@@ -201,21 +261,9 @@ def create_dashboard_app(
     def summary(user: Any = logged_in_user) -> JSONResponse:
         """Every panel's figures; the client id only for a user allowed to read connections."""
         try:
-            target = sources.dsn()
-            with psycopg.connect(
-                target,
-                autocommit=True,
-                connect_timeout=5,
-                options="-c statement_timeout=10000 -c default_transaction_read_only=on",
-            ) as conn:
-                document = queries.collect(conn, sources.limits())
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
-            return JSONResponse(
-                {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={**_NO_STORE, "Retry-After": "30"},
-            )
+            document = read(lambda conn: queries.collect(conn, sources.limits()))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
         if not connections_visible(user):
             document["limits"]["client_id"] = None
             document["limits"]["client_id_hidden"] = True
@@ -226,126 +274,77 @@ def create_dashboard_app(
         """The runs panel, of one kind (``scheduled``, ``manual``, ``backfill``, ``asset_triggered``, ``dry_run``)."""
         if kind is not None and kind not in queries.RUN_KINDS:
             raise HTTPException(422, detail=f"kind must be one of {', '.join(queries.RUN_KINDS)}")
-        try:
-            with psycopg.connect(
-                sources.dsn(),
-                autocommit=True,
-                connect_timeout=5,
-                options="-c statement_timeout=10000 -c default_transaction_read_only=on",
-            ) as conn:
-                tables = queries.present_tables(conn)
-                panel = queries.guarded("runs", tables, lambda: queries.runs_panel(conn, kind))
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
-            return JSONResponse(
-                {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={**_NO_STORE, "Retry-After": "30"},
-            )
-        return JSONResponse(queries.jsonable(panel), headers=_NO_STORE)
 
-    def unavailable(exc: Exception) -> JSONResponse:
-        log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
-        return JSONResponse(
-            {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={**_NO_STORE, "Retry-After": "30"},
-        )
+        def runs_panel(conn: psycopg.Connection[Any]) -> Any:
+            return queries.guarded("runs", queries.present_tables(conn), lambda: queries.runs_panel(conn, kind))
+
+        try:
+            return _json(read(runs_panel))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
 
     @app.get("/api/search")
     def search(key: str = "") -> JSONResponse:
         """The interventions ``key`` names (an external id, a Symphonics id or a request id)."""
         try:
-            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
-                found = timeline.search(conn, key)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
-        return JSONResponse(queries.jsonable({"key": key.strip(), "rows": found}), headers=_NO_STORE)
+            found = read(lambda conn: timeline.search(conn, key))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
+        return _json({"key": key.strip(), "rows": found})
 
     @app.get("/api/timeline")
     def row_timeline(external_id: str) -> JSONResponse:
         """One intervention's story, oldest event first; 404 when the ledger does not know it."""
         try:
-            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
-                story = timeline.timeline(conn, external_id)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
+            story = read(lambda conn: timeline.timeline(conn, external_id))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
         if story is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such intervention in the ledger")
-        return JSONResponse(queries.jsonable(story), headers=_NO_STORE)
-
-    def read_failures(run_id: str) -> dict[str, Any]:
-        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
-            return run_failures.run_failures(conn, run_id)
+        return _json(story)
 
     @app.get("/api/run_failures")
     def failures_of_run(run_id: str) -> JSONResponse:
         """The rows ``run_id`` left failed, with their reasons."""
         try:
-            failures = read_failures(run_id)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
-        return JSONResponse(queries.jsonable(failures), headers=_NO_STORE)
+            return _json(read(lambda conn: run_failures.run_failures(conn, run_id)))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
 
     @app.get("/api/run_failures.csv")
     def failures_of_run_csv(run_id: str) -> Response:
         """The same rows as CSV, to download."""
         try:
-            failures = read_failures(run_id)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
-        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)[:100]
-        return Response(
-            run_failures.as_csv(failures),
-            media_type="text/csv; charset=utf-8",
-            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="failed-rows-{safe_name}.csv"'},
-        )
-
-    def read_dry_run(run_id: str | None) -> dict[str, Any]:
-        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
-            result = dry_runs.dry_run(conn, run_id, sources.limits())
-        if result is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no stored dry run")
-        return result
+            failures = read(lambda conn: run_failures.run_failures(conn, run_id))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
+        return _csv(run_failures.as_csv(failures), "failed-rows", run_id)
 
     @app.get("/api/dry_run")
     def dry_run_result(run_id: str | None = None) -> JSONResponse:
         """A dry run's stored result and its cost under the quota left."""
         try:
-            result = read_dry_run(run_id)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
-        return JSONResponse(queries.jsonable(result), headers=_NO_STORE)
+            return _json(read_dry_run(run_id))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
 
     @app.get("/api/dry_run.csv")
     def dry_run_csv(run_id: str | None = None) -> Response:
         """The same rows as CSV, to download."""
         try:
             result = read_dry_run(run_id)
-        except (psycopg.Error, RuntimeError, ValueError) as exc:
-            return unavailable(exc)
-        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in result["run_id"])[:100]
-        return Response(
-            dry_runs.as_csv(result),
-            media_type="text/csv; charset=utf-8",
-            headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="dry-run-{safe_name}.csv"'},
-        )
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
+        return _csv(dry_runs.as_csv(result), "dry-run", result["run_id"])
 
     @app.get("/api/check_again")
     def check_again_preview(external_id: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
         """The cost of checking these rows again now."""
+        ids = _external_ids(external_id or [])
         try:
-            ids = check_again.clean_ids(external_id or [])
-        except ValueError as exc:
-            raise HTTPException(422, detail=str(exc)) from exc
-        if not ids:
-            raise HTTPException(422, detail="give at least one external_id")
-        try:
-            with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
-                cost = check_again.preview(conn, ids, sources.limits())
-        except (psycopg.Error, RuntimeError) as exc:
-            return unavailable(exc)
-        return JSONResponse(queries.jsonable(cost), headers=_NO_STORE)
+            return _json(read(lambda conn: check_again.preview(conn, ids, sources.limits())))
+        except _UNAVAILABLE as exc:
+            return _unavailable(exc)
 
     @app.post("/api/check_again")
     async def check_again_now(request: Request) -> JSONResponse:
@@ -356,19 +355,8 @@ def create_dashboard_app(
         raw = body.get("external_ids") if isinstance(body, dict) else None
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
             raise HTTPException(422, detail="external_ids: a list of strings")
-        try:
-            ids = check_again.clean_ids(raw)
-        except ValueError as exc:
-            raise HTTPException(422, detail=str(exc)) from exc
-        if not ids:
-            raise HTTPException(422, detail="give at least one external_id")
-        if runs_reader is not None:
-            reader = runs_reader(request)
-        else:
-            token = viewer_token(request)
-            if not token:
-                raise _unauthorized("Not authenticated: log in to Airflow")
-            reader = airflow_runs.AirflowRuns(airflow_api_base(request), token)
+        ids = _external_ids(raw)
+        reader = airflow_api(request)
         try:
             run = await run_in_threadpool(reader.trigger_publish, ids)
         except airflow_runs.AirflowApiRefused as exc:
@@ -383,14 +371,7 @@ def create_dashboard_app(
     @app.get("/api/failed_runs")
     def failed_runs(request: Request) -> JSONResponse:
         """Failed runs of every Symphonics DAG, as Airflow's REST API shows them to the viewer."""
-        if runs_reader is not None:
-            reader = runs_reader(request)
-        else:
-            token = viewer_token(request)
-            if not token:
-                raise _unauthorized("Not authenticated: log in to Airflow")
-            reader = airflow_runs.AirflowRuns(airflow_api_base(request), token)
-        return JSONResponse(queries.jsonable(airflow_runs.failed_runs_panel(reader)), headers=_NO_STORE)
+        return _json(airflow_runs.failed_runs_panel(airflow_api(request)))
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:
