@@ -250,6 +250,15 @@ def start_celery_airflow(
     return stack
 
 
+def runs_by_kind(stack: CeleryAirflow, dag_ids: list[str]) -> Counter[tuple[str, str, str]]:
+    """Dag runs of these DAGs per DAG, run type and state (what an unexpected count is made of)."""
+    kinds: Counter[tuple[str, str, str]] = Counter()
+    for dag_id in dag_ids:
+        for run in stack.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]:
+            kinds[(dag_id, run["run_type"], run["state"])] += 1
+    return kinds
+
+
 def runs_by_state(stack: CeleryAirflow, dag_ids: list[str]) -> Counter[str]:
     """Dag runs of these DAGs per state."""
     states: Counter[str] = Counter()
