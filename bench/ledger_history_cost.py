@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg.types.json import Jsonb
 
+from include.symphonics.core.states import LedgerState, sources_of
 from include.symphonics.db import migrate
 from include.symphonics.publish.sqlfiles import query
-from include.symphonics.publish.states import LedgerState, sources_of
 
 TRIGGERS = ("interventions_ledger_history_insert", "interventions_ledger_history_update")
 INSERT = """

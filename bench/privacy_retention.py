@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg.types.json import Jsonb
 
+from include.symphonics.core.markers import removal_marker
 from include.symphonics.db import migrate
 from include.symphonics.privacy.erasure import ErasureRequest, erase
-from include.symphonics.privacy.fields import dotted_paths, removal_marker
+from include.symphonics.privacy.fields import dotted_paths
 from include.symphonics.privacy.retention import apply_retention
 from include.symphonics.privacy.sqlfiles import query
 

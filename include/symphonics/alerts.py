@@ -127,7 +127,9 @@ class SymphonicsAlertNotifier(BaseNotifier):
         from psycopg.types.json import Jsonb
 
         from include.symphonics.db import connect
-        from include.symphonics.reconcile.sqlfiles import query
+        from include.symphonics.sql import SqlFolder
+
+        query = SqlFolder("reconcile").query
 
         dag_run = context.get("dag_run")
         dag_id = getattr(dag_run, "dag_id", None)

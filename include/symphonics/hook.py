@@ -40,9 +40,9 @@ from include.symphonics.client.errors import (
     SymphonicsUnavailable,
 )
 from include.symphonics.client.guard import DEFAULT_KILL_SWITCH_TTL
-from include.symphonics.client.redaction import redact
+from include.symphonics.core.redaction import redact
+from include.symphonics.core.stats import AirflowStats
 from include.symphonics.db import SYNC_CONN_ID
-from include.symphonics.metrics import AirflowStats
 from include.symphonics.partner_settings import (
     PARTNER_CONN_ID,
     PARTNER_CONN_TYPE,

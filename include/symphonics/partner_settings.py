@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from include.symphonics.partner_limits import (
+from include.symphonics.core.limits import (
     PRIORITY_RESERVES,
     PRIORITY_SHARES,
     REQUESTS_PER_DAY,
     REQUESTS_PER_MINUTE,
 )
+from include.symphonics.core.quota_policy import PRIORITY_CLASSES, ClassQuota, QuotaPolicy
 
 if TYPE_CHECKING:
     from include.symphonics.client import ClientSettings
-    from include.symphonics.client.ratelimit import QuotaPolicy
 
 #: The Airflow connection of the partner API.
 PARTNER_CONN_ID = "symphonics_default"
@@ -42,8 +42,6 @@ PARTNER_CONN_ID = "symphonics_default"
 PARTNER_CONN_TYPE = "symphonics"
 #: The prefix Airflow's older forms put before a connection type's own fields; read as the bare name.
 _FORM_PREFIX = f"extra__{PARTNER_CONN_TYPE}__"
-#: The priority classes of the client's quota (the client's ``PRIORITY_CLASSES``, checked by a test).
-PRIORITY_CLASS_NAMES: tuple[str, ...] = ("publish", "reconcile", "ops")
 
 
 class PartnerSettingsError(ValueError):
@@ -125,9 +123,9 @@ def _fractions(name: str, value: Any) -> dict[str, float]:
         raise PartnerSettingsError(f'extra {name!r} must be an object such as {{"publish": 0.75}}, not {value!r}')
     fractions: dict[str, float] = {}
     for key, share in value.items():
-        if key not in PRIORITY_CLASS_NAMES:
+        if key not in PRIORITY_CLASSES:
             raise PartnerSettingsError(
-                f"extra {name!r}: unknown priority class {key!r}; use {', '.join(PRIORITY_CLASS_NAMES)}"
+                f"extra {name!r}: unknown priority class {key!r}; use {', '.join(PRIORITY_CLASSES)}"
             )
         try:
             number = float(share) if not isinstance(share, bool) else math.nan
@@ -320,15 +318,16 @@ class PartnerSettings:
         )
 
     def quota_policy(self) -> QuotaPolicy:
-        """The quota the client enforces with these settings."""
-        return self.client_settings().quota_policy()
+        """The quota the client enforces with these settings (built without importing the client)."""
+        return _policy(self.options)
 
 
 def default_quota_policy() -> QuotaPolicy:
     """The quota of a connection that sets no quota extra (what the dashboard shows without a connection)."""
-    from include.symphonics.client.ratelimit import QuotaPolicy
+    return _policy(parse_extras({}))
 
-    options = parse_extras({})
+
+def _policy(options: Mapping[str, Any]) -> QuotaPolicy:
     return QuotaPolicy(
         requests_per_minute=options["requests_per_minute"],
         requests_per_day=options["requests_per_day"],
@@ -340,12 +339,10 @@ def default_quota_policy() -> QuotaPolicy:
 
 def _classes(options: Mapping[str, Any]) -> dict[str, Any]:
     """Each class's share and reserve: a class an extra does not name keeps its default."""
-    from include.symphonics.client import ClassQuota
-
     shares = {**PRIORITY_SHARES, **options["priority_shares"]}
     reserves = {**PRIORITY_RESERVES, **options["priority_reserves"]}
     try:
-        return {name: ClassQuota(share=shares[name], reserve=reserves.get(name, 0.0)) for name in PRIORITY_CLASS_NAMES}
+        return {name: ClassQuota(share=shares[name], reserve=reserves.get(name, 0.0)) for name in PRIORITY_CLASSES}
     except ValueError as exc:
         raise PartnerSettingsError(f"extras 'priority_shares' / 'priority_reserves': {exc}") from None
 

@@ -132,7 +132,9 @@ def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
     :return: the alerts raised now (none when not stalled, or raised already for this stall).
     """
     from include.symphonics.db import connect
-    from include.symphonics.publish.sqlfiles import query
+    from include.symphonics.sql import SqlFolder
+
+    query = SqlFolder("publish").query
 
     with connect(sync_conn_id) as conn:
         row = conn.execute(query("publish_health")).fetchone()
@@ -153,7 +155,9 @@ def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = "sync_db")
     :return: the alerts raised now.
     """
     from include.symphonics.db import connect
-    from include.symphonics.reconcile.sqlfiles import query
+    from include.symphonics.sql import SqlFolder
+
+    query = SqlFolder("reconcile").query
 
     done_by = reconcile_done_by()
     due = reconcile_due(now, schedule, done_by)

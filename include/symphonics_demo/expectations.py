@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from include.symphonics.publish.states import LedgerState, Reason
+from include.symphonics.core.states import LedgerState, Reason
 from include.symphonics_demo.plan import Case, DatasetPlan, Modifier, external_id_of, plan_dataset
 
 

@@ -45,9 +45,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from include.symphonics import localfiles
 from include.symphonics.db import roles
-from include.symphonics_devstack import devcelery, localpg
+from include.symphonics_devstack import devcelery, localfiles, localpg
 
 LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
@@ -353,7 +352,7 @@ def _prepare(env: dict[str, str], server: localpg.PgServer, logins: dict[str, Lo
         create_logins(server, logins)
     _run_step(
         "applying airflow_settings.yaml",
-        _python("include.symphonics.airflow_settings", "--file", str(PROJECT_ROOT / "airflow_settings.yaml")),
+        _python("include.symphonics_devstack.airflow_settings", "--file", str(PROJECT_ROOT / "airflow_settings.yaml")),
         env,
     )
     app_env = {**env, "SYMPHONICS_APP_DSN": server.url("app")}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from include.symphonics.client import SymphonicsBreaker, SymphonicsUnavailable
-from include.symphonics.client.metrics import name, part
-from include.symphonics.client.ratelimit import PUBLISH, QuotaLimiter, QuotaPolicy
+from include.symphonics.client.ratelimit import QuotaLimiter
+from include.symphonics.core.metrics import name, part
+from include.symphonics.core.quota_policy import PUBLISH, QuotaPolicy
 
 
 def test_names_hold_only_bounded_safe_parts() -> None:

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from include.symphonics.client.errors import QuotaExhausted
-from include.symphonics.client.ratelimit import (
-    DAY,
-    ClassQuota,
-    QuotaLimiter,
-    QuotaPolicy,
-    QuotaState,
-    decide,
-    observe_server,
-)
+from include.symphonics.client.ratelimit import QuotaLimiter, QuotaState, decide, observe_server
+from include.symphonics.core.quota_policy import DAY, ClassQuota, QuotaPolicy
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a day boundary
 

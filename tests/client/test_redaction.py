@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from include.symphonics.client.errors import SymphonicsError
-from include.symphonics.client.redaction import (
+from include.symphonics.core.redaction import (
     get_logger,
     mask_email,
     mask_path,

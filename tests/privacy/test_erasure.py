@@ -14,9 +14,9 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from include.symphonics.core.normalise import lookup_address, lookup_key
 from include.symphonics.privacy import __main__ as privacy_cli
 from include.symphonics.privacy.minimise import minimise_finished_rows
-from include.symphonics.publish.payload import lookup_address, lookup_key
 from include.symphonics.reconcile import steps as reconcile_steps
 from include.symphonics_demo import ExpectedState
 from tests.privacy.scan import columns_holding

@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
+from include.symphonics.core.markers import is_marker, removal_marker
 from include.symphonics.privacy.erasure import ErasureRequest, ErasureRequestError
-from include.symphonics.privacy.fields import (
-    PERSONAL_PATHS,
-    is_marker,
-    minimise_changed_fields,
-    minimise_record,
-    removal_marker,
-)
+from include.symphonics.privacy.fields import PERSONAL_PATHS, minimise_changed_fields, minimise_record
 from include.symphonics.privacy.settings import PrivacySettings
 from include.symphonics.publish.payload import build_payload, unpatchable_changes
 

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from include.symphonics.core.states import WORK_STATES
 from include.symphonics.privacy.minimise import minimise_finished_rows
-from include.symphonics.publish.states import WORK_STATES
 from include.symphonics_demo.mutate import mutate_database
 from tests.publish.conftest import DEMO_SEED, PublishWorld, run_pipeline
 

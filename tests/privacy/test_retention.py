@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from include.symphonics.core.states import WORK_STATES
 from include.symphonics.privacy.minimise import minimise_finished_rows
 from include.symphonics.privacy.retention import apply_retention
-from include.symphonics.publish.states import WORK_STATES
 from tests.publish.conftest import clean_pipeline_tables
 
 pytestmark = pytest.mark.integration

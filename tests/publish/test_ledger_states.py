@@ -1,7 +1,7 @@
 """One state machine: the ledger's states, reasons and transitions are the product's enums everywhere.
 
 The SQL files, the migrations' constraints, the dashboard and the demo's oracle name the same states and
-codes as :mod:`include.symphonics.publish.states`, and every move a SQL file writes is in its transitions.
+codes as :mod:`include.symphonics.core.states`, and every move a SQL file writes is in its transitions.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from types import ModuleType
 import psycopg
 import pytest
 
-from include.symphonics.db import migrate
-from include.symphonics.publish.states import (
+from include.symphonics.core.states import (
     TRANSITIONS,
     WORK_STATES,
     LedgerState,
@@ -23,6 +22,7 @@ from include.symphonics.publish.states import (
     check_transition,
     sources_of,
 )
+from include.symphonics.db import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_ROOT = ROOT / "include" / "symphonics" / "sql"
@@ -141,8 +141,7 @@ def test_the_demo_oracle_imports_the_products_codes_never_the_reverse() -> None:
     assert {str(state) for state in demo.ExpectedState} <= set(LedgerState)
     product = ROOT / "include" / "symphonics"
     imports_demo = re.compile(r"^\s*(?:from|import)\s+include\.symphonics(?:_demo|\.demo)\b", re.MULTILINE)
-    # The product's modules, without the one-release aliases of ``python -m include.symphonics.demo`` and the like.
-    modules = [path for path in product.rglob("*.py") if not path.read_text().startswith('"""Deprecated alias')]
+    modules = list(product.rglob("*.py"))
     importing_demo = [str(path.relative_to(product)) for path in modules if imports_demo.search(path.read_text())]
     assert importing_demo == []
 

@@ -20,7 +20,7 @@ def airflow_statsd(statsd_server: StatsdServer, monkeypatch: pytest.MonkeyPatch)
     from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
     from airflow.sdk.observability.stats import initialize
 
-    from include.symphonics.metrics import initialize_stats
+    from include.symphonics.core.stats import initialize_stats
 
     for key, value in statsd_environment(statsd_server.port).items():
         monkeypatch.setenv(key, value)

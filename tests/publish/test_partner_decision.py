@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from include.symphonics.client.errors import SymphonicsUnavailable, SymphonicsValidationError
+from include.symphonics.core.states import LedgerState, Reason
 from include.symphonics.publish.partner_validation import (
     Failure,
     LookupAnswer,
@@ -16,7 +17,6 @@ from include.symphonics.publish.partner_validation import (
     _decide,
 )
 from include.symphonics.publish.settings import PublishSettings
-from include.symphonics.publish.states import LedgerState, Reason
 
 SETTINGS = PublishSettings(lookup_confidence=0.8)
 ACTIVE = UserAnswer(exists=True, user_id="usr_7", status="active")

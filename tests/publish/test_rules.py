@@ -9,18 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from include.symphonics.publish.payload import (
-    address_is_usable,
-    fingerprint,
-    lookup_key,
-    new_documents,
-    normalise_pdl,
-    normalise_phone,
-    unpatchable_changes,
-)
+from include.symphonics.core.normalise import lookup_key, normalise_pdl, normalise_phone
+from include.symphonics.core.states import LedgerState, check_transition
+from include.symphonics.publish.payload import address_is_usable, fingerprint, new_documents, unpatchable_changes
 from include.symphonics.publish.prevalidate import decide_for_published
 from include.symphonics.publish.rules import check_local_rules
-from include.symphonics.publish.states import LedgerState, check_transition
 from include.symphonics_demo.expectations import LOCAL_RULE_PRECEDENCE
 
 

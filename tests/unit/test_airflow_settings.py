@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from include.symphonics.airflow_settings import SettingsError, apply_settings, parse_settings
+from include.symphonics_devstack.airflow_settings import SettingsError, apply_settings, parse_settings
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "airflow_settings.yaml"
 
@@ -152,7 +152,7 @@ airflow:
 def _unkeyed_hashes(values: dict) -> set[str]:
     import hashlib
 
-    from include.symphonics.airflow_settings import _canonical
+    from include.symphonics_devstack.airflow_settings import _canonical
 
     return {hashlib.sha256(_canonical(values)).hexdigest()}
 
@@ -197,7 +197,7 @@ def test_the_state_file_holds_no_unkeyed_hash_of_a_secret(
     assert document["fingerprints"]["connection:test_loader_db"].startswith("hmac-sha256:")
 
     # Keyed: the same values under another key give another fingerprint, so the file alone proves nothing.
-    from include.symphonics.airflow_settings import Fingerprints
+    from include.symphonics_devstack.airflow_settings import Fingerprints
 
     other = Fingerprints(tmp_path / "other.json", key_file=tmp_path / "other.key")
     assert other.of(wanted) != document["fingerprints"]["connection:test_loader_db"]

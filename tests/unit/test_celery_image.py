@@ -42,8 +42,9 @@ def test_the_image_copies_the_project_where_the_path_points() -> None:
         for *sources, dest in (c.split() for c in copies)
         for source in sources
     }
-    for folder in ("dags/", "include/", "plugins/"):
+    for folder in ("dags/", "include/symphonics/", "plugins/"):
         assert targets.get(folder) == f"{project}/{folder}", folder
+    assert targets.get("include/__init__.py") == f"{project}/include/"
     assert targets.get("airflow_settings.yaml") == f"{project}/"
     # The image alone imports include.symphonics and finds the DAGs and plugins: no bind mount needed.
     assert env["PYTHONPATH"] == project
@@ -58,7 +59,9 @@ def test_the_image_copies_the_project_where_the_path_points() -> None:
 def test_the_image_installs_dependencies_before_the_code() -> None:
     install = DOCKERFILE.index("RUN pip install")
     assert (
-        DOCKERFILE.index("COPY requirements-image.txt") < install < DOCKERFILE.index("COPY --chown=airflow:0 include/")
+        DOCKERFILE.index("COPY requirements-image.txt")
+        < install
+        < DOCKERFILE.index("COPY --chown=airflow:0 include/symphonics/")
     )
 
 
@@ -108,3 +111,24 @@ def test_docker_compose_config_resolves_the_celery_profile(tmp_path: Path) -> No
     services = json.loads(result.stdout)["services"]
     assert {"redis", "airflow-worker", "airflow-scheduler"} <= set(services)
     assert services["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+
+
+def _stage(name: str) -> str:
+    """The instructions of one stage of the Dockerfile (``FROM ... AS name`` up to the next ``FROM``)."""
+    stages = re.split(r"^(?=FROM )", DOCKERFILE, flags=re.M)
+    (stage,) = [s for s in stages if re.match(rf"FROM \S+ AS {name}$", s.splitlines()[0] if s else "")]
+    return stage
+
+
+def test_the_prod_image_carries_the_product_without_the_stand_ins() -> None:
+    stand_ins = ("symphonics_sandbox", "symphonics_demo", "symphonics_devstack")
+    # prod is the last stage (what a plain `docker build .` gives) and adds nothing to the shared base.
+    assert re.findall(r"^FROM .+$", DOCKERFILE, re.M)[-1] == "FROM base AS prod"
+    base = _stage("base")
+    base_copies = re.findall(r"^COPY (?:--chown=\S+ )?(.+)$", base, re.M)
+    assert not any(stand_in in copy for copy in base_copies for stand_in in stand_ins)
+    assert not re.search(r"^COPY (?:--chown=\S+ )?include/ ", base, re.M)
+    assert "COPY" not in _stage("prod")
+    # dev adds exactly the three stand-ins.
+    dev_copies = re.findall(r"^COPY (?:--chown=\S+ )?(\S+) ", _stage("dev"), re.M)
+    assert sorted(dev_copies) == sorted(f"include/{s}/" for s in stand_ins)

@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yaml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
-ONE_SHOT = {"airflow-init"}
+ONE_SHOT = {"airflow-init", "demo-init"}
 
 
 def test_compose_has_the_components() -> None:
@@ -45,7 +45,7 @@ def test_long_running_services_have_a_healthcheck(name: str) -> None:
 
 def test_components_wait_for_the_init_to_complete() -> None:
     for name, service in COMPOSE["services"].items():
-        if (name.startswith("airflow-") or name == "symphonics-webhooks") and name not in ONE_SHOT:
+        if (name.startswith("airflow-") or name in ("symphonics-webhooks", "demo-init")) and name != "airflow-init":
             assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
 
 
@@ -91,7 +91,7 @@ def test_the_scheduler_and_the_triggerer_have_make_runs_freshness_settings() -> 
 
 def test_image_version_agrees_with_requirements() -> None:
     pinned = re.search(r"^apache-airflow(?:\[[\w,]+\])?==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M)
-    image = re.search(r"^FROM apache/airflow:([\d.]+)-python3\.11$", (ROOT / "Dockerfile").read_text(), re.M)
+    image = re.search(r"^FROM apache/airflow:([\d.]+)-python3\.11 AS base$", (ROOT / "Dockerfile").read_text(), re.M)
     assert pinned
     assert image
     assert pinned.group(1) == image.group(1)
@@ -230,3 +230,17 @@ def test_compose_config_refuses_to_start_without_the_secrets() -> None:
         result = _compose_config(cli, missing)
         assert result.returncode != 0, name
         assert name in result.stderr, result.stderr
+
+
+def test_the_stand_ins_run_from_the_dev_target_and_only_in_the_dev_profile() -> None:
+    assert COMPOSE["x-airflow-common"]["build"]["target"] == "prod"
+    for name in ("symphonics-sandbox", "demo-init"):
+        service = COMPOSE["services"][name]
+        assert service["build"]["target"] == "dev", name
+        assert service["profiles"] == ["dev"], name
+    # The product's own services never run a stand-in.
+    for name, service in COMPOSE["services"].items():
+        if service.get("build", COMPOSE["x-airflow-common"]["build"])["target"] == "prod" and "command" in service:
+            command = " ".join(service["command"]) if isinstance(service["command"], list) else service["command"]
+            for stand_in in ("symphonics_sandbox", "symphonics_demo", "symphonics_devstack"):
+                assert stand_in not in command, (name, stand_in)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from include.symphonics import localfiles
+from include.symphonics_devstack import localfiles
 
 
 def _mode(path: Path) -> int:

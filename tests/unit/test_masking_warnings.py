@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from include.symphonics.airflow_settings import parse_settings
 from include.symphonics.hook import SymphonicsHook
 from include.symphonics.reconcile.settings import writeback_enabled
+from include.symphonics_devstack.airflow_settings import parse_settings
 
 kill_switch_on = SymphonicsHook.read_kill_switch
 

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from include.symphonics.client.ratelimit import PRIORITY_CLASSES, QuotaPolicy, default_classes
+from include.symphonics.core.limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
+from include.symphonics.core.quota_policy import PRIORITY_CLASSES, QuotaPolicy, default_classes
 from include.symphonics.dashboard.settings import QuotaLimits
 from include.symphonics.hook import FernetKeyError, fernet_or_clear_error
-from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
 from include.symphonics.partner_settings import (
     EXTRAS,
-    PRIORITY_CLASS_NAMES,
     PartnerSettingsError,
     default_quota_policy,
     parse_extras,
@@ -166,9 +165,8 @@ def test_a_bad_secret_is_not_echoed() -> None:
     assert "987654321" not in str(raised.value)
 
 
-def test_the_model_knows_the_webhook_receivers_extras_and_the_clients_classes() -> None:
+def test_the_model_knows_the_webhook_receivers_extras() -> None:
     assert {SECRET_EXTRA, PREVIOUS_SECRET_EXTRA} <= set(EXTRAS)
-    assert PRIORITY_CLASS_NAMES == PRIORITY_CLASSES
     settings = _settings(webhook_secret="current-secret", previous_webhook_secret="previous-secret")
     assert (settings.webhook_secret, settings.previous_webhook_secret) == ("current-secret", "previous-secret")
     assert "current-secret" not in repr(settings)

@@ -59,7 +59,7 @@ def test_airflow_providers_list_shows_it() -> None:
 
 
 def test_the_image_installs_the_provider_from_its_copy_of_the_project() -> None:
-    copy_code = DOCKERFILE.index("COPY --chown=airflow:0 include/")
+    copy_code = DOCKERFILE.index("COPY --chown=airflow:0 include/symphonics/")
     install = re.search(
         r'^RUN pip install --no-cache-dir --no-deps -e "\$\{SYMPHONICS_PROJECT_DIR\}"$', DOCKERFILE, re.M
     )

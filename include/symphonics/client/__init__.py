@@ -65,18 +65,9 @@ from include.symphonics.client.models import (
     PdlValidation,
     UserValidation,
 )
-from include.symphonics.client.ratelimit import (
-    OPS,
-    PRIORITY_CLASSES,
-    PUBLISH,
-    RECONCILE,
-    ClassQuota,
-    InMemoryQuotaStore,
-    PostgresQuotaStore,
-    QuotaLimiter,
-    QuotaPolicy,
-)
+from include.symphonics.client.ratelimit import InMemoryQuotaStore, PostgresQuotaStore, QuotaLimiter
 from include.symphonics.client.retry import RetryPolicy, parse_retry_after
+from include.symphonics.core.quota_policy import OPS, PRIORITY_CLASSES, PUBLISH, RECONCILE, ClassQuota, QuotaPolicy
 
 __all__ = [
     "OPS",

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from include.symphonics.client.errors import SymphonicsAuthError
 from include.symphonics.client.pg import SyncDatabase
-from include.symphonics.client.redaction import register_secret
+from include.symphonics.core.redaction import register_secret
 from include.symphonics.sql import SqlFolder
 
 #: Seconds before expiry at which a token is renewed (capped at half the token's lifetime).

@@ -13,7 +13,7 @@ from typing import Protocol
 import psycopg
 
 from include.symphonics.client.pg import SyncDatabase
-from include.symphonics.client.redaction import get_logger
+from include.symphonics.core.redaction import get_logger
 from include.symphonics.sql import SqlFolder
 
 log = get_logger(__name__)

@@ -48,8 +48,6 @@ from include.symphonics.client.errors import (
     error_type_for_status,
 )
 from include.symphonics.client.guard import CallGuard
-from include.symphonics.client.metrics import BREAKER_STATE_VALUES, MetricsSink, NullMetrics
-from include.symphonics.client.metrics import name as metric
 from include.symphonics.client.models import (
     CreateOutcome,
     CreateResult,
@@ -59,21 +57,21 @@ from include.symphonics.client.models import (
     PdlValidation,
     UserValidation,
 )
-from include.symphonics.client.ratelimit import (
+from include.symphonics.client.ratelimit import PostgresQuotaStore, QuotaLimiter, QuotaStore
+from include.symphonics.client.retry import RetryPolicy, parse_retry_after
+from include.symphonics.core.limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
+from include.symphonics.core.metrics import BREAKER_STATE_VALUES, MetricsSink, NullMetrics
+from include.symphonics.core.metrics import name as metric
+from include.symphonics.core.quota_policy import (
     OPS,
     PUBLISH,
     RECONCILE,
     ClassQuota,
-    PostgresQuotaStore,
-    QuotaLimiter,
     QuotaPolicy,
-    QuotaStore,
     check_priority,
     default_classes,
 )
-from include.symphonics.client.redaction import get_logger, mask_path, register_secret
-from include.symphonics.client.retry import RetryPolicy, parse_retry_after
-from include.symphonics.partner_limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
+from include.symphonics.core.redaction import get_logger, mask_path, register_secret
 
 log = get_logger(__name__)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.symphonics.client.redaction import redact
+from include.symphonics.core.redaction import redact
 
 
 class SymphonicsError(Exception):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import requests
 
-from include.symphonics.client.redaction import redact
+from include.symphonics.core.redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,10 @@ from typing import Any, LiteralString, cast
 import psycopg
 from psycopg.rows import dict_row
 
-from include.symphonics.client.ratelimit import PRIORITY_CLASSES
+from include.symphonics.core.quota_policy import PRIORITY_CLASSES
+from include.symphonics.core.states import OPS_STATES as LEDGER_OPS_STATES
+from include.symphonics.core.states import WORK_STATES as LEDGER_WORK_STATES
+from include.symphonics.core.states import LedgerState
 from include.symphonics.dashboard.settings import QuotaLimits
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,10 @@ TOP_REASONS = 10
 #: Days of the rejection panel: the analysts' "what was rejected last week" (docs/ANALYTICS.md) over the same rows.
 REJECTION_WINDOW_DAYS = 7
 
-#: The ledger states of rows a publish run still works on (the backlog).
-WORK_STATES = ("pending", "prevalidated", "ready", "sending", "failed_retryable")
+#: The ledger states of rows a publish run still works on (the backlog), in the ledger's order.
+WORK_STATES = tuple(state.value for state in LedgerState if state in LEDGER_WORK_STATES)
 #: The ledger states only a person can settle.
-OPS_STATES = ("changed_after_publish", "conflict_unresolved", "dead_letter")
+OPS_STATES = tuple(sorted(state.value for state in LEDGER_OPS_STATES))
 
 #: The tables each panel reads; a panel whose table is missing says "no data yet".
 PANEL_TABLES: dict[str, tuple[str, ...]] = {

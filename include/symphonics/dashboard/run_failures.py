@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from include.symphonics.client.redaction import redact
+from include.symphonics.core.redaction import redact
 from include.symphonics.dashboard.queries import Row, _rows, jsonable
 
 #: The states a row ends a run in when the run failed it.

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from include.symphonics.client.ratelimit import PRIORITY_CLASSES, ClassQuota, QuotaPolicy
+from include.symphonics.core.quota_policy import PRIORITY_CLASSES, ClassQuota, QuotaPolicy
 from include.symphonics.partner_settings import (
     EXTRAS,
     PARTNER_CONN_ID,
@@ -137,12 +137,11 @@ def limits_from_airflow(conn_id: str = SYMPHONICS_CONN_ID) -> QuotaLimits:
     except Exception as exc:  # any lookup or parse failure: the defaults, and the page says why
         log.info("dashboard: connection %s not usable (%s); showing the default limits", conn_id, type(exc).__name__)
         return QuotaLimits(source=f"the defaults (connection {conn_id!r} not usable: {type(exc).__name__})")
-    client = settings.client_settings()
     return QuotaLimits.from_policy(
-        client.quota_policy(),
+        settings.quota_policy(),
         client_id=settings.client_id,
-        breaker_failures=client.breaker_failures,
-        breaker_reset=client.breaker_reset,
+        breaker_failures=settings.options["breaker_failures"],
+        breaker_reset=settings.options["breaker_reset"],
         source=f"connection '{conn_id}'",
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from include.symphonics.client.redaction import redact
+from include.symphonics.core.redaction import redact
 from include.symphonics.dashboard.queries import Row, _rows
 
 #: Interventions a search lists at most.

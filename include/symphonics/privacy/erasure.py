@@ -29,9 +29,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from include.symphonics.privacy.fields import dotted_paths, removal_marker
+from include.symphonics.core.markers import removal_marker
+from include.symphonics.core.normalise import lookup_address, lookup_key, normalise_pdl, normalise_phone
+from include.symphonics.privacy.fields import dotted_paths
 from include.symphonics.privacy.sqlfiles import query
-from include.symphonics.publish.payload import lookup_address, lookup_key, normalise_pdl, normalise_phone
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ still names the field without the value being stored. Retention and erasure repl
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from include.symphonics.core.markers import fingerprint_marker, is_marker
 
 #: Paths of personal values in a source record (``sql/publish/build_sources.sql``) and in a payload
 #: (``publish/payload.py``). ``photos`` as a whole: their coordinates locate the home and their URLs show it.
@@ -34,60 +34,10 @@ PERSONAL_PATHS: tuple[tuple[str, ...], ...] = (
     ("photos",),
 )
 
-FINGERPRINT_KEY = "sha256"
-REMOVED_KEY = "removed"
-
-
-def removal_marker(why: str) -> dict[str, str]:
-    """The marker that replaces a personal value for good.
-
-    :param why: ``retention`` or ``erasure``.
-    """
-    return {REMOVED_KEY: why}
-
 
 def dotted_paths() -> list[str]:
     """:data:`PERSONAL_PATHS` as dotted names (``customer.email``): what ``symphonics.redact_personal`` takes."""
     return [".".join(path) for path in PERSONAL_PATHS]
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def value_fingerprint(value: Any, salt: str) -> str:
-    """The salted SHA-256 (hex) of one personal value: equal values of one row give equal fingerprints.
-
-    :param value: the value (any JSON).
-    :param salt: the row's external id, so one person's e-mail gives different fingerprints on two rows.
-    """
-    return hashlib.sha256(f"{salt}\x00{_canonical(value)}".encode()).hexdigest()
-
-
-def fingerprint_marker(value: Any, salt: str) -> dict[str, str]:
-    """The marker that keeps a value's fingerprint in place of the value.
-
-    :param value: the personal value.
-    :param salt: the row's external id.
-    """
-    return {FINGERPRINT_KEY: value_fingerprint(value, salt)}
-
-
-def is_marker(value: Any) -> bool:
-    """Whether ``value`` is a fingerprint or removal marker rather than a stored value."""
-    return isinstance(value, Mapping) and len(value) == 1 and (FINGERPRINT_KEY in value or REMOVED_KEY in value)
-
-
-def same_as_marker(marker: Mapping[str, Any], value: Any, salt: str) -> bool | None:
-    """Whether ``value`` is the value a marker stands for; None when that cannot be told (removed).
-
-    :param marker: a fingerprint or removal marker.
-    :param value: the value now.
-    :param salt: the row's external id.
-    """
-    if FINGERPRINT_KEY in marker:
-        return bool(marker[FINGERPRINT_KEY] == value_fingerprint(value, salt))
-    return None
 
 
 def _get(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:

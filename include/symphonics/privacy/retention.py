@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from include.symphonics.privacy.fields import dotted_paths, removal_marker
+from include.symphonics.core.markers import removal_marker
+from include.symphonics.privacy.fields import dotted_paths
 from include.symphonics.privacy.sqlfiles import query
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Answers are cached in the ``sync`` database with a TTL (``symphonics.pdl_validations``, ``pdl_lookups``,
 ``installer_validations``), so a repeat customer's PDL or an installer's hundredth job costs nothing. The
 PDL is asked first and the installer only for rows whose PDL passed: a row has one primary reason, in the
-order of :class:`~include.symphonics.publish.states.Reason` (PDL, lookup, installer).
+order of :class:`~include.symphonics.core.states.Reason` (PDL, lookup, installer).
 
 A failure the client reports with ``nothing_sent`` (kill switch, budget, quota, open breaker) stops the step:
 the rows still unanswered wait for the next run. Other failures are answers of their own: ``retryable`` ones
@@ -23,10 +23,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
-from include.symphonics.publish.payload import decided_row, lookup_address, lookup_key
+from include.symphonics.core.normalise import lookup_address, lookup_key
+from include.symphonics.core.states import LedgerState, Reason
+from include.symphonics.publish.payload import decided_row
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import claim_scope, query
-from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")

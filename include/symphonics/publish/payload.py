@@ -11,12 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import phonenumbers
+from include.symphonics.core.markers import is_marker, same_as_marker
+from include.symphonics.core.normalise import normalise_pdl
+from include.symphonics.core.states import LedgerState, check_transition
 
-from include.symphonics.privacy.fields import is_marker, same_as_marker
-from include.symphonics.publish.states import LedgerState, check_transition
-
-PDL_DIGITS = re.compile(r"^[0-9]{14}$")
 POSTAL_CODE = re.compile(r"^[0-9]{5}$")
 # The partner's own e-mail check is stricter than "has an @"; this catches what the app lets through.
 # A dot-atom local part (no leading, trailing or doubled dot) and a dotted host name: what partners accept.
@@ -58,41 +56,6 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
-def normalise_phone(raw: str | None, region: str = "FR") -> str | None:
-    """The phone number in E.164, or None when it does not parse to a valid number.
-
-    ``06 12 34 56 78``, ``06.12.34.56.78``, ``0033612345678`` and ``+33 6 12 34 56 78`` all give
-    ``+33612345678``.
-
-    :param raw: the number as typed in the app.
-    :param region: the region assumed for a national number.
-    """
-    if not raw or not raw.strip():
-        return None
-    text = raw.strip()
-    if text.startswith("00"):
-        # The international prefix typed as digits: phonenumbers reads it as national digits otherwise.
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_pdl(raw: str | None) -> str | None:
-    """The PDL as 14 digits (spaces removed), or None when it is missing or malformed.
-
-    :param raw: the PDL as typed in the app.
-    """
-    if raw is None:
-        return None
-    digits = "".join(raw.split())
-    return digits if PDL_DIGITS.match(digits) else None
-
-
 def pdl_is_missing(raw: str | None) -> bool:
     """Whether no PDL was typed at all (NULL or blank).
 
@@ -129,28 +92,6 @@ def coordinates_in_range(latitude: float, longitude: float) -> bool:
     :param longitude: degrees east.
     """
     return -90.0 <= float(latitude) <= 90.0 and -180.0 <= float(longitude) <= 180.0
-
-
-def lookup_address(installation: Mapping[str, Any]) -> dict[str, str]:
-    """The ``address`` object of a PDL lookup.
-
-    :param installation: the ``installation`` block of a source record.
-    """
-    return {
-        "street": (installation.get("address") or "").strip(),
-        "postal_code": (installation.get("postal_code") or "").strip(),
-        "city": (installation.get("city") or "").strip(),
-    }
-
-
-def lookup_key(address: Mapping[str, str], customer_name: str) -> str:
-    """The cache key of a lookup: the address and customer name, trimmed, spaces collapsed, lower-cased.
-
-    :param address: the lookup's address object.
-    :param customer_name: the customer's last name.
-    """
-    parts = [address["street"], address["postal_code"], address["city"], customer_name]
-    return "|".join(" ".join(part.split()).lower() for part in parts)
 
 
 def _without_none(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,7 +200,7 @@ def decided_row(
 ) -> dict[str, Any]:
     """The parameters a step's decision on a row binds: its new state, reason, detail and payload.
 
-    :raises ValueError: for a move :data:`~include.symphonics.publish.states.TRANSITIONS` does not hold.
+    :raises ValueError: for a move :data:`~include.symphonics.core.states.TRANSITIONS` does not hold.
     """
     from psycopg.types.json import Jsonb
 

@@ -15,18 +15,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from include.symphonics.publish.payload import (
-    build_payload,
-    decided_row,
-    new_documents,
-    normalise_pdl,
-    normalise_phone,
-    unpatchable_changes,
-)
+from include.symphonics.core.normalise import normalise_pdl, normalise_phone
+from include.symphonics.core.states import LedgerState, Reason
+from include.symphonics.publish.payload import build_payload, decided_row, new_documents, unpatchable_changes
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import claim_scope, query
-from include.symphonics.publish.states import LedgerState, Reason
 
 log = logging.getLogger(__name__)
 

@@ -39,12 +39,12 @@ from include.symphonics.client import (
     SymphonicsError,
     SymphonicsValidationError,
 )
-from include.symphonics.client.metrics import MetricsSink
-from include.symphonics.client.metrics import name as metric
+from include.symphonics.core.metrics import MetricsSink
+from include.symphonics.core.metrics import name as metric
+from include.symphonics.core.states import LedgerState, Reason, check_transition, sources_of
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import claim_scope, query
-from include.symphonics.publish.states import LedgerState, Reason, check_transition, sources_of
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The local rules: what can be checked without spending a partner call, in the contract's precedence order.
 
 The first rule that fails gives the row its one primary reason (docs/APP_CONTRACT.md, "Rules the pipeline
-follows"): the contract's rules in the order :class:`~include.symphonics.publish.states.Reason` lists them,
+follows"): the contract's rules in the order :class:`~include.symphonics.core.states.Reason` lists them,
 then the checks of fields the partner refuses that the demo never breaks (kept last so the contract's reasons
 do not move).
 """
@@ -12,17 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from include.symphonics.core.normalise import PDL_DIGITS, normalise_pdl, normalise_phone
+from include.symphonics.core.states import LedgerState, Reason
 from include.symphonics.publish.payload import (
-    PDL_DIGITS,
     address_is_usable,
     build_payload,
     coordinates_in_range,
     email_is_well_formed,
-    normalise_pdl,
-    normalise_phone,
     pdl_is_missing,
 )
-from include.symphonics.publish.states import LedgerState, Reason
 
 REQUIRED_DOCUMENTS = ("invoice", "attestation_honneur", "contract")
 REQUIRED_PHOTOS = ("before", "after")

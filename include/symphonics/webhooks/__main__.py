@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except WebhookConfigurationError as exc:
         print(f"webhooks: {exc}", file=sys.stderr)
         return 2
-    from include.symphonics.metrics import initialize_stats
+    from include.symphonics.core.stats import initialize_stats
 
     initialize_stats()  # only Airflow's own processes initialise its stats: this one is not one of them
     # Importing Airflow's stats sets its own root handler (on stdout): the receiver logs to stderr, as before.

@@ -32,8 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from include.symphonics.client.metrics import MetricsSink, NullMetrics
-from include.symphonics.client.metrics import name as metric
+from include.symphonics.core.metrics import MetricsSink, NullMetrics
+from include.symphonics.core.metrics import name as metric
 from include.symphonics.webhooks import signature, store
 from include.symphonics.webhooks.events import MalformedEvent, WebhookEvent, parse_event
 from include.symphonics.webhooks.refusals import RefusalFlusher, RefusalLedger, SourceLimiter
@@ -351,7 +351,7 @@ def create_webhook_app(
         api-server initialises and the stand-alone receiver initialises at start).
     """
     if metrics is None:
-        from include.symphonics.metrics import AirflowStats
+        from include.symphonics.core.stats import AirflowStats
 
         metrics = AirflowStats()
     receiver = WebhookReceiver(

@@ -13,7 +13,7 @@ from airflow.sdk.observability.stats import Stats
 class AirflowStats:
     """Sends each metric through ``airflow.sdk.observability.stats.Stats`` (StatsD, Datadog or OpenTelemetry).
 
-    No tags: every dimension is in the name (see :mod:`include.symphonics.client.metrics`).
+    No tags: every dimension is in the name (see :mod:`include.symphonics.core.metrics`).
     """
 
     def incr(self, stat: str, count: int = 1) -> None:

@@ -24,7 +24,7 @@ What the loader last wrote is remembered as fingerprints in a state file next to
 connection's fingerprint covers its password and extras, so it is keyed (HMAC-SHA256 under a random key kept
 beside it, mode 0600): a plain hash of a known demo value could be recomputed offline and matched.
 
-Usage: ``python -m include.symphonics.airflow_settings [--file airflow_settings.yaml] [--state FILE]``.
+Usage: ``python -m include.symphonics_devstack.airflow_settings [--file airflow_settings.yaml] [--state FILE]``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from include.symphonics.localfiles import read_or_create_secret, write_secret
+from include.symphonics_devstack.localfiles import read_or_create_secret, write_secret
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ def apply_settings(settings: Settings, state_file: Path) -> ApplyReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.symphonics.airflow_settings", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m include.symphonics_devstack.airflow_settings", description=__doc__)
     parser.add_argument("--file", type=Path, default=Path("airflow_settings.yaml"))
     parser.add_argument(
         "--state",

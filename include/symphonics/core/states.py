@@ -44,6 +44,11 @@ AT_PARTNER_STATES: frozenset[LedgerState] = frozenset(
     {LedgerState.PUBLISHED, LedgerState.UPDATED, LedgerState.CONFLICT_UNRESOLVED, LedgerState.CHANGED_AFTER_PUBLISH}
 )
 
+#: States only a person can settle: the rows that "wait for ops" on the dashboard, in the docs and in the alerts.
+OPS_STATES: frozenset[LedgerState] = frozenset(
+    {LedgerState.CHANGED_AFTER_PUBLISH, LedgerState.CONFLICT_UNRESOLVED, LedgerState.DEAD_LETTER}
+)
+
 #: Every transition the pipeline makes (from, to); the tests hold the code to it.
 TRANSITIONS: frozenset[tuple[LedgerState, LedgerState]] = frozenset(
     {
