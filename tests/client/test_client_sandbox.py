@@ -191,7 +191,7 @@ def test_exactly_one_plus_max_retries_attempts_then_unavailable(make_client: Mak
 def test_exactly_one_plus_max_retries_attempts_then_rate_limited(
     make_client: MakeClient, sandbox: SandboxAdmin
 ) -> None:
-    client = make_client(max_retries=2, retry_after_cap=0.05)
+    client = make_client(max_retries=2)
     sandbox.storm_429("validation.pdl", count=50, retry_after=1)
     with pytest.raises(SymphonicsRateLimited) as failed:
         client.validate_pdl(PDL)
@@ -220,7 +220,7 @@ def test_retry_after_is_honoured(sandbox: SandboxAdmin, clean_sync: str, fernet_
         time.sleep(seconds)
 
     client = SymphonicsClient(
-        ClientSettings(sandbox.url, sandbox.client_id, sandbox.client_secret, backoff_base=0.01, retry_after_cap=5),
+        ClientSettings(sandbox.url, sandbox.client_id, sandbox.client_secret, backoff_base=0.01),
         sleep=recording_sleep,
     )
     del Fernet, fernet_key
