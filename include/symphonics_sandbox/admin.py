@@ -279,8 +279,8 @@ async def arm_fault(request: Request) -> dict[str, Any]:
     """Arm a fault: ``{"kind", "route", ...parameters}``.
 
     Kinds and parameters: ``error_rate`` (rate, status=500), ``burst`` (count=1, status=503), ``storm_429``
-    (count=1, retry_after=1, rate_headers=true), ``latency`` (seconds), ``hang`` (seconds=30, count=1, null for every call),
-    ``drop_after_commit`` (count=1; creates only, no route needed). ``route`` is ``*``, a route name or a
+    (count=1, retry_after=1, rate_headers=true), ``latency`` (seconds), ``hang`` (seconds=30, count=1, null for
+    every call), ``drop_after_commit`` (count=1; creates only, no route needed). ``route`` is ``*``, a route name or a
     dotted prefix (default ``*``).
     """
     data = await _json_object(request)
