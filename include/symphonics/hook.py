@@ -35,6 +35,8 @@ from include.symphonics.client import (
 )
 from include.symphonics.client.errors import (
     InsecureURLError,
+    QuotaBusy,
+    QuotaExhausted,
     SymphonicsAuthError,
     SymphonicsRateLimited,
     SymphonicsUnavailable,
@@ -167,10 +169,13 @@ class SymphonicsHook(BaseHook):
             del self.__dict__["_client"]
 
     def test_connection(self) -> tuple[bool, str]:
-        """Obtain a new token with the connection's URL and credentials (one request, class ``ops``).
+        """Obtain a new token with the connection's URL and credentials: one request, one attempt, class ``ops``.
 
-        The message says which part failed: the connection's settings, the URL, the credentials, the partner,
-        or the ``sync`` database that keeps the shared quota. With the kill switch on nothing is sent.
+        The answer comes at once: no retry, no wait for the shared quota (a full minute or the partner's
+        ``Retry-After`` answers "quota busy for N s" with nothing sent). The request is recorded in
+        ``symphonics.api_calls`` as the operation ``check_connection``. The message says which part failed: the
+        connection's settings, the URL, the credentials, the partner, or the ``sync`` database that keeps the
+        shared quota. With the kill switch on nothing is sent.
         """
         try:
             settings = self.partner_settings
@@ -192,6 +197,13 @@ class SymphonicsHook(BaseHook):
             client.check_credentials(priority=OPS)
         except KillSwitchOn:
             return False, f"kill switch on ({KILL_SWITCH_VARIABLE}): the partner was not contacted"
+        except QuotaBusy as exc:
+            return False, (
+                f"Symphonics quota busy for {max(1, round(exc.wait))} s (the minute is full, or the partner asked "
+                "to wait): the partner was not contacted, try again then"
+            )
+        except QuotaExhausted as exc:
+            return False, redact(f"No Symphonics quota left for a check today: the partner was not contacted ({exc})")
         except SymphonicsAuthError as exc:
             if exc.status == 403:
                 return False, redact(f"Permission refused by {url} to the client id {settings.client_id!r} (HTTP 403)")

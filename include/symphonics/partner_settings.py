@@ -31,7 +31,7 @@ from include.symphonics.core.limits import (
     REQUESTS_PER_DAY,
     REQUESTS_PER_MINUTE,
 )
-from include.symphonics.core.quota_policy import PRIORITY_CLASSES, ClassQuota, QuotaPolicy
+from include.symphonics.core.quota_policy import MAX_QUOTA_WAIT, PRIORITY_CLASSES, ClassQuota, QuotaPolicy
 
 if TYPE_CHECKING:
     from include.symphonics.client import ClientSettings
@@ -230,7 +230,15 @@ EXTRAS: dict[str, Extra] = {
     "connect_timeout": Extra(5.0, _positive_seconds, "Connect timeout (s)", _NUMBER, "", in_form=False),
     "max_retries": Extra(5, _non_negative_int, "Max retries", _INTEGER, "", in_form=False),
     "backoff_base": Extra(0.5, _positive_seconds, "First backoff (s)", _NUMBER, "", in_form=False),
-    "retry_after_cap": Extra(60.0, _positive_seconds, "Longest Retry-After (s)", _NUMBER, "", in_form=False),
+    "max_quota_wait": Extra(
+        MAX_QUOTA_WAIT,
+        _positive_seconds,
+        "Longest wait for the partner (s)",
+        _NUMBER,
+        "The most a run waits for the partner's Retry-After or rate-limit reset; a later one ends the run at once "
+        "with the rest deferred",
+        in_form=False,
+    ),
     "breaker_failures": Extra(5, _positive_int, "Breaker failures", _INTEGER, "", in_form=False),
     "breaker_reset": Extra(60.0, _positive_seconds, "Breaker cool-down (s)", _NUMBER, "", in_form=False),
     "compress_requests": Extra(False, _flag, "Compress request bodies", _BOOLEAN, "", in_form=False),
@@ -307,7 +315,7 @@ class PartnerSettings:
             read_timeout=options["timeout"],
             max_retries=options["max_retries"],
             backoff_base=options["backoff_base"],
-            retry_after_cap=options["retry_after_cap"],
+            max_quota_wait=options["max_quota_wait"],
             breaker_failures=options["breaker_failures"],
             breaker_reset=options["breaker_reset"],
             compress_requests=options["compress_requests"],
@@ -333,6 +341,7 @@ def _policy(options: Mapping[str, Any]) -> QuotaPolicy:
         requests_per_day=options["requests_per_day"],
         classes=_classes(options),
         day_reset_utc=options["day_reset_utc"],
+        max_wait=options["max_quota_wait"],
         time_scale=options["time_scale"],
     )
 

@@ -114,6 +114,13 @@ def _number(data: dict[str, Any], name: str, default: Any, *, minimum: float, in
     return value
 
 
+def _flag(data: dict[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise _invalid(name, "Must be true or false")
+    return value
+
+
 def _intervention_view(record: Intervention) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -247,6 +254,7 @@ def _fault_params(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         return {
             "count": _number(data, "count", 1, minimum=1, integer=True),
             "retry_after": _number(data, "retry_after", 1, minimum=1, integer=True),
+            "rate_headers": _flag(data, "rate_headers", True),
         }
     if kind == "latency":
         seconds = _number(data, "seconds", None, minimum=0)
@@ -271,8 +279,8 @@ async def arm_fault(request: Request) -> dict[str, Any]:
     """Arm a fault: ``{"kind", "route", ...parameters}``.
 
     Kinds and parameters: ``error_rate`` (rate, status=500), ``burst`` (count=1, status=503), ``storm_429``
-    (count=1, retry_after=1), ``latency`` (seconds), ``hang`` (seconds=30, count=1, null for every call),
-    ``drop_after_commit`` (count=1; creates only, no route needed). ``route`` is ``*``, a route name or a
+    (count=1, retry_after=1, rate_headers=true), ``latency`` (seconds), ``hang`` (seconds=30, count=1, null for
+    every call), ``drop_after_commit`` (count=1; creates only, no route needed). ``route`` is ``*``, a route name or a
     dotted prefix (default ``*``).
     """
     data = await _json_object(request)

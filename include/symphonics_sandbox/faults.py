@@ -4,7 +4,8 @@ Each kind is armed per route selector (``"*"``, a route name, or a dotted prefix
 
 - ``error_rate``: each call fails with a 5xx with the given probability (seeded, so runs repeat);
 - ``burst``: the next N calls fail with a 5xx;
-- ``storm_429``: the next N calls answer 429 ``RATE_LIMITED`` with ``Retry-After``;
+- ``storm_429``: the next N calls answer 429 ``RATE_LIMITED`` with ``Retry-After`` (any length), with or without
+  the ``X-RateLimit-*`` headers;
 - ``latency``: every call waits the given real seconds first;
 - ``hang``: the next N calls (or every call) wait the given real seconds, or until the client hangs up;
 - ``drop_after_commit``: the next N creates are committed, then the connection is closed with no response.
@@ -31,6 +32,7 @@ class FaultPlan:
     :param hang: real seconds to hang (0: no hang).
     :param error_status: a 5xx to answer instead of the real answer, if any.
     :param storm_retry_after: when set, answer 429 with this ``Retry-After``.
+    :param storm_rate_headers: the storm's 429 carries ``X-RateLimit-*`` too (else ``Retry-After`` alone).
     :param drop_after_commit: commit, then close the connection with no response.
     :param kinds: the fault kinds involved, for the call log.
     """
@@ -39,6 +41,7 @@ class FaultPlan:
     hang: float = 0.0
     error_status: int | None = None
     storm_retry_after: int | None = None
+    storm_rate_headers: bool = True
     drop_after_commit: bool = False
     kinds: list[str] = field(default_factory=list)
 
@@ -47,6 +50,7 @@ class FaultPlan:
 class _Countdown:
     remaining: int | None  # None: every call
     value: float
+    rate_headers: bool = True  # a storm's: whether its 429 carries the X-RateLimit-* headers
 
 
 class FaultRegistry:
@@ -105,7 +109,7 @@ class FaultRegistry:
         :param kind: one of :data:`FAULT_KINDS`.
         :param route: the route selector (ignored for ``drop_after_commit``, which only concerns creates).
         :param params: the kind's parameters, already validated: ``rate`` and ``status`` (error_rate),
-            ``count`` and ``status`` (burst), ``count`` and ``retry_after`` (storm_429), ``seconds``
+            ``count`` and ``status`` (burst), ``count``, ``retry_after`` and ``rate_headers`` (storm_429), ``seconds``
             (latency), ``seconds`` and ``count`` (hang; count None means every call), ``count``
             (drop_after_commit).
         """
@@ -115,7 +119,9 @@ class FaultRegistry:
             elif kind == "burst":
                 self._bursts[route] = _Countdown(params["count"], float(params["status"]))
             elif kind == "storm_429":
-                self._storms[route] = _Countdown(params["count"], float(params["retry_after"]))
+                self._storms[route] = _Countdown(
+                    params["count"], float(params["retry_after"]), params.get("rate_headers", True)
+                )
             elif kind == "latency":
                 self._latencies[route] = params["seconds"]
             elif kind == "hang":
@@ -135,7 +141,8 @@ class FaultRegistry:
                 },
                 "burst": {sel: {"remaining": c.remaining, "status": int(c.value)} for sel, c in self._bursts.items()},
                 "storm_429": {
-                    sel: {"remaining": c.remaining, "retry_after": int(c.value)} for sel, c in self._storms.items()
+                    sel: {"remaining": c.remaining, "retry_after": int(c.value), "rate_headers": c.rate_headers}
+                    for sel, c in self._storms.items()
                 },
                 "latency": dict(self._latencies),
                 "hang": {sel: {"remaining": c.remaining, "seconds": c.value} for sel, c in self._hangs.items()},
@@ -177,6 +184,7 @@ class FaultRegistry:
             storm = self._take(self._storms, route)
             if storm is not None:
                 plan.storm_retry_after = int(storm.value)
+                plan.storm_rate_headers = storm.rate_headers
                 plan.kinds.append("storm_429")
             else:
                 burst = self._take(self._bursts, route)

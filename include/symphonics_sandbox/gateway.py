@@ -287,6 +287,12 @@ class SandboxGateway:
             if hung_up:
                 return True, receive
             receive = _replaying(buffered, receive)
+        if plan.storm_retry_after is not None and not plan.storm_rate_headers:
+            # A partner that answers with Retry-After alone: nothing else tells the client how long to wait.
+            context.rate = None
+            raise SandboxError(
+                429, "Too many requests, please retry later", headers={"Retry-After": str(plan.storm_retry_after)}
+            )
         if plan.storm_retry_after is not None:
             limit = context.rate.limit if context.rate is not None else self.runtime.config.rate_limit_per_minute
             context.rate = RateDecision(

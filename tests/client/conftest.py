@@ -45,7 +45,7 @@ def make_client(sandbox: SandboxAdmin, clean_sync: str, fernet_key: str) -> Iter
         settings: dict[str, Any] = {
             "backoff_base": 0.01,
             "backoff_max": 0.05,
-            "retry_after_cap": 2.0,
+            "max_quota_wait": 2.0,
             "priority_classes": OPEN_CLASSES,
             "read_timeout": 5.0,
         }

@@ -191,7 +191,7 @@ def test_exactly_one_plus_max_retries_attempts_then_unavailable(make_client: Mak
 def test_exactly_one_plus_max_retries_attempts_then_rate_limited(
     make_client: MakeClient, sandbox: SandboxAdmin
 ) -> None:
-    client = make_client(max_retries=2, retry_after_cap=0.05)
+    client = make_client(max_retries=2)
     sandbox.storm_429("validation.pdl", count=50, retry_after=1)
     with pytest.raises(SymphonicsRateLimited) as failed:
         client.validate_pdl(PDL)
@@ -220,7 +220,7 @@ def test_retry_after_is_honoured(sandbox: SandboxAdmin, clean_sync: str, fernet_
         time.sleep(seconds)
 
     client = SymphonicsClient(
-        ClientSettings(sandbox.url, sandbox.client_id, sandbox.client_secret, backoff_base=0.01, retry_after_cap=5),
+        ClientSettings(sandbox.url, sandbox.client_id, sandbox.client_secret, backoff_base=0.01),
         sleep=recording_sleep,
     )
     del Fernet, fernet_key
@@ -392,3 +392,50 @@ def test_no_secret_token_email_or_pdl_in_any_info_line(
     forbidden = [sandbox.client_secret, *tokens, PDL, EMAIL, "thomas.martin@example.com"]
     leaks = [(item, line) for line in lines for item in forbidden if item in line]
     assert leaks == []
+
+
+def _quota_row(dsn: str, client_id: str) -> dict[str, Any]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT server_remaining, extract(epoch FROM server_reset_at) AS reset_at, partner_per_minute, "
+            "partner_per_day FROM symphonics.quota_windows WHERE client_id = %s",
+            (client_id,),
+        ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def test_a_long_retry_after_alone_ends_the_call_and_holds_every_process(
+    make_client: MakeClient, sandbox: SandboxAdmin, clean_sync: str
+) -> None:
+    # Issue 23: a partner sending only "Retry-After: 600" once got six requests per row (the wait cut to 60 s).
+    client = make_client(max_retries=5, max_quota_wait=60.0)
+    sandbox.storm_429("validation.pdl", count=1, retry_after=600, rate_headers=False)
+    started = time.time()
+    with pytest.raises(QuotaExhausted) as ended:
+        client.validate_pdl(PDL)
+    assert _statuses(sandbox, "/validation/pdl") == [429]  # one request, no retry into the floor
+    assert ended.value.resets_at == pytest.approx(started + 600, abs=5)
+    floor = _quota_row(clean_sync, sandbox.client_id)
+    assert floor["server_remaining"] == 0
+    assert float(floor["reset_at"]) == pytest.approx(started + 600, abs=5)
+    # Another process (its own client, the same shared quota) sends nothing before the floor either.
+    with pytest.raises(QuotaExhausted):
+        make_client().validate_user(EMAIL)
+    assert _statuses(sandbox, "/validation/user") == []
+
+
+def test_the_partners_lower_limit_is_adopted_for_every_process(
+    make_client: MakeClient, sandbox: SandboxAdmin, clean_sync: str
+) -> None:
+    # The sandbox grants 100 a minute; this client was configured for 1000.
+    client = make_client(requests_per_minute=1000)
+    assert client.validate_pdl(PDL).valid
+    assert _quota_row(clean_sync, sandbox.client_id)["partner_per_minute"] == 100
+    other = make_client(requests_per_minute=1000)
+    assert (
+        other.quota.store.transact(sandbox.client_id, other.quota.policy, lambda state: state.partner_per_minute) == 100
+    )

@@ -37,13 +37,15 @@ def test_retry_after_in_the_past_or_unreadable() -> None:
     assert parse_retry_after("-5") == 0.0
 
 
-def test_retry_after_is_honoured_up_to_the_cap() -> None:
-    policy = RetryPolicy(retry_after_cap=10.0, jitter=0.0)
+def test_retry_after_is_left_to_the_quota_floor_never_cut() -> None:
+    # Was test_retry_after_is_honoured_up_to_the_cap (issue 23: no cap). The client makes a Retry-After a floor
+    # of the shared quota, which holds the next attempt (or ends the run when too far): the retry adds jitter only.
+    policy = RetryPolicy(jitter=0.0, base_delay=1.0)
     limited = SymphonicsRateLimited("slow down", status=429)
-    limited.retry_after = 3.0
-    assert policy.wait_for(limited, 1) == 3.0
     limited.retry_after = 3600.0
-    assert policy.wait_for(limited, 1) == 10.0
+    assert policy.wait_for(limited, 1) == 0.0
+    limited.retry_after = None
+    assert policy.wait_for(limited, 1) == 1.0  # no Retry-After: the exponential backoff
 
 
 def test_backoff_is_exponential_and_capped() -> None:

@@ -173,7 +173,7 @@ def test_dashboard_json_needs_the_airflow_login(api_server: ApiServer) -> None:
     assert response.status_code == 200
     document = response.json()
     assert document["limits"]["source"] == "connection 'symphonics_default'"
-    assert document["panels"]["quota"]["day_used"] == 32
+    assert document["panels"]["quota"]["day_used"] == 33  # every client id (issue 25)
     assert document["panels"]["backlog"]["backlog"] == 12
 
 
@@ -330,8 +330,8 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         def kpi(name: str) -> str:
             return str(driver.find_element(By.CSS_SELECTOR, f'[data-kpi="{name}"] .value').text)
 
-        assert kpi("quota.day_used") == "32 / 5,000"
-        assert kpi("quota.publish") == "26"
+        assert kpi("quota.day_used") == "33 / 5,000"  # every client id (issue 25)
+        assert kpi("quota.publish") == "27"
         assert kpi("backlog.backlog") == "12"
         assert kpi("ops_queue.conflict_unresolved") == "2"
         assert kpi("webhooks.accepted") == "6"

@@ -2,8 +2,9 @@
 
 The api-server runs as a subprocess with the Test button enabled (``AIRFLOW__CORE__TEST_CONNECTION``), the
 project's provider discovered from its installed distribution, and ``symphonics_default`` stored in the session's
-metadata database pointing at the sandbox with its demo credentials. A person opens the connection's edit form,
-reads the labelled fields, saves, and presses Test.
+metadata database pointing at the sandbox with its demo credentials. Its ``sync_db`` connection logs in as the
+pipeline's role, as ``make run``'s does. A person opens the connection's edit form, reads the labelled fields,
+saves, and presses Test; the Test button's request (``POST /api/v2/connections/test``) is also sent directly.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import requests
 
+from include.symphonics.core.quota_policy import CHECK_OPERATION
+from include.symphonics.db import roles
 from include.symphonics_devstack import localpg
 from tests.dashboard.test_ui import ApiServer, _free_port, chrome, log_in
+from tests.fixtures.roles import login_in
 from tests.fixtures.sandbox import SandboxAdmin
+from tests.fixtures.stack import TestStack
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +43,16 @@ PREVIOUS_WEBHOOK_SECRET = "ui-form-previous-webhook-secret-0"
 
 
 @pytest.fixture(scope="module")
-def api_server(sync_dsn: str) -> Iterator[ApiServer]:
+def pipeline_sync_conn(stack: TestStack, sync_dsn: str) -> Iterator[str]:
+    """``AIRFLOW_CONN_SYNC_DB`` (JSON form) logging in as the pipeline's role, as in ``make run``."""
+    parts = urlsplit(sync_dsn)
+    with login_in(stack.server, roles.PIPELINE_ROLE) as (login, password):
+        conn = json.loads(os.environ["AIRFLOW_CONN_SYNC_DB"])
+        yield json.dumps({**conn, "login": login, "password": password, "schema": parts.path.lstrip("/")})
+
+
+@pytest.fixture(scope="module")
+def api_server(pipeline_sync_conn: str) -> Iterator[ApiServer]:
     """``airflow api-server`` with the Test button on, on a free port, for this module."""
     port = _free_port()
     password = secrets.token_urlsafe(12)
@@ -50,6 +65,7 @@ def api_server(sync_dsn: str) -> Iterator[ApiServer]:
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW_CONN_SYNC_DB": pipeline_sync_conn,
     }
     log_path = home / "api-server.log"
     with log_path.open("wb") as log:
@@ -269,3 +285,93 @@ def test_the_test_button_answers_ok_then_names_wrong_credentials(
         assert "a-wrong-client-secret" not in answer
     finally:
         driver.quit()
+
+
+# -- the Test button's request, through the REST API (issue 25 point 4) -----------------------------------------
+
+
+def _test_through_the_api(api_server: ApiServer, body: dict[str, Any]) -> dict[str, Any]:
+    response = requests.post(
+        f"{api_server.base_url}/api/v2/connections/test", json=body, headers=_headers(api_server), timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _check_calls(sync_dsn: str) -> list[tuple[str, str, str, int | None, int]]:
+    with psycopg.connect(sync_dsn) as conn:
+        rows = conn.execute(
+            "SELECT client_id, priority_class, operation, status, attempt FROM symphonics.api_calls "
+            "WHERE operation = %s ORDER BY id",
+            (CHECK_OPERATION,),
+        ).fetchall()
+    return [(str(a), str(b), str(c), d, int(e)) for a, b, c, d, e in rows]
+
+
+@pytest.fixture
+def clean_client_state(sync_dsn: str) -> str:
+    """No call, token or quota left by another test."""
+    with psycopg.connect(sync_dsn, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE symphonics.api_calls, symphonics.api_tokens, symphonics.quota_class_usage, "
+            "symphonics.quota_windows"
+        )
+    return sync_dsn
+
+
+def test_the_test_request_with_a_wrong_secret_is_one_attempt_recorded_as_an_ops_check(
+    api_server: ApiServer, stored_connection: dict[str, Any], sandbox: SandboxAdmin, clean_client_state: str
+) -> None:
+    answer = _test_through_the_api(api_server, {**stored_connection, "password": "a-wrong-client-secret"})
+    assert answer["status"] is False
+    assert "Credentials refused" in answer["message"]
+    assert "(HTTP 401)" in answer["message"]
+    assert [c["path"] for c in sandbox.calls()] == ["/auth/token"]  # one request: no retry
+    assert _check_calls(clean_client_state) == [("wfa-sandbox-demo", "ops", CHECK_OPERATION, 401, 1)]
+
+
+def test_the_test_request_to_an_unreachable_host_is_one_attempt(
+    api_server: ApiServer, stored_connection: dict[str, Any], clean_client_state: str
+) -> None:
+    closed_port = _free_port()  # nothing listens there: the connection is refused
+    answer = _test_through_the_api(
+        api_server, {**stored_connection, "host": f"http://127.0.0.1:{closed_port}", "port": closed_port}
+    )
+    assert answer["status"] is False
+    assert answer["message"].startswith(f"Partner unreachable at http://127.0.0.1:{closed_port}"), answer
+    assert _check_calls(clean_client_state) == [("wfa-sandbox-demo", "ops", CHECK_OPERATION, None, 1)]
+
+
+def test_the_test_request_with_the_minute_full_answers_quota_busy_and_sends_nothing(
+    api_server: ApiServer, stored_connection: dict[str, Any], sandbox: SandboxAdmin, clean_client_state: str
+) -> None:
+    # Other processes of the same client id used the minute's two requests just now.
+    with psycopg.connect(clean_client_state, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO symphonics.quota_windows (client_id, recent_sends) "
+            "VALUES ('wfa-sandbox-demo', ARRAY[extract(epoch FROM now()), extract(epoch FROM now())])"
+        )
+    extra = {**json.loads(stored_connection["extra"]), "requests_per_minute": 2}
+    answer = _test_through_the_api(api_server, {**stored_connection, "extra": json.dumps(extra)})
+    assert answer["status"] is False
+    assert answer["message"].startswith("Symphonics quota busy for "), answer
+    seconds = int(answer["message"].split("busy for ")[1].split(" s")[0])
+    assert 1 <= seconds <= 61
+    assert sandbox.calls() == []
+    assert _check_calls(clean_client_state) == []
+
+
+def test_the_test_request_during_a_partner_floor_answers_quota_busy(
+    api_server: ApiServer, stored_connection: dict[str, Any], sandbox: SandboxAdmin, clean_client_state: str
+) -> None:
+    # A Retry-After of ten minutes, seen by a run: the check waits for nothing and sends nothing.
+    with psycopg.connect(clean_client_state, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO symphonics.quota_windows (client_id, server_remaining, server_reset_at) "
+            "VALUES ('wfa-sandbox-demo', 0, now() + interval '600 seconds')"
+        )
+    answer = _test_through_the_api(api_server, stored_connection)
+    assert answer["status"] is False
+    assert answer["message"].startswith("Symphonics quota busy for "), answer
+    assert int(answer["message"].split("busy for ")[1].split(" s")[0]) > 500
+    assert sandbox.calls() == []

@@ -37,7 +37,7 @@ FAST_EXTRAS: dict[str, Any] = {
     "requests_per_minute": 100_000,
     "requests_per_day": 1_000_000,
     "backoff_base": 0.001,
-    "retry_after_cap": 0.05,
+    "max_quota_wait": 5.0,
     "max_retries": 5,
     "breaker_failures": 50,
     "breaker_reset": 0.5,

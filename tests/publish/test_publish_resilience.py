@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -123,6 +124,20 @@ def test_a_spent_quota_share_ends_the_run_cleanly_with_the_rest_deferred(world: 
     assert result["publish"]["eta"] is not None
     _held = world.partner_external_ids()
     assert len(_held) == len(set(_held))
+
+
+def test_a_long_retry_after_ends_the_run_at_once_with_the_rest_deferred_to_its_end(world: PublishWorld) -> None:
+    # Issue 23: the partner asks for ten minutes (Retry-After alone), more than the run may wait (max_quota_wait).
+    world.sandbox.storm_429("crm.create_intervention", count=1, retry_after=600, rate_headers=False)
+    started = datetime.now(UTC)
+    result = run_pipeline("retry-after")
+    assert result["publish"]["stopped"] == "quota"
+    eta = datetime.fromisoformat(result["publish"]["eta"])
+    assert started + timedelta(seconds=590) <= eta <= started + timedelta(seconds=700)
+    assert [call["status"] for call in world.creates()] == [429]  # one create, refused; none after it
+    states = world.states()
+    assert states.get("sending", 0) == 0
+    assert states.get("ready", 0) == result["publish"]["backlog"] > 0
 
 
 def test_changes_after_publication_patch_new_documents_or_are_reported(world: PublishWorld) -> None:

@@ -52,6 +52,18 @@ def test_storm_of_429(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
     assert partner.get(PDL_PATH).status_code == 200
 
 
+def test_a_long_retry_after_alone(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
+    # A partner that asks for ten minutes and says nothing else (issue 23): no X-RateLimit-* header to read.
+    sandbox.storm_429("validation.pdl", count=1, retry_after=600, rate_headers=False)
+    response = partner.get(PDL_PATH)
+    assert_error(response, 429, "RATE_LIMITED")
+    assert response.headers["Retry-After"] == "600"
+    assert not [name for name in response.headers if name.lower().startswith("x-ratelimit")]
+    assert partner.get(PDL_PATH).status_code == 200
+    with pytest.raises(AssertionError, match="422"):
+        sandbox.fault("storm_429", "validation.pdl", rate_headers="no")
+
+
 def test_latency(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
     sandbox.latency("validation.pdl", seconds=0.5)
     with pytest.raises(requests.exceptions.ReadTimeout):

@@ -138,7 +138,7 @@ def celery_airflow(
             "time_scale": TIME_SCALE,
             "allow_insecure_http": True,
             "backoff_base": 0.01,
-            "retry_after_cap": 1.0,
+            "max_quota_wait": 5.0,
             "timeout": 10.0,
             "connect_timeout": 2.0,
         },

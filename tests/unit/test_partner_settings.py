@@ -136,7 +136,7 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("connect_timeout", "-1", "positive number of seconds"),
     ("max_retries", -1, "whole number of at least 0"),
     ("backoff_base", "nan", "positive number of seconds"),
-    ("retry_after_cap", False, "positive number of seconds"),
+    ("max_quota_wait", False, "positive number of seconds"),
     ("breaker_failures", 0, "whole number of at least 1"),
     ("breaker_reset", "soon", "positive number of seconds"),
     ("compress_requests", "maybe", "must be true or false"),

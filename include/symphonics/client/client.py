@@ -10,6 +10,7 @@ answers, transient failures (retried) and fatal ones; every error says whether i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import ipaddress
 import json
@@ -63,6 +64,8 @@ from include.symphonics.core.limits import REQUESTS_PER_DAY, REQUESTS_PER_MINUTE
 from include.symphonics.core.metrics import BREAKER_STATE_VALUES, MetricsSink, NullMetrics
 from include.symphonics.core.metrics import name as metric
 from include.symphonics.core.quota_policy import (
+    CHECK_OPERATION,
+    MAX_QUOTA_WAIT,
     OPS,
     PUBLISH,
     RECONCILE,
@@ -98,7 +101,8 @@ class ClientSettings:
     :param max_retries: retries after the first attempt of a call.
     :param backoff_base: first backoff delay (doubles at each retry).
     :param backoff_max: longest backoff delay.
-    :param retry_after_cap: longest ``Retry-After`` honoured.
+    :param max_quota_wait: the most a call waits for the partner's floor (a ``Retry-After``, with no cap, or
+        ``Remaining: 0`` until a ``Reset``); a later floor ends the call at once with :class:`QuotaExhausted`.
     :param breaker_failures: consecutive unavailable calls that open the breaker.
     :param breaker_reset: seconds the breaker stays open.
     :param compress_requests: gzip request bodies above ``compress_threshold`` bytes.
@@ -122,7 +126,7 @@ class ClientSettings:
     max_retries: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    retry_after_cap: float = 60.0
+    max_quota_wait: float = MAX_QUOTA_WAIT
     breaker_failures: int = 5
     breaker_reset: float = 60.0
     compress_requests: bool = False
@@ -146,6 +150,7 @@ class ClientSettings:
             classes=dict(self.priority_classes),
             day_reset_utc=self.day_reset_utc,
             window_margin=self.quota_window_margin,
+            max_wait=self.max_quota_wait,
             time_scale=self.time_scale,
         )
 
@@ -155,7 +160,6 @@ class ClientSettings:
             max_retries=self.max_retries,
             base_delay=self.backoff_base,
             max_delay=self.backoff_max,
-            retry_after_cap=self.retry_after_cap,
             jitter=min(self.backoff_base, 0.5),
         )
 
@@ -477,18 +481,19 @@ class SymphonicsClient:
         return InterventionUpdate.from_json(symphonics_id, reply.body)
 
     def check_credentials(self, *, priority: str = OPS) -> None:
-        """Ask the partner for a new token now, proving the URL and credentials work (one request).
+        """Ask the partner for a new token now, proving the URL and credentials work: one request, one attempt.
+
+        A check is answered at once: no retry, no wait for the quota (a full minute or a partner's floor is
+        :class:`QuotaBusy`, with nothing sent), and it bypasses the circuit breaker (a probe of our settings is
+        no evidence of the partner's health either way). Its request is recorded with the operation
+        :data:`CHECK_OPERATION`.
 
         :param priority: the class the token request is counted to.
-        :raises SymphonicsError: when the partner refuses or cannot be reached, or a guard refuses the call.
+        :raises SymphonicsError: when the partner refuses or cannot be reached (after one attempt), or a guard
+            or the quota refuses the call (:class:`QuotaBusy`).
         """
         check_priority(priority)
-        self.breaker.call(
-            lambda: self._retrying(
-                "check_credentials",
-                lambda attempt: self.auth.renew_now(self._token_requester(priority, attempt)),
-            )
-        )
+        self.auth.renew_now(self._token_requester(priority, 1, operation=CHECK_OPERATION, wait_for_quota=False))
 
     # -- the pipeline -------------------------------------------------------------------------------------
 
@@ -547,16 +552,22 @@ class SymphonicsClient:
             response = self._send(operation, method, path, priority, attempt, token=token, body=body)
         return self._sort_reply(response, accept)
 
-    def _token_requester(self, priority: str, attempt: int) -> Callable[[dict[str, str]], dict[str, Any]]:
+    def _token_requester(
+        self, priority: str, attempt: int, *, operation: str = "obtain_token", wait_for_quota: bool = True
+    ) -> Callable[[dict[str, str]], dict[str, Any]]:
         """Sends the token request a call needs, counted to the call's class and attempt."""
 
         def request_token(form: dict[str, str]) -> dict[str, Any]:
-            return self._request_token(form, priority, attempt)
+            return self._request_token(form, priority, attempt, operation, wait_for_quota)
 
         return request_token
 
-    def _request_token(self, form: dict[str, str], priority: str, attempt: int) -> dict[str, Any]:
-        response = self._send("obtain_token", "POST", TOKEN_PATH, priority, attempt, form=form)
+    def _request_token(
+        self, form: dict[str, str], priority: str, attempt: int, operation: str, wait_for_quota: bool
+    ) -> dict[str, Any]:
+        response = self._send(
+            operation, "POST", TOKEN_PATH, priority, attempt, form=form, wait_for_quota=wait_for_quota
+        )
         if response.status_code in (400, 401, 403):
             code, message, details, request_id = _error_fields(_json(response))
             raise SymphonicsAuthError(
@@ -579,12 +590,17 @@ class SymphonicsClient:
         token: AccessToken | None = None,
         body: Mapping[str, Any] | None = None,
         form: dict[str, str] | None = None,
+        wait_for_quota: bool = True,
     ) -> requests.Response:
-        """Pass the guard, take a quota slot, send one request, log it once and record it."""
-        # The guard is asked before the quota (a refused call takes no slot) and again after it (the wait for a
-        # slot may have been long, and the switch turned on meanwhile); only the second counts the request.
+        """Pass the guard, take a quota slot, send one request, log it once and record it.
+
+        :param wait_for_quota: ``False``: raise :class:`QuotaBusy` rather than wait for a slot.
+        """
+        # The guard is asked before the quota (a refused call takes no slot) and again after every wait for a
+        # slot, before the slot is taken (the wait may be long and the switch turned on meanwhile: a request
+        # that will not leave must not spend a slot); admitting the request counts it against the budget.
         self.guard.check()
-        self.quota.acquire(priority)
+        self.quota.acquire(priority, before_take=self.guard.check, wait=wait_for_quota)
         self.guard.admit()
         headers: dict[str, str] = {}
         data: bytes | dict[str, str] | None = form
@@ -656,7 +672,12 @@ class SymphonicsClient:
         return response.headers.get("X-Request-Id") or response.headers.get("X-Request-ID")
 
     def _observe_limits(self, response: requests.Response) -> None:
-        """Let the partner's rate-limit headers (and a 429) tighten the shared quota."""
+        """Let the partner's rate-limit headers and ``Retry-After`` tighten the shared quota of every process.
+
+        A ``Retry-After`` (on a 429 or a 5xx) is a floor with no cap: no request of any process leaves before
+        it. An ``X-RateLimit-Limit`` lower than configured is adopted, except from a 429, whose headers describe
+        the wait it asks for rather than a window.
+        """
         now = self._clock()
         offset = 0.0
         date = response.headers.get("Date")
@@ -665,23 +686,29 @@ class SymphonicsClient:
                 offset = parsedate_to_datetime(date).timestamp() - now
             except (TypeError, ValueError, IndexError):
                 offset = 0.0
-        if response.status_code == 429:
+        if response.status_code == 429 or response.status_code >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now + offset)
-            if retry_after is not None:
-                self.quota.observe(0, now + min(retry_after, self.retry_policy.retry_after_cap))
-        remaining, reset = (
+            if retry_after is not None and retry_after > 0:
+                self.quota.observe(0, now + retry_after)
+        remaining, reset, limit = (
             response.headers.get("X-RateLimit-Remaining"),
             response.headers.get("X-RateLimit-Reset"),
+            response.headers.get("X-RateLimit-Limit"),
         )
-        if remaining is None or reset is None:
+        if reset is None:
             return
         try:
-            remaining_count, reset_value = int(remaining), float(reset)
+            reset_value = float(reset)
         except ValueError:
             return
         # Reset is on the partner's clock: move it to ours by the offset its Date header shows.
         reset_at = reset_value - offset if reset_value >= _RESET_IS_TIMESTAMP else now + reset_value
-        self.quota.observe(remaining_count, reset_at)
+        if remaining is not None:
+            with contextlib.suppress(ValueError):
+                self.quota.observe(int(remaining), reset_at)
+        if limit is not None and response.status_code != 429:
+            with contextlib.suppress(ValueError):
+                self.quota.adopt_partner_limit(int(limit), reset_at)
 
     def _sort_reply(self, response: requests.Response, accept: Collection[int]) -> _Reply:
         """Sort a reply: accepted, transient (raised for the retry loop) or fatal (a typed error)."""

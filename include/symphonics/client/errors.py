@@ -156,6 +156,21 @@ class QuotaExhausted(CallRefused):
         self.daily_cap = daily_cap
 
 
+class QuotaBusy(CallRefused):
+    """A call that may not wait (a connection test) found no slot free now: nothing was sent.
+
+    :param wait: seconds until a slot frees (the minute window, or the partner's ``Retry-After`` floor).
+    :param priority: the caller's priority class.
+    """
+
+    refusal = "quota"
+
+    def __init__(self, wait: float, *, priority: str) -> None:
+        super().__init__(f"Symphonics quota busy for {max(1, round(wait))} s", code="QUOTA_BUSY")
+        self.wait = wait
+        self.priority = priority
+
+
 class InsecureURLError(ValueError):
     """The base URL is plain ``http://`` on a non-loopback host and insecure HTTP was not allowed."""
 

@@ -20,11 +20,17 @@ account.
 * **Priority classes** (``publish``, ``reconcile``, ``ops``): each has a ``share`` (the most of the day it may
   use) and a ``reserve`` (what the other classes must leave to it). When its share is spent, or only other
   classes' reserves are left, :class:`QuotaExhausted` is raised at once: nobody sleeps until tomorrow.
-* **The partner's numbers** (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, and a 429's ``Retry-After``)
-  only tighten: they set a floor "at most R more until T" that every grant decrements, and a later reply may
+* **The partner's numbers** (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, and a ``Retry-After``, with no
+  cap) only tighten: they set a floor "at most R more until T" that every grant decrements, and a later reply may
   only lower it. Replies from concurrent workers arrive out of order, so a higher Remaining is ignored. The
   document does not say which window the headers describe, so the pair is read as a statement of its own and
-  ``Reset`` is moved to our clock by the offset of the partner's ``Date`` header.
+  ``Reset`` is moved to our clock by the offset of the partner's ``Date`` header. No request of any process
+  leaves before the floor: a floor within ``max_wait`` is waited out, a later one is :class:`QuotaExhausted` at
+  once (the run ends with its rest deferred, its ETA the floor's end).
+* **The partner's limit** (``X-RateLimit-Limit``) lower than configured is adopted for the window its
+  ``X-RateLimit-Reset`` shows (a reset within the minute is the minute's limit, a later one the day's); a limit
+  equal or above the configured one gives the configured one back. It is stored in the row, so every process
+  and the dashboard see it.
 
 Every request actually sent takes a slot first: retries and token requests included. Clocks are the hosts'
 (kept in step by NTP, as Airflow's scheduler needs anyway).
@@ -40,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from include.symphonics.client.errors import QuotaExhausted
+from include.symphonics.client.errors import QuotaBusy, QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
 from include.symphonics.core.quota_policy import (
     PRIORITY_CLASSES,
@@ -65,6 +71,8 @@ class QuotaState:
     class_used: dict[str, int] = field(default_factory=dict)
     server_remaining: int | None = None
     server_reset_at: float | None = None
+    partner_per_minute: int | None = None
+    partner_per_day: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Decision:
     :param exhausted: why the day is spent for this class (then ``QuotaExhausted``), else ``None``.
     :param resets_at: when the day window starts again (with ``exhausted``).
     :param class_left: requests the class may still send today (with ``granted``).
+    :param partner_floor: ``exhausted`` is the partner's floor (a ``Retry-After`` or a ``Reset``), not a spent day.
     """
 
     granted: bool
@@ -83,6 +92,7 @@ class Decision:
     exhausted: str | None = None
     resets_at: float | None = None
     class_left: int | None = None
+    partner_floor: bool = False
 
 
 def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) -> Decision:
@@ -95,6 +105,7 @@ def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) ->
     :param priority: the caller's priority class.
     :param now: epoch seconds.
     """
+    policy = policy.with_partner_limits(state.partner_per_minute, state.partner_per_day)
     day_start = policy.day_start(now)
     if state.day_start != day_start:
         state.day_start, state.day_used, state.class_used = day_start, 0, {}
@@ -125,7 +136,15 @@ def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) ->
     if state.server_remaining is not None and state.server_reset_at is not None and state.server_remaining <= 0:
         server_wait = state.server_reset_at - now
         if server_wait > policy.max_wait:
-            return Decision(False, exhausted="the partner reports no requests left", resets_at=state.server_reset_at)
+            return Decision(
+                False,
+                exhausted=(
+                    f"the partner asked us to wait {server_wait:.0f} s (Retry-After or X-RateLimit-Reset), more "
+                    f"than the {policy.max_wait:g} s a run may wait"
+                ),
+                resets_at=state.server_reset_at,
+                partner_floor=True,
+            )
         waits.append(server_wait)
 
     window = policy.minute_length + policy.window_margin
@@ -164,6 +183,36 @@ def observe_server(state: QuotaState, remaining: int, reset_at: float, now: floa
         return False  # a looser (or equal) statement than the floor we hold: out of order, or older
     state.server_remaining, state.server_reset_at = remaining, reset_at
     return True
+
+
+def observe_partner_limit(
+    state: QuotaState, policy: QuotaPolicy, limit: int, reset_at: float, now: float
+) -> tuple[str, int | None] | None:
+    """Adopt the partner's ``X-RateLimit-Limit`` for the window its ``X-RateLimit-Reset`` shows.
+
+    A reset within the minute (plus the window margin) is the minute's limit, a later one the day's. A limit
+    lower than configured is kept; one equal or above gives the configured limit back.
+
+    :param state: the client id's counters (changed in place).
+    :param policy: the configured limits.
+    :param limit: ``X-RateLimit-Limit``.
+    :param reset_at: ``X-RateLimit-Reset`` on our clock.
+    :param now: epoch seconds.
+    :return: ``(window, adopted limit or None)`` when the state changed, else ``None``.
+    """
+    if limit < 1 or reset_at <= now:
+        return None
+    if reset_at - now <= policy.minute_length + policy.window_margin:
+        adopted = limit if limit < policy.requests_per_minute else None
+        if adopted == state.partner_per_minute:
+            return None
+        state.partner_per_minute = adopted
+        return ("minute", adopted)
+    adopted = limit if limit < policy.requests_per_day else None
+    if adopted == state.partner_per_day:
+        return None
+    state.partner_per_day = adopted
+    return ("day", adopted)
 
 
 class QuotaStore(Protocol):
@@ -205,13 +254,15 @@ class PostgresQuotaStore:
             conn.execute(_SQL.query("quota_window_ensure"), {"client_id": client_id})
             row = conn.execute(_SQL.query("quota_window_lock"), {"client_id": client_id}).fetchone()
             assert row is not None
-            recent, day_start, day_used, server_remaining, server_reset_at = row
+            recent, day_start, day_used, server_remaining, server_reset_at, per_minute, per_day = row
             state = QuotaState(
                 recent_sends=list(recent or []),
                 day_start=day_start.timestamp() if day_start else 0.0,
                 day_used=day_used,
                 server_remaining=server_remaining,
                 server_reset_at=server_reset_at.timestamp() if server_reset_at else None,
+                partner_per_minute=per_minute,
+                partner_per_day=per_day,
             )
             if day_start is not None:
                 state.class_used = {
@@ -227,6 +278,8 @@ class PostgresQuotaStore:
                 dict(state.class_used),
                 state.server_remaining,
                 state.server_reset_at,
+                state.partner_per_minute,
+                state.partner_per_day,
             )
             result = step(state)
             after = (
@@ -236,6 +289,8 @@ class PostgresQuotaStore:
                 state.class_used,
                 state.server_remaining,
                 state.server_reset_at,
+                state.partner_per_minute,
+                state.partner_per_day,
             )
             if after == before:
                 return result
@@ -248,6 +303,8 @@ class PostgresQuotaStore:
                     "day_used": state.day_used,
                     "server_remaining": state.server_remaining,
                     "server_reset_at": _ts(state.server_reset_at),
+                    "partner_per_minute": state.partner_per_minute,
+                    "partner_per_day": state.partner_per_day,
                 },
             )
             for name, used in state.class_used.items():
@@ -295,12 +352,18 @@ class QuotaLimiter:
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self, priority: str) -> float:
+    def acquire(self, priority: str, *, before_take: Callable[[], object] | None = None, wait: bool = True) -> float:
         """Wait for a slot under every limit and take it.
 
         :param priority: the caller's priority class.
+        :param before_take: called after each wait, before the next try to take a slot; what it raises ends the
+            wait with no slot taken (the client's guard: a kill switch turned on during a long wait).
+        :param wait: ``False``: never sleep; when no slot is free now, raise :class:`QuotaBusy` (a connection
+            test answers at once).
         :return: seconds spent waiting.
-        :raises QuotaExhausted: at once when the class's share (or the day) is spent.
+        :raises QuotaExhausted: at once when the class's share (or the day) is spent, or the partner's floor
+            ends later than the policy's ``max_wait``.
+        :raises QuotaBusy: when ``wait`` is ``False`` and no slot is free now.
         """
         check_priority(priority)
         waited = 0.0
@@ -312,6 +375,9 @@ class QuotaLimiter:
                 if self._on_class_left is not None and decision.class_left is not None:
                     self._on_class_left(priority, decision.class_left)
                 return waited
+            if decision.exhausted is not None and not wait and decision.partner_floor:
+                # For a caller that never waits, a far floor is a busy quota like a near one, not a spent day.
+                raise QuotaBusy((decision.resets_at or 0.0) - self._clock(), priority=priority)
             if decision.exhausted is not None:
                 if self._on_class_left is not None:
                     self._on_class_left(priority, 0)
@@ -321,10 +387,14 @@ class QuotaLimiter:
                     resets_at=decision.resets_at,
                     daily_cap=self.policy.class_cap(priority),
                 )
+            if not wait:
+                raise QuotaBusy(decision.wait, priority=priority)
             # A few ms of jitter keep waiting workers from all asking at the same instant.
             pause = decision.wait + random.uniform(0.001, 0.02)  # noqa: S311 - jitter, not cryptography
             waited += pause
             self._sleep(pause)
+            if before_take is not None:
+                before_take()
 
     def observe(self, remaining: int, reset_at: float) -> None:
         """Tighten the quota with the partner's numbers (see :func:`observe_server`).
@@ -339,3 +409,32 @@ class QuotaLimiter:
         )
         if changed:
             log.debug("Symphonics quota tightened by the partner: %s left until %.0f", remaining, reset_at)
+
+    def adopt_partner_limit(self, limit: int, reset_at: float) -> None:
+        """Adopt the partner's ``X-RateLimit-Limit`` when lower than configured (see :func:`observe_partner_limit`).
+
+        Logged once, by the process whose reply changed the shared row.
+
+        :param limit: ``X-RateLimit-Limit``.
+        :param reset_at: ``X-RateLimit-Reset``, on our clock.
+        """
+        change = self.store.transact(
+            self.client_id,
+            self.policy,
+            lambda state: observe_partner_limit(state, self.policy, limit, reset_at, self._clock()),
+        )
+        if change is None:
+            return
+        window, adopted = change
+        configured = self.policy.requests_per_minute if window == "minute" else self.policy.requests_per_day
+        if adopted is None:
+            log.warning(
+                "Symphonics states a per-%s limit of %s again: the configured %s applies", window, limit, configured
+            )
+        else:
+            log.warning(
+                "Symphonics states a per-%s limit of %s, lower than the configured %s: adopted for every process",
+                window,
+                adopted,
+                configured,
+            )

@@ -3,7 +3,9 @@
 Retried: 429, 5xx, connection errors and timeouts (all raised as
 :class:`~include.symphonics.client.errors.TransientSymphonicsError`). Never retried: any other 4xx, which the
 same request would get again. The wait is exponential with jitter, unless the partner sent ``Retry-After``
-(seconds or an HTTP date), which is honoured up to a cap so a wrong header cannot park a worker for hours.
+(seconds or an HTTP date): then the client has already made it a floor of the shared quota (no cap), and the
+next attempt's quota slot waits it out, or ends the call at once with ``QuotaExhausted`` when the floor is
+further than a run may wait; the retry itself only adds jitter.
 tenacity runs the loop; the circuit breaker wraps it from outside: one exhausted loop is one breaker failure.
 """
 
@@ -51,20 +53,18 @@ class RetryPolicy:
     :param max_retries: retries after the first attempt (the partner's document says 5 at most).
     :param base_delay: first backoff delay, in seconds; it doubles at each retry.
     :param max_delay: the backoff never waits longer than this.
-    :param retry_after_cap: a ``Retry-After`` longer than this is cut to it.
     :param jitter: up to this many seconds are added at random to every wait, so workers do not retry in step.
     """
 
     max_retries: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
-    retry_after_cap: float = 60.0
     jitter: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
-        if self.base_delay < 0 or self.max_delay < 0 or self.retry_after_cap < 0 or self.jitter < 0:
+        if self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
             raise ValueError("retry delays must not be negative")
 
     @property
@@ -88,8 +88,9 @@ class RetryPolicy:
         """
         retry_after = getattr(failure, "retry_after", None)
         if retry_after is not None:
-            # The partner said when; a little jitter still keeps concurrent workers apart.
-            return min(float(retry_after), self.retry_after_cap) + random.uniform(0, self.jitter)  # noqa: S311
+            # The partner said when, and the quota's floor (shared by every process) holds the next attempt
+            # until then: waiting here too would wait twice. A little jitter keeps concurrent workers apart.
+            return random.uniform(0, self.jitter)  # noqa: S311
         return self.backoff(retry_number)
 
     def _tenacity_wait(self, state: RetryCallState) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from include.symphonics.core.limits import (
     PRIORITY_RESERVES,
@@ -25,6 +25,12 @@ PRIORITY_CLASSES: tuple[str, ...] = (PUBLISH, RECONCILE, OPS)
 
 MINUTE = 60.0
 DAY = 86_400.0
+#: The most a run waits for the partner's floor (a ``Retry-After`` or a far ``X-RateLimit-Reset``) by default.
+MAX_QUOTA_WAIT = 60.0
+
+#: The ``operation`` recorded for a connection test's request: an ops call that checks our settings and says
+#: nothing of the partner's health (the dashboard's partner panels leave it out; ``quota_daily`` counts it apart).
+CHECK_OPERATION = "check_connection"
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,8 @@ class QuotaPolicy:
     :param classes: the share and reserve of each priority class.
     :param day_reset_utc: seconds after midnight UTC at which the day window starts again.
     :param window_margin: seconds added to the minute window, for network delay.
-    :param max_wait: the partner's floor is waited out when it ends sooner than this; otherwise the quota is
-        reported exhausted.
+    :param max_wait: the most a run may wait for the partner's floor (a ``Retry-After``, or ``Remaining: 0``
+        until a ``Reset``): a floor ending sooner is waited out, a later one is reported exhausted at once.
     :param time_scale: partner seconds per real second: 1 in production; a sandbox run with ``time_scale`` 60
         has one-second minutes, and the windows here must match.
     """
@@ -71,7 +77,7 @@ class QuotaPolicy:
     classes: Mapping[str, ClassQuota] = field(default_factory=default_classes)
     day_reset_utc: float = 0.0
     window_margin: float = 0.25
-    max_wait: float = 2 * MINUTE
+    max_wait: float = MAX_QUOTA_WAIT
     time_scale: float = 1.0
 
     def __post_init__(self) -> None:
@@ -82,8 +88,22 @@ class QuotaPolicy:
             raise ValueError(f"unknown priority classes {sorted(unknown)}; known: {', '.join(PRIORITY_CLASSES)}")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if self.max_wait < 0:
+            raise ValueError("max_wait cannot be negative")
         if sum(q.reserve for q in self.classes.values()) > 1.0:
             raise ValueError("the reserves of the priority classes add up to more than the day")
+
+    def with_partner_limits(self, per_minute: int | None, per_day: int | None) -> QuotaPolicy:
+        """These limits lowered to what the partner states (``X-RateLimit-Limit``), never raised.
+
+        :param per_minute: the partner's per-minute limit, if it stated a lower one.
+        :param per_day: the partner's per-day limit, if it stated a lower one.
+        """
+        minute = min(self.requests_per_minute, per_minute or self.requests_per_minute)
+        day = min(self.requests_per_day, per_day or self.requests_per_day)
+        if (minute, day) == (self.requests_per_minute, self.requests_per_day):
+            return self
+        return replace(self, requests_per_minute=minute, requests_per_day=day)
 
     def quota_of(self, priority: str) -> ClassQuota:
         """The share and reserve of ``priority`` (a class left out of ``classes`` may use the whole day)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from include.symphonics.core.quota_policy import CHECK_OPERATION
 from include.symphonics.dashboard.queries import _one, _rows, backlog_eta
 from include.symphonics.dashboard.settings import QuotaLimits
 from include.symphonics.params import MAX_EXTERNAL_ID_LENGTH, MAX_EXTERNAL_IDS
@@ -40,7 +41,7 @@ def publish_allowance(conn: psycopg.Connection, limits: QuotaLimits, now: dateti
     :param limits: the limits the client enforces.
     :param now: the time the figures are for.
     """
-    params = {"now": now, "day_start": limits.day_start(now), "client_id": limits.client_id}
+    params = {"now": now, "day_start": limits.day_start(now), "check_operation": CHECK_OPERATION}
     used = {row["priority_class"]: int(row["used_today"]) for row in _rows(conn, "quota_today", params)}
     publish_used, day_used = used.get("publish", 0), sum(used.values())
     left = max(0, min(limits.class_cap("publish") - publish_used, limits.requests_per_day - day_used))

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from include.symphonics.core.quota_policy import CHECK_OPERATION
 from include.symphonics.dashboard.queries import _rows, backlog_eta, jsonable
 from include.symphonics.dashboard.settings import QuotaLimits
 
@@ -49,7 +50,9 @@ def dry_run(
     used = {
         row["priority_class"]: int(row["used_today"])
         for row in _rows(
-            conn, "quota_today", {"now": now, "day_start": limits.day_start(now), "client_id": limits.client_id}
+            conn,
+            "quota_today",
+            {"now": now, "day_start": limits.day_start(now), "check_operation": CHECK_OPERATION},
         )
     }
     day_used = sum(used.values())

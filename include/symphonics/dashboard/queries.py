@@ -19,7 +19,7 @@ from typing import Any, LiteralString, cast
 import psycopg
 from psycopg.rows import dict_row
 
-from include.symphonics.core.quota_policy import PRIORITY_CLASSES
+from include.symphonics.core.quota_policy import CHECK_OPERATION, PRIORITY_CLASSES
 from include.symphonics.core.states import OPS_STATES as LEDGER_OPS_STATES
 from include.symphonics.core.states import WORK_STATES as LEDGER_WORK_STATES
 from include.symphonics.core.states import LedgerState
@@ -51,7 +51,7 @@ OPS_STATES = tuple(sorted(state.value for state in LEDGER_OPS_STATES))
 
 #: The tables each panel reads; a panel whose table is missing says "no data yet".
 PANEL_TABLES: dict[str, tuple[str, ...]] = {
-    "quota": ("api_calls",),
+    "quota": ("api_calls", "quota_windows"),
     "backlog": ("interventions_ledger",),
     "runs": ("publish_runs",),
     "rejections": ("interventions_ledger", "status_history"),
@@ -107,22 +107,33 @@ def present_tables(conn: psycopg.Connection) -> set[str]:
 def quota_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) -> Panel:
     """Requests sent today and in the last minute per priority class, against the class caps and the limits.
 
+    The requests of every client id are counted, as ``analytics.quota_daily`` counts them (a connection test with
+    a wrong client id is an ops call too); ``checks`` are the connection tests' requests. The limits are the
+    configured ones lowered to what the partner stated (``X-RateLimit-Limit``, adopted by the client), and
+    ``partner_floor_until`` is the end of a floor the partner set (a ``Retry-After``) while it runs.
+
     :param conn: the ``sync`` database.
     :param limits: the limits the client enforces.
     :param now: the time the figures are for.
     """
     day_start = limits.day_start(now)
-    params = {"now": now, "day_start": day_start, "client_id": limits.client_id}
+    params = {"now": now, "day_start": day_start, "client_id": limits.client_id, "check_operation": CHECK_OPERATION}
     used = {row["priority_class"]: row for row in _rows(conn, "quota_today", params)}
     since = now.replace(second=0, microsecond=0) - timedelta(minutes=QUOTA_MINUTES - 1)
     per_minute_rows = _rows(conn, "quota_per_minute", {**params, "since": since})
+    try:
+        partner = _one(conn, "quota_partner", params)
+    except psycopg.errors.UndefinedColumn:
+        partner = {}  # a database before migration 0019 holds no statement of the partner's
+    effective = limits.policy().with_partner_limits(partner.get("partner_per_minute"), partner.get("partner_per_day"))
     classes: list[dict[str, Any]] = [
         {
             "name": name,
             "used_today": int(used[name]["used_today"]) if name in used else 0,
             "last_minute": int(used[name]["last_minute"]) if name in used else 0,
+            "checks": int(used[name]["checks"]) if name in used else 0,
             "share": limits.shares.get(name, 1.0),
-            "cap": limits.class_cap(name),
+            "cap": effective.class_cap(name),
         }
         for name in PRIORITY_CLASSES
     ]
@@ -138,9 +149,15 @@ def quota_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) ->
         "status": "ok" if day_used or per_minute_rows else "no_data",
         "day_start": day_start,
         "day_used": day_used,
-        "day_limit": limits.requests_per_day,
+        "day_limit": effective.requests_per_day,
         "last_minute": sum(item["last_minute"] for item in classes),
-        "minute_limit": limits.requests_per_minute,
+        "minute_limit": effective.requests_per_minute,
+        "configured_day_limit": limits.requests_per_day,
+        "configured_minute_limit": limits.requests_per_minute,
+        "partner_per_minute": partner.get("partner_per_minute"),
+        "partner_per_day": partner.get("partner_per_day"),
+        "partner_floor_until": partner.get("floor_until"),
+        "checks": sum(item["checks"] for item in classes),
         "classes": classes,
         "per_minute": [{"minute": minute, **counts} for minute, counts in minutes.items()],
     }
@@ -351,7 +368,7 @@ def latency_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) 
     :param now: the time the figures are for.
     """
     hours = _hours(now)
-    params = {"now": now, "since": hours[0], "client_id": limits.client_id}
+    params = {"now": now, "since": hours[0], "client_id": limits.client_id, "check_operation": CHECK_OPERATION}
     by_operation = _rows(conn, "latency_by_operation", params)
     hourly_rows = {row["hour"].astimezone(UTC): row for row in _rows(conn, "latency_hourly", params)}
     # The grand total (NULL operation) is one row even over no call at all.
@@ -403,7 +420,9 @@ def breaker_panel(conn: psycopg.Connection, limits: QuotaLimits, now: datetime) 
     :param limits: the breaker's threshold and cool-down.
     :param now: the time the state is for.
     """
-    streak = _one(conn, "breaker_streak", {"now": now, "client_id": limits.client_id})
+    streak = _one(
+        conn, "breaker_streak", {"now": now, "client_id": limits.client_id, "check_operation": CHECK_OPERATION}
+    )
     if not streak or streak.get("last_call_at") is None:
         panel = _no_data("no request sent to Symphonics yet")
         panel["state"] = "closed"

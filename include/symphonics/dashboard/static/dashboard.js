@@ -242,14 +242,31 @@
 
   // -- panels --------------------------------------------------------------------------------------------
 
+  // What the partner stated about the quota: a limit below the configured one (adopted), a floor while it runs.
+  function partnerStatements(p) {
+    const notes = [];
+    if (p.partner_per_minute) {
+      notes.push(`the partner grants ${fmt(p.partner_per_minute)} requests a minute (configured ${fmt(p.configured_minute_limit)}): adopted`);
+    }
+    if (p.partner_per_day) {
+      notes.push(`the partner grants ${fmt(p.partner_per_day)} requests a day (configured ${fmt(p.configured_day_limit)}): adopted`);
+    }
+    if (p.partner_floor_until) {
+      notes.push(`the partner asked us to wait until ${when(p.partner_floor_until)} (Retry-After): no request leaves before`);
+    }
+    return notes.map((text) => el("p", { class: "meta warn", "data-kpi": "quota.partner", text }));
+  }
+
   const render = {
     quota(p, doc) {
       const body = [
         el("div", { class: "kpis" }, [
           kpi("quota.day_used", `${fmt(p.day_used)} / ${fmt(p.day_limit)}`, `today (since ${when(p.day_start)})`),
           kpi("quota.last_minute", `${fmt(p.last_minute)} / ${fmt(p.minute_limit)}`, "last minute"),
-          ...p.classes.map((c) => kpi(`quota.${c.name}`, fmt(c.used_today), `${c.name} today (cap ${fmt(c.cap)})`)),
+          ...p.classes.map((c) => kpi(`quota.${c.name}`, fmt(c.used_today),
+            `${c.name} today (cap ${fmt(c.cap)}${c.checks ? `, ${fmt(c.checks)} connection tests` : ""})`)),
         ]),
+        ...partnerStatements(p),
         hbars(p.classes.map((c) => ({ label: `${c.name} (share ${Math.round(c.share * 100)}%)`, value: c.used_today,
           max: c.cap, color: COLORS[c.name], note: `${fmt(c.used_today)} / ${fmt(c.cap)} (${pct(c.used_today, c.cap)})` })),
         { title: "requests today per class against its cap" }),

@@ -1,10 +1,12 @@
 -- The unavailable requests (no reply, or a 5xx) since the partner last answered: the breaker counts calls that
 -- ended unavailable, and a call starts at attempt 1, so the streak's first attempts are its failed calls.
+-- A connection test's request (check_operation) is a probe of our settings, no evidence of the partner's health.
 WITH scoped AS (
     SELECT called_at, status, attempt
       FROM symphonics.api_calls
      WHERE called_at <= %(now)s
        AND (%(client_id)s::text IS NULL OR client_id = %(client_id)s::text)
+       AND operation <> %(check_operation)s
 ), last_answer AS (
     SELECT max(called_at) AS at FROM scoped WHERE status < 500
 )

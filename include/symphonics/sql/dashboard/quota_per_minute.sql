@@ -1,8 +1,8 @@
--- Requests sent per minute and priority class over the last minutes (the chart fills the empty minutes).
+-- Requests sent per minute and priority class over the last minutes, of every client id (the chart fills the
+-- empty minutes).
 SELECT date_trunc('minute', called_at) AS minute, priority_class, count(*) AS calls
   FROM symphonics.api_calls
  WHERE called_at > %(since)s
    AND called_at <= %(now)s
-   AND (%(client_id)s::text IS NULL OR client_id = %(client_id)s::text)
  GROUP BY 1, 2
  ORDER BY 1, 2
