@@ -169,4 +169,5 @@ def test_check_again_needs_the_right_to_trigger_publish(seeded: Seeded, auth_man
     tried = client.post("/api/check_again", content=b"{not json", headers={**JSON, **_token(auth_manager, "op")})
 
     assert refused.status_code == 403
+    assert refused.json()["airflow_status"] == 403
     assert tried.status_code == 400  # allowed: on to the body, which is refused

@@ -248,6 +248,16 @@ def _csv(body: str, prefix: str, name: str) -> Response:
     )
 
 
+def _refused_by_airflow(exc: airflow_runs.AirflowApiRefused) -> JSONResponse:
+    """Airflow's refusal of "check again", passed on as such (401/403; anything else is a bad gateway)."""
+    log.info("dashboard: check again refused by Airflow (%s)", exc.status)
+    return JSONResponse(
+        {"detail": str(exc), "airflow_status": exc.status},
+        status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
+        headers=_NO_STORE,
+    )
+
+
 async def _capped_body(request: Request, limit: int) -> bytes:
     """The request's body; 413 past ``limit`` bytes, refused on its ``Content-Length`` or as soon as it is read."""
     declared = request.headers.get("content-length", "")
@@ -425,7 +435,9 @@ def create_dashboard_app(
         The permission is checked before the body is read: a viewer's request costs nothing.
         """
         if not publish_allowed(user):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Airflow does not let you trigger symphonics_publish")
+            # Airflow's auth manager refused, as its REST API would: the same answer as a refusal passed on from it.
+            refused = airflow_runs.AirflowApiRefused(403, "Airflow does not let you trigger symphonics_publish")
+            return _refused_by_airflow(refused)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
         try:
@@ -439,12 +451,7 @@ def create_dashboard_app(
         try:
             run = await run_in_threadpool(reader.trigger_publish, ids)
         except airflow_runs.AirflowApiRefused as exc:
-            log.info("dashboard: check again refused by Airflow (%s)", exc.status)
-            return JSONResponse(
-                {"detail": str(exc), "airflow_status": exc.status},
-                status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
-                headers=_NO_STORE,
-            )
+            return _refused_by_airflow(exc)
         return JSONResponse({**run, "external_ids": ids}, headers=_NO_STORE)
 
     @app.get("/api/failed_runs")
