@@ -204,6 +204,7 @@ def create_logins(server: localpg.PgServer, logins: dict[str, Login]) -> None:
         for role, (login, password) in logins.items():
             roles.ensure_login(conn, login, role, password)
         roles.ensure_login(conn, roles.DEMO_ANALYST_LOGIN, roles.ANALYST_ROLE, roles.DEMO_ANALYST_PASSWORD)
+        roles.connect_to_sync_only(conn)
 
 
 def analyst_url(tcp_port: int) -> str:

@@ -46,6 +46,9 @@ DEFAULT_TCP_PORT = 55432
 DATABASES = ("airflow", "app", "sync")
 SUPERUSER = "postgres"
 TCP_HOST = "127.0.0.1"
+#: Connections kept for the services' logins (``pg_use_reserved_connections``, PostgreSQL 16 like pgserver's) when
+#: the server listens on TCP for analysts: people's logins find the server full before the services do.
+RESERVED_CONNECTIONS = 10
 
 # The embedded server's client authentication, written on every start (pgserver's initdb trusts 127.0.0.1).
 # The socket lives in the server's own data folder (mode 0700), as pgserver sets it up; TCP needs a password.
@@ -234,6 +237,8 @@ def _start_listening(data_dir: Path, tcp_port: int) -> None:
         f"-p {tcp_port}",
         "-o",
         f"-k {socket_dir}",
+        "-o",
+        f"-c reserved_connections={RESERVED_CONNECTIONS}",
         "-l",
         str(data_dir / "log"),
         "start",

@@ -515,3 +515,57 @@ def test_a_viewer_is_refused_check_again_and_nothing_starts(story_server: ApiSer
         assert {run["dag_run_id"] for run in _publish_runs(story_server)} == runs_before
     finally:
         driver.quit()
+
+
+#: Partner text with bidi controls: an override (U+202E) and an isolate left open (U+2067), each of which would
+#: reverse the page's own text after it.
+BIDI_ID = "int_00004545"
+BIDI_NOTE = "Facture \u202egpj.exe\u202c jointe, voir \u2067client"
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+def test_bidi_controls_in_partner_text_are_neutralised_in_the_timeline(
+    story_server: ApiServer, stack: TestStack, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url = stack.server.url(f"symphonics_scratch_{os.getpid()}_dashboard_story")
+    occurred = datetime.now(UTC) - timedelta(days=3)
+    with psycopg.connect(url) as conn:  # arranged as the owner, after the other tests read their figures
+        conn.execute(
+            "INSERT INTO symphonics.interventions_ledger (external_id, app_intervention_id, app_status,"
+            " app_updated_at, source, source_fingerprint, state, attempts, state_changed_at)"
+            " VALUES (%s, 4545, 'completed', %s, '{}'::jsonb, 'fp', 'pending', 0, %s)",
+            (BIDI_ID, occurred, occurred),
+        )
+        conn.execute(
+            "INSERT INTO symphonics.status_history (external_id, symphonics_id, from_status, to_status, source,"
+            " notes, occurred_at) VALUES (%s, 'sym_4545', 'submitted', 'rejected', 'webhook', %s, %s)",
+            (BIDI_ID, BIDI_NOTE, occurred),
+        )
+    driver = chrome(tmp_path, 1280, 1400)
+    try:
+        wait = WebDriverWait(driver, 30)
+        log_in_as(driver, story_server.base_url, "admin", story_server.password)
+        driver.get(f"{story_server.base_url}/plugin/symphonics-dashboard")
+        frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
+        driver.switch_to.frame(frame)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+        driver.find_element(By.ID, "story-key").send_keys(BIDI_ID)
+        driver.find_element(By.CSS_SELECTOR, "#story-search button[type=submit]").click()
+        wait.until(lambda d: d.find_element(By.ID, "story-title").text.startswith(BIDI_ID))
+
+        shown = str(driver.execute_script("return document.getElementById('story-events').textContent;"))
+    finally:
+        driver.quit()
+
+    assert "gpj.exe" in shown
+    assert not [
+        char for char in shown if char in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    ]
+    assert "\ufffdgpj.exe\ufffd" in shown

@@ -29,6 +29,14 @@ TIMEOUT_SECONDS = 5.0
 Getter = Callable[[str, Mapping[str, Any]], requests.Response]
 #: The DAG "check again now" triggers.
 PUBLISH_DAG = "symphonics_publish"
+#: The DAGs whose rows, runs and health the dashboard shows: a viewer must be allowed to read each of them.
+SYMPHONICS_DAGS = (
+    "symphonics_healthcheck",
+    "symphonics_privacy_erasure",
+    PUBLISH_DAG,
+    "symphonics_reconcile",
+    "symphonics_watchdog",
+)
 
 
 class AirflowApiRefused(Exception):

@@ -22,7 +22,10 @@ Routes (relative to the mount, ``/symphonics/dashboard`` in the plugin):
 Every route requires an Airflow login: a plugin's routes get no auth of their own, so each one depends on
 :func:`airflow_login`, which reads the user from the JWT exactly as Airflow's own API does (``Authorization:
 Bearer`` header first, else the UI's ``_token`` cookie, which the browser sends to the iframe of the external
-view). No or an invalid token is a 401; a user the auth manager does not let see the website is a 403.
+view). No or an invalid token is a 401; a user the auth manager does not let see the website, or read every
+``symphonics_*`` DAG and its runs (``is_authorized_dag``), is a 403. ``POST /api/check_again`` also needs the right
+to trigger ``symphonics_publish``, checked before its body is read (at most 64 KiB; 400 for a body that is not JSON).
+A NUL character in a parameter is a 400 before anything is read.
 Nothing is read or connected when the app is built: the ``sync`` database and the limits are resolved on the
 first request.
 """
@@ -34,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from importlib import resources
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -44,6 +47,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from include.symphonics.dashboard import airflow_runs, check_again, dry_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +88,52 @@ async def airflow_login(
         user = await get_user(request, None, bearer)
     except HTTPException as exc:
         raise _unauthorized("Not authenticated: log in to Airflow") from exc
-    if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
+    auth_manager = get_auth_manager()
+    if not auth_manager.is_authorized_view(access_view=AccessView.WEBSITE, user=user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Forbidden")
+    if not auth_manager.batch_is_authorized_dag(_dag_reads(airflow_runs.SYMPHONICS_DAGS), user=user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Forbidden: you may not read the Symphonics DAGs")
     return user
+
+
+def _dag_reads(dag_ids: Sequence[str]) -> list[Any]:
+    """The auth manager's requests for reading each DAG and its runs (what the dashboard's panels show)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    return [
+        {"method": "GET", "access_entity": entity, "details": DagDetails(id=dag_id)}
+        for dag_id in dag_ids
+        for entity in (None, DagAccessEntity.RUN)
+    ]
+
+
+def airflow_may_trigger_publish(user: Any) -> bool:
+    """Whether Airflow's auth manager lets ``user`` trigger ``symphonics_publish`` (create a run of it).
+
+    :param user: the user :func:`airflow_login` resolved.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    return bool(
+        get_auth_manager().is_authorized_dag(
+            method="POST",
+            access_entity=DagAccessEntity.RUN,
+            details=DagDetails(id=airflow_runs.PUBLISH_DAG),
+            user=user,
+        )
+    )
+
+
+def refuse_nul_bytes(request: Request) -> None:
+    """400 for a NUL character in a query or path parameter, before anything is read (PostgreSQL's text cannot
+    hold one: the read would fail as if the database were down).
+
+    :param request: the request.
+    """
+    values = [*request.query_params.keys(), *request.query_params.values(), *map(str, request.path_params.values())]
+    if any("\x00" in value for value in values):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="a parameter holds a NUL character")
 
 
 def airflow_connections_visible(user: Any) -> bool:
@@ -169,6 +218,14 @@ T = TypeVar("T")
 
 
 def _unavailable(exc: Exception) -> JSONResponse:
+    if isinstance(exc, psycopg.DataError):
+        # The request's values, not the database: a bad request, not an outage.
+        log.info("dashboard: a parameter the sync database refused (%s)", type(exc).__name__)
+        return JSONResponse(
+            {"detail": f"a parameter the sync database refuses ({type(exc).__name__})"},
+            status_code=status.HTTP_400_BAD_REQUEST,
+            headers=_NO_STORE,
+        )
     log.warning("dashboard: the sync database is unavailable: %s", type(exc).__name__)
     return JSONResponse(
         {"detail": f"the sync database is unavailable ({type(exc).__name__})"},
@@ -191,6 +248,29 @@ def _csv(body: str, prefix: str, name: str) -> Response:
     )
 
 
+def _refused_by_airflow(exc: airflow_runs.AirflowApiRefused) -> JSONResponse:
+    """Airflow's refusal of "check again", passed on as such (401/403; anything else is a bad gateway)."""
+    log.info("dashboard: check again refused by Airflow (%s)", exc.status)
+    return JSONResponse(
+        {"detail": str(exc), "airflow_status": exc.status},
+        status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
+        headers=_NO_STORE,
+    )
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The request's body; 413 past ``limit`` bytes, refused on its ``Content-Length`` or as soon as it is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"at most {limit} bytes")
+    return bytes(body)
+
+
 def _external_ids(raw: list[str]) -> list[str]:
     """The external ids of a "check again", cleaned; 422 when there are none or one is malformed."""
     try:
@@ -209,6 +289,7 @@ def create_dashboard_app(
     login: Callable[..., Any] = airflow_login,
     connections_visible: Callable[[Any], bool] = airflow_connections_visible,
     runs_reader: Callable[[Request], airflow_runs.AirflowRuns] | None = None,
+    publish_allowed: Callable[[Any], bool] = airflow_may_trigger_publish,
 ) -> FastAPI:
     """The dashboard app.
 
@@ -218,6 +299,7 @@ def create_dashboard_app(
     :param connections_visible: whether a user may read connections (and so the client id).
     :param runs_reader: the reader of Airflow's REST API for a request (default: the api-server that served it,
         with the viewer's token).
+    :param publish_allowed: whether a user may trigger ``symphonics_publish`` ("check again now").
     """
     sources = _Sources(dsn, limits)
     app = FastAPI(
@@ -225,7 +307,7 @@ def create_dashboard_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(login)],
+        dependencies=[Depends(login), Depends(refuse_nul_bytes)],
     )
 
     def read(query: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -347,25 +429,29 @@ def create_dashboard_app(
             return _unavailable(exc)
 
     @app.post("/api/check_again")
-    async def check_again_now(request: Request) -> JSONResponse:
-        """Trigger ``symphonics_publish`` with the rows, as the viewer (JSON only: a cross-site form cannot)."""
+    async def check_again_now(request: Request, user: Any = logged_in_user) -> JSONResponse:
+        """Trigger ``symphonics_publish`` with the rows, as the viewer (JSON only: a cross-site form cannot).
+
+        The permission is checked before the body is read: a viewer's request costs nothing.
+        """
+        if not publish_allowed(user):
+            # Airflow's auth manager refused, as its REST API would: the same answer as a refusal passed on from it.
+            refused = airflow_runs.AirflowApiRefused(403, "Airflow does not let you trigger symphonics_publish")
+            return _refused_by_airflow(refused)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-        body = await request.json()
-        raw = body.get("external_ids") if isinstance(body, dict) else None
-        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-            raise HTTPException(422, detail="external_ids: a list of strings")
+        try:
+            raw = check_again.ids_from_body(await _capped_body(request, check_again.MAX_BODY_BYTES))
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+        except TypeError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
         ids = _external_ids(raw)
         reader = airflow_api(request)
         try:
             run = await run_in_threadpool(reader.trigger_publish, ids)
         except airflow_runs.AirflowApiRefused as exc:
-            log.info("dashboard: check again refused by Airflow (%s)", exc.status)
-            return JSONResponse(
-                {"detail": str(exc), "airflow_status": exc.status},
-                status_code=exc.status if exc.status in (401, 403) else status.HTTP_502_BAD_GATEWAY,
-                headers=_NO_STORE,
-            )
+            return _refused_by_airflow(exc)
         return JSONResponse({**run, "external_ids": ids}, headers=_NO_STORE)
 
     @app.get("/api/failed_runs")

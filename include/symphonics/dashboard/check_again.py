@@ -8,6 +8,7 @@ without one). Today's allowance left for the publish class and the ETA use the b
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,26 @@ from include.symphonics.core.quota_policy import CHECK_OPERATION
 from include.symphonics.dashboard.queries import _one, _rows, backlog_eta
 from include.symphonics.dashboard.settings import QuotaLimits
 from include.symphonics.params import MAX_EXTERNAL_ID_LENGTH, MAX_EXTERNAL_IDS
+
+#: The largest body ``POST /api/check_again`` reads: the most ids a run accepts, each at its longest, JSON-quoted.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def ids_from_body(body: bytes) -> list[str]:
+    """The ``external_ids`` of a "check again" request's JSON body, not yet cleaned.
+
+    :param body: the body, at most :data:`MAX_BODY_BYTES`.
+    :raises ValueError: for a body that is not JSON (deep nesting included: the parser's recursion limit).
+    :raises TypeError: for JSON without a list of strings under ``external_ids``.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValueError("the body is not JSON") from exc
+    raw = document.get("external_ids") if isinstance(document, dict) else None
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise TypeError("external_ids: a list of strings")
+    return raw
 
 
 def clean_ids(external_ids: list[str]) -> list[str]:

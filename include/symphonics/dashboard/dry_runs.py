@@ -8,14 +8,13 @@ with the same arithmetic as the backlog's ETA (:func:`include.symphonics.dashboa
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from include.symphonics.core.quota_policy import CHECK_OPERATION
+from include.symphonics.dashboard.csv_export import write_csv
 from include.symphonics.dashboard.queries import _rows, backlog_eta, jsonable
 from include.symphonics.dashboard.settings import QuotaLimits
 
@@ -73,9 +72,6 @@ def as_csv(result: dict[str, Any]) -> str:
 
     :param result: what :func:`dry_run` returned.
     """
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in jsonable(result["rows"]):
-        writer.writerow({**row, "fields": ";".join(row["fields"] or [])})
-    return out.getvalue()
+    return write_csv(
+        CSV_COLUMNS, ({**row, "fields": ";".join(row["fields"] or [])} for row in jsonable(result["rows"]))
+    )

@@ -6,13 +6,12 @@ Read from the ledger's history (migration 0011): each row's last change in the r
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import psycopg
 
 from include.symphonics.core.redaction import redact
+from include.symphonics.dashboard.csv_export import write_csv
 from include.symphonics.dashboard.queries import Row, _rows, jsonable
 
 #: The states a row ends a run in when the run failed it.
@@ -58,9 +57,4 @@ def as_csv(failures: dict[str, Any]) -> str:
 
     :param failures: what :func:`run_failures` returned.
     """
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in jsonable(failures["rows"]):
-        writer.writerow(row)
-    return out.getvalue()
+    return write_csv(CSV_COLUMNS, jsonable(failures["rows"]))

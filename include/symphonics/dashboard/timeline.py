@@ -6,7 +6,9 @@ and the payload's fingerprints), the local rules and the partner validation, eve
 (``symphonics.ledger_history``, migration 0011), each partner call (operation, status, request id, latency,
 attempt), the partner's statuses by webhook and by poll, and the daily snapshots it is in. Everything is read
 through the dashboard's role, which cannot read the ledger's copies of the app's personal data; free text (a
-state's detail, the partner's notes) is masked again before it is shown.
+state's detail, the partner's notes) is masked by the analysts' function as it is read
+(``analytics.mask_personal_data``: e-mails, PDLs, phone numbers), and cleared of secrets (``redact``) before it is
+shown.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from include.symphonics.webhooks.app import create_webhook_app
+    from include.symphonics.webhooks.server import header_deadline_protocol
     from include.symphonics.webhooks.settings import WebhookConfigurationError, WebhookSettings
 
     try:
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=args.proxy_headers,
             forwarded_allow_ips=args.forwarded_allow_ips,
             server_header=False,
+            # h11 with a deadline for slow headers (uvicorn has none): webhooks/server.py.
+            http=header_deadline_protocol(settings.header_deadline_seconds),
         )
     finally:
         app.state.receiver.close()

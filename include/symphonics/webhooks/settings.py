@@ -22,6 +22,7 @@ MAX_BODY_ENV = "SYMPHONICS_WEBHOOK_MAX_BODY_BYTES"
 TOLERANCE_ENV = "SYMPHONICS_WEBHOOK_TOLERANCE_SECONDS"
 POOL_SIZE_ENV = "SYMPHONICS_WEBHOOK_POOL_SIZE"
 BODY_DEADLINE_ENV = "SYMPHONICS_WEBHOOK_BODY_DEADLINE_SECONDS"
+HEADER_DEADLINE_ENV = "SYMPHONICS_WEBHOOK_HEADER_DEADLINE_SECONDS"
 REFUSAL_LIMIT_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_LIMIT"
 REFUSAL_WINDOW_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_WINDOW_SECONDS"
 REFUSAL_FLUSH_ENV = "SYMPHONICS_WEBHOOK_REFUSAL_FLUSH_SECONDS"
@@ -38,6 +39,9 @@ DEFAULT_TOLERANCE_SECONDS = 300.0
 DEFAULT_POOL_SIZE = 8
 #: A body not received in full this long after the headers is cut off (408): slow senders hold no socket forever.
 DEFAULT_BODY_DEADLINE_SECONDS = 10.0
+#: A request's headers not received in full this long after the connection opened (or the previous answer on a
+#: kept-alive connection) close it (stand-alone receiver: ``webhooks/server.py``).
+DEFAULT_HEADER_DEADLINE_SECONDS = 10.0
 #: Refused requests a source may send per window before its refusals are answered 429.
 DEFAULT_REFUSAL_LIMIT = 60
 DEFAULT_REFUSAL_WINDOW_SECONDS = 60.0
@@ -63,6 +67,8 @@ class WebhookSettings:
     :param tolerance_seconds: how far an event's timestamp may be from now, either way.
     :param pool_size: database connections kept open.
     :param body_deadline_seconds: a body not read in full this long after the headers is answered 408.
+    :param header_deadline_seconds: headers not received in full this long are answered 408, the connection closed
+        (the stand-alone receiver; behind the api-server, the proxy's setting: docs/WEBHOOKS.md).
     :param refusal_limit: refused requests a source may send per ``refusal_window_seconds`` before 429.
     :param refusal_window_seconds: the window of ``refusal_limit``.
     :param refusal_flush_seconds: how often refusal counts and samples are written.
@@ -77,6 +83,7 @@ class WebhookSettings:
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS
     pool_size: int = DEFAULT_POOL_SIZE
     body_deadline_seconds: float = DEFAULT_BODY_DEADLINE_SECONDS
+    header_deadline_seconds: float = DEFAULT_HEADER_DEADLINE_SECONDS
     refusal_limit: int = DEFAULT_REFUSAL_LIMIT
     refusal_window_seconds: float = DEFAULT_REFUSAL_WINDOW_SECONDS
     refusal_flush_seconds: float = DEFAULT_REFUSAL_FLUSH_SECONDS
@@ -91,6 +98,7 @@ class WebhookSettings:
             "tolerance_seconds": self.tolerance_seconds,
             "pool_size": self.pool_size,
             "body_deadline_seconds": self.body_deadline_seconds,
+            "header_deadline_seconds": self.header_deadline_seconds,
             "refusal_limit": self.refusal_limit,
             "refusal_window_seconds": self.refusal_window_seconds,
             "refusal_flush_seconds": self.refusal_flush_seconds,
@@ -129,6 +137,7 @@ class WebhookSettings:
             tolerance_seconds=_number(env, TOLERANCE_ENV, DEFAULT_TOLERANCE_SECONDS, float),
             pool_size=_number(env, POOL_SIZE_ENV, DEFAULT_POOL_SIZE, int),
             body_deadline_seconds=_number(env, BODY_DEADLINE_ENV, DEFAULT_BODY_DEADLINE_SECONDS, float),
+            header_deadline_seconds=_number(env, HEADER_DEADLINE_ENV, DEFAULT_HEADER_DEADLINE_SECONDS, float),
             refusal_limit=_number(env, REFUSAL_LIMIT_ENV, DEFAULT_REFUSAL_LIMIT, int),
             refusal_window_seconds=_number(env, REFUSAL_WINDOW_ENV, DEFAULT_REFUSAL_WINDOW_SECONDS, float),
             refusal_flush_seconds=_number(env, REFUSAL_FLUSH_ENV, DEFAULT_REFUSAL_FLUSH_SECONDS, float),

@@ -14,10 +14,17 @@
   };
   const REFRESH_MS = 30000;
 
+  // Bidi controls (embeddings, overrides, isolates, marks) in partner or app text would reorder the page's own
+  // text around them (U+202E shows "txt.exe" for "exe.txt"): each is shown as U+FFFD instead.
+  const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+  function plainText(value) {
+    return value === null || value === undefined ? "" : String(value).replace(BIDI_CONTROLS, "\uFFFD");
+  }
+
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "text") node.textContent = value; else node.setAttribute(key, value);
+      if (key === "text") node.textContent = plainText(value); else node.setAttribute(key, value);
     }
     for (const child of children || []) node.appendChild(child);
     return node;
@@ -26,7 +33,7 @@
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG_NS, tag);
     for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) node.textContent = plainText(text);
     return node;
   }
 

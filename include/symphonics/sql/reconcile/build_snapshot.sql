@@ -98,7 +98,7 @@ SELECT %(snapshot_date)s::date,
        j.symphonics_id,
        j.partner_status,
        j.partner_status_at,
-       j.partner_notes,
+       analytics.mask_personal_data(j.partner_notes),  -- free text: masked like every analyst view (0021)
        j.rejected_documents,
        j.published_at,
        j.approved_at,
