@@ -12,7 +12,8 @@ Manual only: *Trigger DAG w/ config*, with **one** of the params:
 `erase`: their ledger rows lose every personal value and are never sent again (states, ids and counts stay);
 the app copy, webhook bodies, cached partner answers and every free-text column lose their identifiers;
 `symphonics.privacy_erasures` records when, what and how many rows, never who. A second run changes nothing.
-Malformed params fail the run at once (no retry). The partner's copy: see `docs/PERSONAL_DATA.md`.
+Malformed params, a permission the database role lacks or a value the database refuses fail the run at
+once (no retry); a lost connection is retried. The partner's copy: see `docs/PERSONAL_DATA.md`.
 Same as `python -m include.symphonics.privacy erase --customer-id N`.
 """
 
@@ -44,14 +45,16 @@ def symphonics_privacy_erasure() -> None:
     @task(multiple_outputs=False)  # one XCom, the whole result: stated, not inferred
     def erase() -> dict[str, Any]:
         from include.symphonics.privacy import steps
-        from include.symphonics.privacy.erasure import ErasureRequestError
+        from include.symphonics.privacy.erasure import DETERMINISTIC_ERRORS
 
         context = get_current_context()
         try:
             return steps.run_erasure(context["params"], run_id=str(context["run_id"]))
-        except ErasureRequestError as exc:
-            # A malformed request is not retried: the same params would fail the same way.
-            raise AirflowFailException(str(exc)) from exc
+        except DETERMINISTIC_ERRORS as exc:
+            # A malformed request or a missing permission is not retried: the next try would fail the same way.
+            # First line only: a database error's context lines may quote the statement's values.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise AirflowFailException(f"{type(exc).__name__}: {first}") from exc
 
     erase()
 

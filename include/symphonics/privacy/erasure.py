@@ -52,6 +52,13 @@ class ErasureRequestError(ValueError):
     """The request names nobody, or names them in a way that cannot be trusted."""
 
 
+#: Failures the same request meets again on every try, so a task retry only delays them (by 15 min with the
+#: DAGs' two retries): a malformed request, a permission the role lacks, a missing object (both
+#: ``ProgrammingError``), a value PostgreSQL refuses (``DataError``). A lost connection, a deadlock or a
+#: cancelled statement (``OperationalError``) may pass on the next try and stays retried.
+DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (ErasureRequestError, psycopg.ProgrammingError, psycopg.DataError)
+
+
 @dataclass(frozen=True)
 class ErasureRequest:
     """Whom to erase: exactly one of ``email`` and ``customer_id``.
