@@ -23,7 +23,8 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
 * **purge** (runs whatever the checks said): raw webhook bodies and `api_calls` past their retention.
 * **personal_data_retention** (runs whatever the checks said): finished ledger rows lose their personal data
   `SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS` (90) days after they finished, in batches; expired cached partner
-  answers are deleted (`docs/PERSONAL_DATA.md`).
+  answers are deleted (`docs/PERSONAL_DATA.md`); after a key rotation, a bounded part of the erasure index's
+  rehash.
 * **evaluate_alerts** (runs whatever failed): rules of docs/ANALYTICS.md, to `symphonics.alerts`, the log and an
   optional connection; fails the run when a task of it failed, so the grid shows it.
 
