@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import secrets
 import sys
 import time
 import tracemalloc
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg import sql
 
+from include.symphonics.core.subject_keys import SubjectKeys
 from include.symphonics.db import migrate
 from include.symphonics.publish.extract import ExtractRequest, extract
 from include.symphonics.publish.settings import PIPELINE, PublishSettings
@@ -84,7 +86,8 @@ def main() -> int:
 
         tracemalloc.start()
         started = time.perf_counter()
-        counts = extract(app_dsn, sync_dsn, ExtractRequest(), run_id="bench", settings=settings)
+        keys = SubjectKeys.parse(secrets.token_hex(32))  # throw-away: the erasure index dies with the bench
+        counts = extract(app_dsn, sync_dsn, ExtractRequest(), run_id="bench", settings=settings, subject_keys=keys)
         seconds = time.perf_counter() - started
         _, peak_traced = tracemalloc.get_traced_memory()
         tracemalloc.stop()

@@ -9,7 +9,9 @@ worked on, their last state change spread evenly over the past 360 days. Then, e
 
 1. the nightly retention (90 days) in batches: rows changed, batches, seconds, rows/s, the longest batch;
 2. the same pass again (nothing left to do: what every later night costs);
-3. one erasure by e-mail (ledger search, targeted redaction, sweep of every text and JSON column).
+3. the erasure index's backfill (``python -m include.symphonics.privacy index --no-app``: the e-mails still in
+   clear), with a throw-away key;
+4. one erasure by e-mail (found through the index, then its rows redacted by index; the two small tables swept).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import time
@@ -30,11 +33,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from include.symphonics.core.markers import removal_marker
+from include.symphonics.core.subject_keys import SubjectKeys
 from include.symphonics.db import migrate
 from include.symphonics.privacy.erasure import ErasureRequest, erase
 from include.symphonics.privacy.fields import dotted_paths
 from include.symphonics.privacy.retention import apply_retention
 from include.symphonics.privacy.sqlfiles import query
+from include.symphonics.privacy.subject_index import index_ledger
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
@@ -83,7 +88,7 @@ def run(dsn: str, rows: int, batch_size: int) -> None:
     """Generate the ledger in ``dsn`` (migrated to head), then time the passes and print the figures."""
     migrate.upgrade(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE symphonics.interventions_ledger, symphonics.privacy_erasures")
+        conn.execute("TRUNCATE symphonics.interventions_ledger, symphonics.privacy_erasures, symphonics.subject_keys")
         started = time.perf_counter()
         conn.execute(GENERATE, {"n": rows, "now": NOW})  # type: ignore[arg-type]
         conn.execute("VACUUM ANALYZE symphonics.interventions_ledger")
@@ -125,9 +130,14 @@ def run(dsn: str, rows: int, batch_size: int) -> None:
     again = apply_retention(dsn, retention=timedelta(days=90), batch_size=batch_size, now=NOW)
     print(f"retention again (nothing due): {again.ledger_rows} rows in {time.perf_counter() - started:.2f} s")
 
-    # A person whose rows are recent (still holding their data): found by e-mail in the ledger, then the sweep.
+    keys = SubjectKeys.parse(secrets.token_hex(32))  # throw-away: the index dies with the bench
     started = time.perf_counter()
-    result = erase(ErasureRequest(email="client1@exemple.fr", requested_by="bench"), dsn, None)
+    indexed = index_ledger(dsn, None, keys, batch_size=batch_size)
+    print(f"erasure index backfill (e-mails in clear): {indexed:,} rows in {time.perf_counter() - started:.1f} s")
+
+    # A person whose rows are recent (still holding their data): found through the index, then redacted.
+    started = time.perf_counter()
+    result = erase(ErasureRequest(email="client1@exemple.fr", requested_by="bench"), dsn, None, keys)
     print(
         f"erasure by e-mail over {rows:,} ledger rows: {result.interventions} intervention(s), "
         f"{time.perf_counter() - started:.1f} s"

@@ -9,10 +9,13 @@ Manual only: *Trigger DAG w/ config*, with **one** of the params:
 * `email`: the customer's e-mail (any case), also found in ledger rows the app no longer has;
 * `reference` (optional): the request's ticket number, recorded (letters, digits, `._:/#-`; no personal data).
 
-`erase`: their ledger rows lose every personal value and are never sent again (states, ids and counts stay);
-the app copy, webhook bodies, cached partner answers and every free-text column lose their identifiers;
-`symphonics.privacy_erasures` records when, what and how many rows, never who. A second run changes nothing.
-Malformed params fail the run at once (no retry). The partner's copy: see `docs/PERSONAL_DATA.md`.
+`erase`: the person's interventions are found through the erasure's index (keyed hashes of customer ids and
+e-mails); their ledger rows lose every personal value and are never sent again (states, ids and counts stay);
+the app copy, webhook bodies and cached partner answers lose their identifiers, the partner notes of their
+interventions are emptied; `symphonics.privacy_erasures` records when, what and how many rows, never who. A
+second run changes nothing. Malformed params, a missing connection (`sync_db`, `app_db`,
+`symphonics_subject_keys`), a permission the database role lacks or a value the database refuses fail the run at
+once (no retry); a lost connection is retried. The partner's copy: see `docs/PERSONAL_DATA.md`.
 Same as `python -m include.symphonics.privacy erase --customer-id N`.
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 
@@ -44,14 +47,17 @@ def symphonics_privacy_erasure() -> None:
     @task(multiple_outputs=False)  # one XCom, the whole result: stated, not inferred
     def erase() -> dict[str, Any]:
         from include.symphonics.privacy import steps
-        from include.symphonics.privacy.erasure import ErasureRequestError
+        from include.symphonics.privacy.erasure import DETERMINISTIC_ERRORS
 
         context = get_current_context()
+        not_retried: tuple[type[Exception], ...] = (*DETERMINISTIC_ERRORS, AirflowNotFoundException)
         try:
             return steps.run_erasure(context["params"], run_id=str(context["run_id"]))
-        except ErasureRequestError as exc:
-            # A malformed request is not retried: the same params would fail the same way.
-            raise AirflowFailException(str(exc)) from exc
+        except not_retried as exc:
+            # A malformed request or a missing permission is not retried: the next try would fail the same way.
+            # First line only: a database error's context lines may quote the statement's values.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise AirflowFailException(f"{type(exc).__name__}: {first}") from exc
 
     erase()
 

@@ -20,10 +20,12 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
   triggered without one (REST API `"logical_date": null`), the schedule's last tick before the run started;
   rebuilding a date reads the history as of then and gives the same rows.
 * **checks** (common-sql): one app intervention per external id, ledger ids unique and complete, snapshot vs ledger.
-* **purge** (runs whatever the checks said): raw webhook bodies and `api_calls` past their retention.
+* **purge** (runs whatever the checks said): raw webhook bodies, `api_calls`, processed webhook events, ledger
+  history and dry-run results past their retention, in bounded batches (docs/OPERATIONS.md, "Retention").
 * **personal_data_retention** (runs whatever the checks said): finished ledger rows lose their personal data
   `SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS` (90) days after they finished, in batches; expired cached partner
-  answers are deleted (`docs/PERSONAL_DATA.md`).
+  answers are deleted (`docs/PERSONAL_DATA.md`); after a key rotation, a bounded part of the erasure index's
+  rehash.
 * **evaluate_alerts** (runs whatever failed): rules of docs/ANALYTICS.md, to `symphonics.alerts`, the log and an
   optional connection; fails the run when a task of it failed, so the grid shows it.
 

@@ -256,6 +256,10 @@ def stack_environment(server: localpg.PgServer, logins: dict[str, Login] | None 
         ),
         "SYMPHONICS_WATCHER_POLL_SECONDS": os.environ.get("SYMPHONICS_WATCHER_POLL_SECONDS", WATCHER_POLL_SECONDS),
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+        # The erasure's index key (docs/PERSONAL_DATA.md), generated once for this local stack.
+        "AIRFLOW_CONN_SYMPHONICS_SUBJECT_KEYS": json.dumps(
+            {"conn_type": "generic", "password": _signing_key("subject_key")}
+        ),
         "AIRFLOW__API_AUTH__JWT_SECRET": _signing_key("jwt_secret"),
         "AIRFLOW__API__SECRET_KEY": _signing_key("api_secret_key"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{DEMO_LOGIN[0]}:admin",

@@ -15,10 +15,13 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from include.symphonics.core.normalise import lookup_address, lookup_key
+from include.symphonics.db import roles
 from include.symphonics.privacy import __main__ as privacy_cli
 from include.symphonics.privacy.minimise import minimise_finished_rows
 from include.symphonics.reconcile import steps as reconcile_steps
 from include.symphonics_demo import ExpectedState
+from tests.fixtures.stack import TestStack
+from tests.privacy.conftest import connect_sync_as
 from tests.privacy.scan import columns_holding
 from tests.publish.conftest import PublishWorld, run_pipeline
 
@@ -148,14 +151,14 @@ def _reconcile(run_id: str) -> None:
 
 
 def test_an_erased_person_is_found_nowhere_counts_stay_and_nothing_is_sent_again(
-    reconcile_world: PublishWorld, capsys: pytest.CaptureFixture[str]
+    reconcile_world: PublishWorld, pipeline_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world = reconcile_world
     customer_id, external_ids, addresses, control = _pick_person(world)
     run_pipeline("first")
     ledger = world.rows()
     assert all(ledger[eid]["state"] == "published" for eid in external_ids)
-    minimise_finished_rows(world.sync_dsn)
+    minimise_finished_rows(pipeline_dsn)
     _plant_free_text(world, external_ids[0], ledger[external_ids[0]]["symphonics_id"], addresses[0])
     _reconcile("reconcile-before")
     searched = [PERSON["email"], PERSON["first_name"], PERSON["last_name"], *PHONE_FORMS, *addresses]
@@ -173,7 +176,7 @@ def test_an_erased_person_is_found_nowhere_counts_stay_and_nothing_is_sent_again
                 "--reference",
                 "DPO-2026-017",
                 "--sync-dsn",
-                world.sync_dsn,
+                pipeline_dsn,
                 "--app-dsn",
                 world.app_dsn,
             ]
@@ -223,7 +226,7 @@ def test_an_erased_person_is_found_nowhere_counts_stay_and_nothing_is_sent_again
     # Asked again (a retried task): nothing more to change, a second record.
     assert (
         privacy_cli.main(
-            ["erase", "--customer-id", str(customer_id), "--sync-dsn", world.sync_dsn, "--app-dsn", world.app_dsn]
+            ["erase", "--customer-id", str(customer_id), "--sync-dsn", pipeline_dsn, "--app-dsn", world.app_dsn]
         )
         == 0
     )
@@ -231,7 +234,7 @@ def test_an_erased_person_is_found_nowhere_counts_stay_and_nothing_is_sent_again
 
 
 def test_the_erasure_dag_erases_by_customer_id_and_refuses_a_bad_request(
-    world: PublishWorld,
+    world: PublishWorld, pipeline_dsn: str
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -252,3 +255,22 @@ def test_the_erasure_dag_erases_by_customer_id_and_refuses_a_bad_request(
     bad = dag.test(run_conf={"email": "nobody"})
     assert bad.state == "failed"
     assert {ti.task_id: ti.try_number for ti in bad.get_task_instances()} == {"erase": 1}
+
+
+def test_a_permission_the_role_lacks_fails_the_erasure_at_once_without_retry(
+    world: PublishWorld, stack: TestStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A permission does not come back by waiting: the task fails on its first try, naming the error."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.dags.test_dag_integrity import DAGS_DIR
+
+    customer_id, _, _, _ = _pick_person(world)
+    # The dashboard's role reads but never writes the sync database: the erasure's first write is refused.
+    records = len(_rows(world.sync_dsn, "SELECT id FROM symphonics.privacy_erasures"))
+    with connect_sync_as(stack, world.sync_dsn, monkeypatch, roles.DASHBOARD_ROLE):
+        bag = DagBag(dag_folder=str(DAGS_DIR / "symphonics_privacy_erasure.py"))
+        run = bag.dags["symphonics_privacy_erasure"].test(run_conf={"customer_id": customer_id})
+    assert run.state == "failed"
+    assert {ti.task_id: ti.try_number for ti in run.get_task_instances()} == {"erase": 1}
+    assert len(_rows(world.sync_dsn, "SELECT id FROM symphonics.privacy_erasures")) == records

@@ -49,12 +49,14 @@ def _assert_minimised(world: PublishWorld) -> int:
     return finished
 
 
-def test_minimised_rows_hold_no_personal_value_and_change_detection_still_works(world: PublishWorld) -> None:
+def test_minimised_rows_hold_no_personal_value_and_change_detection_still_works(
+    world: PublishWorld, pipeline_dsn: str
+) -> None:
     run_pipeline("first")
     fingerprints = {eid: row["source_fingerprint"] for eid, row in world.rows().items()}
     clear = [eid for eid, row in world.rows().items() if _customers(world.app_dsn)[eid][0] in _records_text(row)]
     assert clear, "before minimisation the ledger holds e-mails in clear"
-    assert minimise_finished_rows(world.sync_dsn, batch_size=7) == len(fingerprints)
+    assert minimise_finished_rows(pipeline_dsn, batch_size=7) == len(fingerprints)
     assert _assert_minimised(world) == len(fingerprints)
     assert {eid: row["source_fingerprint"] for eid, row in world.rows().items()} == fingerprints
 
@@ -80,7 +82,7 @@ def test_minimised_rows_hold_no_personal_value_and_change_detection_still_works(
             assert row["changed_fields"] == {"status": {"sent": "completed", "now": "cancelled"}}
         if mutation.action.value == "late_document":
             assert [d for d in row["sent_documents"] if d["type"] == "additional_proof"]
-    assert minimise_finished_rows(world.sync_dsn) == len(report.mutations)
+    assert minimise_finished_rows(pipeline_dsn) == len(report.mutations)
     _assert_minimised(world)
     run_pipeline("again-after-mutate")
     assert len(world.patches()) == len(late)

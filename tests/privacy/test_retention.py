@@ -85,7 +85,7 @@ def _insert(conn: psycopg.Connection, n: int, state: str, age_days: float) -> No
     )
 
 
-def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: str) -> None:
+def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: str, pipeline_dsn: str) -> None:
     clean_pipeline_tables(sync_dsn)
     expected_removed: set[str] = set()
     n = 0
@@ -112,7 +112,7 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         before = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
 
-    counts = apply_retention(sync_dsn, retention=timedelta(days=90), batch_size=4, now=NOW)
+    counts = apply_retention(pipeline_dsn, retention=timedelta(days=90), batch_size=4, now=NOW)
 
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         after = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
@@ -165,14 +165,14 @@ def test_retention_removes_exactly_the_finished_rows_past_the_limit(sync_dsn: st
             assert row == before[eid], eid
 
     # A second pass finds nothing more.
-    assert apply_retention(sync_dsn, retention=timedelta(days=90), batch_size=4, now=NOW).ledger_rows == 0
+    assert apply_retention(pipeline_dsn, retention=timedelta(days=90), batch_size=4, now=NOW).ledger_rows == 0
 
 
 def test_the_lists_cover_every_state_at_work_and_only_those() -> None:
     assert set(WORKING) == set(WORK_STATES)
 
 
-def test_minimisation_leaves_every_row_still_at_work_in_clear(sync_dsn: str) -> None:
+def test_minimisation_leaves_every_row_still_at_work_in_clear(sync_dsn: str, pipeline_dsn: str) -> None:
     # A row waiting for the partner's validation (prevalidated) still needs its PDL, address and e-mails in clear.
     clean_pipeline_tables(sync_dsn)
     with psycopg.connect(sync_dsn) as conn:
@@ -181,7 +181,7 @@ def test_minimisation_leaves_every_row_still_at_work_in_clear(sync_dsn: str) -> 
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         before = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}
 
-    assert minimise_finished_rows(sync_dsn, batch_size=3) == len(FINISHED)
+    assert minimise_finished_rows(pipeline_dsn, batch_size=3) == len(FINISHED)
 
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
         after = {row["external_id"]: row for row in conn.execute("SELECT * FROM symphonics.interventions_ledger")}

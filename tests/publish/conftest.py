@@ -30,6 +30,7 @@ _PIPELINE_TABLES = (
     "symphonics.api_tokens",
     "symphonics.quota_class_usage",
     "symphonics.quota_windows",
+    "symphonics.subject_keys",
 )
 
 # Loopback sandbox with no waiting: generous limits, tiny backoffs, a short breaker cool-down.

@@ -1,14 +1,19 @@
 """Erasure on request (GDPR art. 17): a person's data removed or masked everywhere in the ``sync`` database.
 
-The person is named by their e-mail or the app's customer id. Their interventions are found in the app (read
-only) and in the ledger's clear records; then, in one transaction:
+The person is named by their e-mail or the app's customer id. Their interventions are found through the
+erasure's index (``symphonics.subject_keys``: keyed hashes of every customer id and e-mail an intervention
+carried, ``privacy/subject_index.py``) and in the app (read only, when reachable); their other identifiers (name,
+phone, address, PDL) come from the app and from their ledger records still in clear. Then, in one transaction,
+touching only rows found through an index (no table is read whole but two small ones):
 
 * their ledger rows lose every personal value for good (removal markers) and are marked ``erased_at``: no publish
   step claims them again, whatever the app still holds; states, reasons, ids and counts stay;
 * the app copy loses their masked e-mail and phone; webhook events about them lose raw body and notes;
 * the partner's cached answers about their PDLs, addresses and e-mail are deleted;
-* a sweep replaces their identifiers (e-mail, phone, full name, address, PDL) in every other text or JSON
-  column of the ``symphonics`` and ``analytics`` schemas (free text: partner notes, error messages, alerts);
+* the free text of their interventions' rows that may name anyone (partner notes) is emptied, and their
+  identifiers are replaced in the other text and JSON columns of those rows (:data:`COVERAGE` says how each table
+  is reached); the two small tables ops keep short (alerts, webhook rejections) are swept whole;
+* their keyed hashes are deleted;
 * ``symphonics.privacy_erasures`` records when, what kind of request, and how many rows of which table: never
   who. Running it again finds nothing more to change, so a retried task is harmless.
 
@@ -31,6 +36,8 @@ from psycopg.types.json import Jsonb
 
 from include.symphonics.core.markers import removal_marker
 from include.symphonics.core.normalise import lookup_address, lookup_key, normalise_pdl, normalise_phone
+from include.symphonics.core.subject_keys import SubjectKeys, SubjectKeysError, load_subject_keys
+from include.symphonics.privacy import subject_index
 from include.symphonics.privacy.fields import dotted_paths
 from include.symphonics.privacy.sqlfiles import query
 
@@ -40,16 +47,63 @@ log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 #: Identifiers shorter than this are not swept across the whole database (they could be part of anything).
 _MIN_SWEPT = 5
-#: Columns the sweep leaves alone: the ledger's records are redacted by path (erase_ledger.sql) and may hold other
-#: people's data in clear (a pending send), which a text replacement must never alter.
-_NOT_SWEPT = {
-    ("symphonics", "interventions_ledger", column)
-    for column in ("source", "payload", "sent_payload", "sent_documents", "changed_fields")
+#: How an erasure reaches each table of the sync database that has a text or JSON column.
+OWN_STEP = "own step"  # a statement of its own, by an indexed key (erase_*.sql)
+ROWS_OF_INTERVENTION = "rows of the person's interventions"  # by external_id (indexed), identifiers replaced
+SWEPT_WHOLE = "swept whole"  # small tables kept short: every row, distinctive identifiers replaced
+NO_PERSONAL_DATA = "no personal data"  # ids, states, codes and counts by construction
+
+COVERAGE: dict[tuple[str, str], str] = {
+    ("symphonics", "interventions_ledger"): OWN_STEP,  # erase_ledger.sql, by path: other people's sends untouched
+    ("symphonics", "app_interventions_copy"): OWN_STEP,  # erase_app_copy.sql
+    ("symphonics", "webhook_events"): OWN_STEP,  # erase_webhooks.sql (also by the partner's id)
+    ("symphonics", "pdl_validations"): OWN_STEP,  # erase_caches.sql, by PDL
+    ("symphonics", "pdl_lookups"): OWN_STEP,  # erase_caches.sql, by lookup key (a cache that expires)
+    ("symphonics", "installer_validations"): OWN_STEP,  # erase_caches.sql, by e-mail
+    ("symphonics", "subject_keys"): OWN_STEP,  # erase_subject_keys.sql
+    ("symphonics", "status_history"): ROWS_OF_INTERVENTION,
+    ("symphonics", "intervention_sync_state"): ROWS_OF_INTERVENTION,
+    ("symphonics", "dry_run_results"): ROWS_OF_INTERVENTION,
+    ("analytics", "reconciliation_snapshots"): ROWS_OF_INTERVENTION,
+    ("symphonics", "alerts"): SWEPT_WHOLE,
+    ("symphonics", "webhook_rejections"): SWEPT_WHOLE,  # bodies of refused requests, blanked after 30 days
+    ("symphonics", "ledger_history"): NO_PERSONAL_DATA,  # and read-only to the pipeline's role (0011)
+    ("symphonics", "privacy_erasures"): NO_PERSONAL_DATA,
+    ("symphonics", "api_calls"): NO_PERSONAL_DATA,
+    ("symphonics", "api_tokens"): NO_PERSONAL_DATA,
+    ("symphonics", "completion_watchers"): NO_PERSONAL_DATA,
+    ("symphonics", "healthchecks"): NO_PERSONAL_DATA,
+    ("symphonics", "publish_runs"): NO_PERSONAL_DATA,
+    ("symphonics", "publish_watermarks"): NO_PERSONAL_DATA,
+    ("symphonics", "quota_class_usage"): NO_PERSONAL_DATA,
+    ("symphonics", "quota_windows"): NO_PERSONAL_DATA,
+    ("symphonics", "status_poll_queue"): NO_PERSONAL_DATA,
+    ("symphonics", "webhook_refusals"): NO_PERSONAL_DATA,
+    ("analytics", "snapshot_builds"): NO_PERSONAL_DATA,
+}
+#: Free text that may name anyone (the partner's notes): emptied in the person's rows rather than searched, so
+#: a name spelt otherwise, or known to no source, goes too.
+FREE_TEXT_OF_ROWS = {
+    ("symphonics", "status_history", "notes"),
+    ("symphonics", "intervention_sync_state", "partner_notes"),
+    ("analytics", "reconciliation_snapshots", "partner_notes"),
 }
 
 
 class ErasureRequestError(ValueError):
     """The request names nobody, or names them in a way that cannot be trusted."""
+
+
+#: Failures the same request meets again on every try, so a task retry only delays them (by 15 min with the
+#: DAGs' two retries): a malformed request, the index's keys missing or short, a permission the role lacks, a
+#: missing object (both ``ProgrammingError``), a value PostgreSQL refuses (``DataError``). A lost connection, a
+#: deadlock or a cancelled statement (``OperationalError``) may pass on the next try and stays retried.
+DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (
+    ErasureRequestError,
+    SubjectKeysError,
+    psycopg.ProgrammingError,
+    psycopg.DataError,
+)
 
 
 @dataclass(frozen=True)
@@ -164,13 +218,21 @@ class ErasureResult:
         }
 
 
-def find_subject(request: ErasureRequest, sync: psycopg.Connection, app_dsn: str | None) -> Subject:
-    """The person's interventions and identifiers, from the app (when given) and the ledger's clear records.
+def _clear_values(record: Any) -> dict[str, Any]:
+    """The values of a record's object still in clear (a minimised or erased one holds removal markers)."""
+    if not isinstance(record, dict):
+        return {}
+    return {key: value for key, value in record.items() if isinstance(value, str)}
+
+
+def find_subject(request: ErasureRequest, sync: psycopg.Connection, app_dsn: str | None, keys: SubjectKeys) -> Subject:
+    """The person's interventions and identifiers, from the erasure's index, the app (when given) and the
+    ledger records of those interventions still in clear.
 
     :param request: whom.
     :param sync: a connection to the ``sync`` database.
-    :param app_dsn: the app's database, read only; None when it is not reachable (the ledger alone is searched,
-        which needs the e-mail).
+    :param app_dsn: the app's database, read only; None when it is not reachable (the index alone finds them).
+    :param keys: the index's keys.
     """
     subject = Subject()
     if request.email is not None:
@@ -185,17 +247,18 @@ def find_subject(request: ErasureRequest, sync: psycopg.Connection, app_dsn: str
             subject.add_person(row["first_name"], row["last_name"], row["email"], row["phone"])
             if row["external_id"] is not None:
                 subject.add_installation(row["external_id"], row, row["last_name"])
-    elif request.email is None:
-        raise ErasureRequestError("an erasure by customer id needs the app's database to find the interventions")
-    if request.email is not None:
+    subject.external_ids.update(
+        subject_index.find_interventions(sync, keys, email=request.email, customer_id=request.customer_id)
+    )
+    if subject.external_ids:
         with sync.cursor(row_factory=dict_row) as cur:
-            for row in cur.execute(query("ledger_subject"), {"email": request.email}):
-                customer = row["source"].get("customer") or {}
+            for row in cur.execute(query("ledger_sources"), {"external_ids": sorted(subject.external_ids)}):
+                customer = _clear_values(row["source"].get("customer"))
                 subject.add_person(
                     customer.get("first_name"), customer.get("last_name"), customer.get("email"), customer.get("phone")
                 )
                 subject.add_installation(
-                    row["external_id"], row["source"].get("installation") or {}, customer.get("last_name")
+                    row["external_id"], _clear_values(row["source"].get("installation")), customer.get("last_name")
                 )
     return subject
 
@@ -212,23 +275,33 @@ def _pattern(identifiers: Iterable[str], *, as_json: bool) -> str | None:
     return "|".join(re.escape(form) for form in sorted(forms, key=lambda f: (-len(f), f)))
 
 
-def _sweep(sync: psycopg.Connection, subject: Subject, counts: dict[str, int]) -> None:
-    """Replace the person's identifiers in every text and JSON column: the distinctive ones in every row, their
-    names too in the rows of their own interventions."""
+def _redact_rows(sync: psycopg.Connection, subject: Subject, counts: dict[str, int]) -> None:
+    """Empty the free text of the person's rows and replace their identifiers in the other text and JSON columns
+    of those rows (every table, found through an index on ``external_id``); sweep the small tables whole."""
     everywhere = {"text": _pattern(subject.swept_identifiers(), as_json=False)}
     everywhere["json"] = _pattern(subject.swept_identifiers(), as_json=True)
     own = {"text": _pattern(subject.own_rows_identifiers(), as_json=False)}
     own["json"] = _pattern(subject.own_rows_identifiers(), as_json=True)
     external_ids = sorted(subject.external_ids)
     for schema, table, column, data_type, has_external_id in sync.execute(query("text_columns")).fetchall():
-        if (schema, table, column) in _NOT_SWEPT:
+        coverage = COVERAGE.get((schema, table))
+        if coverage in (OWN_STEP, NO_PERSONAL_DATA):
             continue
         kind = "json" if data_type in ("json", "jsonb") else "text"
-        passes = [(f"sweep_{kind}", everywhere[kind])]
-        if has_external_id and external_ids:
+        passes: list[tuple[str, str | None]] = []
+        if coverage == ROWS_OF_INTERVENTION and (schema, table, column) in FREE_TEXT_OF_ROWS:
+            passes.append(("blank_of_rows", "-"))
+        elif coverage == ROWS_OF_INTERVENTION:
             passes.append((f"sweep_{kind}_of_rows", own[kind]))
+        else:
+            if coverage is None:
+                # A table nobody classified yet: read whole rather than risk missing the person.
+                log.warning("erasure: %s.%s is not in COVERAGE, swept whole", schema, table)
+            passes.append((f"sweep_{kind}", everywhere[kind]))
+            if has_external_id:
+                passes.append((f"sweep_{kind}_of_rows", own[kind]))
         for statement_name, pattern in passes:
-            if pattern is None:
+            if pattern is None or (statement_name.endswith("_of_rows") and not external_ids):  # blank_of_rows too
                 continue
             statement = query(statement_name).format(
                 table=sql.Identifier(schema, table),
@@ -241,17 +314,20 @@ def _sweep(sync: psycopg.Connection, subject: Subject, counts: dict[str, int]) -
                 counts[key] = counts.get(key, 0) + changed
 
 
-def erase(request: ErasureRequest, sync_dsn: str, app_dsn: str | None) -> ErasureResult:
+def erase(
+    request: ErasureRequest, sync_dsn: str, app_dsn: str | None, keys: SubjectKeys | None = None
+) -> ErasureResult:
     """Erase one person from the ``sync`` database and record it (one transaction: all of it or nothing).
 
     :param request: whom, and the request's reference.
     :param sync_dsn: the ``sync`` database.
     :param app_dsn: the app's database (read only), to find the person's interventions; None if unreachable.
-    :raises ErasureRequestError: a request by customer id without the app's database.
+    :param keys: the erasure index's keys (default: the connection ``symphonics_subject_keys``).
     """
+    keys = keys or load_subject_keys()
     counts: dict[str, int] = {}
     with psycopg.connect(sync_dsn) as sync:
-        subject = find_subject(request, sync, app_dsn)
+        subject = find_subject(request, sync, app_dsn, keys)
         external_ids = sorted(subject.external_ids)
         with sync.transaction():
             # Snapshots are immutable except to an erasure (migration 0009): for this transaction only.
@@ -294,7 +370,10 @@ def erase(request: ErasureRequest, sync_dsn: str, app_dsn: str | None) -> Erasur
             if caches:
                 counts["symphonics.pdl_validations"], counts["symphonics.pdl_lookups"] = int(caches[0]), int(caches[1])
                 counts["symphonics.installer_validations"] = int(caches[2])
-            _sweep(sync, subject, counts)
+            _redact_rows(sync, subject, counts)
+            counts["symphonics.subject_keys"] = sync.execute(
+                query("erase_subject_keys"), {"external_ids": external_ids}
+            ).rowcount
             rows_changed = {table: count for table, count in sorted(counts.items()) if count}
             sync.execute(
                 query("erasure_record_finish"),

@@ -7,8 +7,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from include.symphonics.core.subject_keys import load_subject_keys
 from include.symphonics.db import dsn
-from include.symphonics.privacy import erasure, minimise, retention
+from include.symphonics.privacy import erasure, minimise, retention, subject_index
 from include.symphonics.privacy.settings import PrivacySettings
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,26 @@ def run_minimise() -> dict[str, int]:
     return {"minimised": done}
 
 
+#: Batches of the erasure index's rehash per night (a rotation of a year's index takes a few nights at most).
+REHASH_BATCHES_PER_NIGHT = 200
+
+
 def run_retention() -> dict[str, Any]:
-    """Task ``personal_data_retention`` of the nightly reconcile: minimise what is left, then the retention."""
+    """Task ``personal_data_retention`` of the nightly reconcile: minimise what is left, then the retention, then
+    a bounded part of the erasure index's rehash when a key was added (a rotation)."""
     settings = PrivacySettings.from_environment()
     sync_dsn = dsn(settings.sync_conn_id)
     minimised = minimise.minimise_finished_rows(sync_dsn, batch_size=settings.batch_size)
     counts = retention.apply_retention(sync_dsn, retention=settings.retention, batch_size=settings.batch_size)
-    return {"minimised": minimised, "retention_days": settings.retention.days, **counts.as_dict()}
+    rehashed = subject_index.rehash(
+        sync_dsn, load_subject_keys(), batch_size=settings.batch_size, max_batches=REHASH_BATCHES_PER_NIGHT
+    )
+    return {
+        "minimised": minimised,
+        "retention_days": settings.retention.days,
+        **counts.as_dict(),
+        "subject_keys_rehashed": rehashed,
+    }
 
 
 def erasure_request(params: Mapping[str, Any], *, requested_by: str) -> erasure.ErasureRequest:

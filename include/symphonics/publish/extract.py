@@ -3,13 +3,15 @@
 The app's database is read in keyset pages of (updated_at, id), each page built into source records by one
 statement (``sql/publish/build_sources.sql``), then COPied into a temporary table of the ``sync`` database and
 upserted into the ledger by one ``INSERT … ON CONFLICT``. The high-water mark moves with each page, in the
-page's transaction, so a crash loses nothing and redoes at most a page.
+page's transaction, so a crash loses nothing and redoes at most a page. With each inserted or changed row goes
+the keyed hash of its customer's id and e-mail (``symphonics.subject_keys``): an erasure's index.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import queue
 import threading
@@ -20,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from include.symphonics.core.subject_keys import SubjectKeys, load_subject_keys, subject_identifiers
 from include.symphonics.publish.settings import PIPELINE, PublishSettings
 from include.symphonics.publish.sqlfiles import extraction_query, query
 
@@ -101,22 +104,45 @@ def read_mark(sync: psycopg.Connection, pipeline: str = PIPELINE) -> tuple[datet
 
 
 def _stage_and_upsert(
-    sync: psycopg.Connection, rows: list[tuple[Any, ...]], *, run_id: str, force: bool
+    sync: psycopg.Connection, rows: list[tuple[Any, ...]], *, run_id: str, force: bool, subject_keys: SubjectKeys
 ) -> tuple[int, int]:
-    """COPY a page into the staging table and upsert it into the ledger; (new, changed) row counts."""
+    """COPY a page into the staging table and upsert it into the ledger, then record the keyed hashes of the
+    touched rows' identifiers; (new, changed) row counts."""
     with sync.cursor() as cur:
         cur.execute(query("ledger_stage"))
         with cur.copy(
             "COPY publish_extracted (external_id, app_intervention_id, app_status, app_updated_at, source, "
             "source_fingerprint) FROM STDIN"
         ) as copy:
-            for intervention_id, updated_at, external_id, status, source in rows:
+            for intervention_id, updated_at, external_id, status, source, _ in rows:
                 source_fingerprint = hashlib.sha256(source.encode("utf-8")).hexdigest()
                 copy.write_row((external_id, intervention_id, status, updated_at, source, source_fingerprint))
         cur.execute(query("ledger_upsert"), {"run_id": run_id, "force": force})
         touched = cur.fetchall()
+        _record_subject_keys(cur, rows, {str(external_id) for external_id, _ in touched}, subject_keys)
     new = sum(1 for _, inserted in touched if inserted)
     return new, len(touched) - new
+
+
+def _record_subject_keys(
+    cur: psycopg.Cursor[Any], rows: list[tuple[Any, ...]], touched: set[str], subject_keys: SubjectKeys
+) -> None:
+    """Keyed hashes of the customer id and e-mail of each touched row (the erasure's index, migration 0017)."""
+    versions: list[int] = []
+    hashes: list[bytes] = []
+    external_ids: list[str] = []
+    for _, _, external_id, _, source, customer_id in rows:
+        if str(external_id) not in touched:
+            continue
+        for kind, value in subject_identifiers(json.loads(source), customer_id):
+            versions.append(subject_keys.version)
+            hashes.append(subject_keys.current(kind, value))
+            external_ids.append(str(external_id))
+    if external_ids:
+        cur.execute(
+            query("subject_keys_record"),
+            {"key_versions": versions, "key_hashes": hashes, "external_ids": external_ids},
+        )
 
 
 def _read_pages(
@@ -185,6 +211,7 @@ def extract(
     *,
     run_id: str,
     settings: PublishSettings | None = None,
+    subject_keys: SubjectKeys | None = None,
 ) -> ExtractCounts:
     """Extract the run's interventions from the app into the ledger.
 
@@ -193,8 +220,10 @@ def extract(
     :param request: incremental (by the mark, minus the overlap), an explicit range, or external ids.
     :param run_id: the Airflow run, recorded on the rows it touched.
     :param settings: the pipeline's settings.
+    :param subject_keys: the keys of the erasure's index (default: the connection ``symphonics_subject_keys``).
     """
     settings = settings or PublishSettings()
+    subject_keys = subject_keys or load_subject_keys()
     counts = ExtractCounts(mode=request.mode)
     force = request.force or bool(request.external_ids)
     selection = "select_external_ids" if request.external_ids else "select_changed"
@@ -222,7 +251,7 @@ def extract(
             counts.extracted += len(rows)
             found.update(str(row[2]) for row in rows)
             with sync.transaction():
-                new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force)
+                new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force, subject_keys=subject_keys)
                 last_at, last_id = max((row[1], int(row[0])) for row in rows)
                 if request.mode == "incremental":
                     sync.execute(

@@ -1,4 +1,11 @@
-"""Retention: raw webhook bodies, webhook refusals and the partner call log are kept a configurable number of days."""
+"""Retention of the tables that grow with time, applied by the nightly reconcile's ``purge`` task.
+
+Each growing table's policy is listed in docs/OPERATIONS.md ("Retention"). The large ones are purged in bounded
+batches, each its own short transaction, through migration 0020's ``SECURITY DEFINER`` functions (the pipeline's
+role may only execute them: ``ledger_history`` is read-only to it, and no function removes what is younger than
+its floor); each walks an index on its time column, so a night with nothing due costs a few index pages. The two
+small tables of refused webhook requests are purged by one statement each.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg import sql
 
 from include.symphonics.reconcile.sqlfiles import query
 
 log = logging.getLogger(__name__)
+
+#: Rows one batch removes or blanks at most (migration 0020 allows 1 to 50,000).
+DEFAULT_BATCH_SIZE = 10_000
 
 
 def purge(
@@ -18,33 +29,64 @@ def purge(
     body_retention: timedelta,
     api_calls_retention: timedelta,
     refusal_retention: timedelta | None = None,
+    event_retention: timedelta | None = None,
+    ledger_history_retention: timedelta | None = None,
+    dry_run_retention: timedelta | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Blank raw webhook bodies (and signed bodies of rejections) older than ``body_retention``, delete
-    ``api_calls`` rows older than ``api_calls_retention``, and webhook refusal counts and samples older than
-    ``refusal_retention``. Parsed event fields and the status history stay.
+    ``api_calls`` rows older than ``api_calls_retention``, processed webhook events, ledger history and dry-run
+    results older than theirs, and webhook refusal counts and samples older than ``refusal_retention``.
 
     :param sync_dsn: the ``sync`` database.
     :param body_retention: how long a raw body is kept.
     :param api_calls_retention: how long a call-log row is kept.
     :param refusal_retention: how long refusal counts and sampled refused requests are kept (None: forever).
+    :param event_retention: how long a processed webhook event is kept (None: forever).
+    :param ledger_history_retention: how long a ledger row's history is kept (None: forever).
+    :param dry_run_retention: how long a dry run's results are kept (the newest run's always; None: forever).
+    :param batch_size: rows per batch (one transaction each).
+    :param now: the clock (tests).
     """
-    now = datetime.now(UTC)
-    with psycopg.connect(sync_dsn) as conn, conn.transaction():
-        bodies = conn.execute(query("purge_webhook_bodies"), {"before": now - body_retention}).fetchone()
-        calls = conn.execute(query("purge_api_calls"), {"before": now - api_calls_retention}).rowcount
-        refusals = None
-        if refusal_retention is not None:
-            refusals = conn.execute(query("purge_webhook_refusals"), {"before": now - refusal_retention}).fetchone()
-    result = {
-        "webhook_bodies": int(bodies[0]) if bodies else 0,
-        "rejection_bodies": int(bodies[1]) if bodies else 0,
-        "api_calls": calls,
-        "refusal_counts": int(refusals[0]) if refusals else 0,
-        "refusal_samples": int(refusals[1]) if refusals else 0,
+    now = now or datetime.now(UTC)
+    batched = {
+        "webhook_bodies": ("purge_webhook_bodies", body_retention),
+        "api_calls": ("purge_api_calls", api_calls_retention),
+        "webhook_events": ("purge_webhook_events", event_retention),
+        "ledger_history": ("purge_ledger_history", ledger_history_retention),
+        "dry_run_results": ("purge_dry_run_results", dry_run_retention),
     }
+    result: dict[str, int] = {}
+    batches = 0
+    with psycopg.connect(sync_dsn, autocommit=True) as conn:
+        for key, (function, retention) in batched.items():
+            result[key] = 0
+            if retention is None:
+                continue
+            statement = query("purge_batch").format(function=sql.Identifier("symphonics", function))
+            while True:
+                row = conn.execute(statement, {"before": now - retention, "batch_size": batch_size}).fetchone()
+                done = int(row[0]) if row and row[0] is not None else 0
+                result[key] += done
+                batches += 1
+                if done < batch_size:
+                    break
+        with conn.transaction():
+            result["rejection_bodies"] = conn.execute(
+                query("purge_rejection_bodies"), {"before": now - body_retention}
+            ).rowcount
+            refusals = None
+            if refusal_retention is not None:
+                refusals = conn.execute(query("purge_webhook_refusals"), {"before": now - refusal_retention}).fetchone()
+    result["refusal_counts"] = int(refusals[0]) if refusals else 0
+    result["refusal_samples"] = int(refusals[1]) if refusals else 0
+    result["batches"] = batches
     log.info(
         "purge: %(webhook_bodies)s webhook bodies, %(rejection_bodies)s rejection bodies, %(api_calls)s calls, "
-        "%(refusal_counts)s refusal count rows, %(refusal_samples)s refusal samples",
+        "%(webhook_events)s webhook events, %(ledger_history)s ledger history rows, %(dry_run_results)s dry-run "
+        "results, %(refusal_counts)s refusal count rows, %(refusal_samples)s refusal samples, in %(batches)s "
+        "batches",
         result,
     )
     return result

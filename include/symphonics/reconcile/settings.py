@@ -45,6 +45,10 @@ class ReconcileSettings:
     :param webhook_body_retention: raw webhook bodies older than this are purged.
     :param api_calls_retention: ``api_calls`` rows older than this are purged.
     :param webhook_refusal_retention: webhook refusal counts and sampled refused requests older than this are purged.
+    :param webhook_event_retention: processed webhook events older than this are deleted (their status history stays).
+    :param ledger_history_retention: ledger history rows older than this are deleted (a row's story then starts later).
+    :param dry_run_retention: dry-run results older than this are deleted (the newest dry run's stay).
+    :param purge_batch_size: rows per batch of the purges (one short transaction each).
     :param alert_window: how far back the alert rules look.
     :param rejected_share_threshold: alert when more than this share of the decided interventions are rejected.
     :param rejected_min_decided: ... and at least this many were decided (a share of 3 means little).
@@ -63,6 +67,10 @@ class ReconcileSettings:
     webhook_body_retention: timedelta = timedelta(days=30)
     api_calls_retention: timedelta = timedelta(days=90)
     webhook_refusal_retention: timedelta = timedelta(days=30)
+    webhook_event_retention: timedelta = timedelta(days=400)
+    ledger_history_retention: timedelta = timedelta(days=400)
+    dry_run_retention: timedelta = timedelta(days=30)
+    purge_batch_size: int = 10_000
     alert_window: timedelta = timedelta(hours=24)
     rejected_share_threshold: float = 0.25
     rejected_min_decided: int = 20
@@ -80,6 +88,10 @@ class ReconcileSettings:
             webhook_body_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_BODY_RETENTION_DAYS", 30)),
             api_calls_retention=timedelta(days=_env_float("SYMPHONICS_API_CALLS_RETENTION_DAYS", 90)),
             webhook_refusal_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_REFUSAL_RETENTION_DAYS", 30)),
+            webhook_event_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_EVENT_RETENTION_DAYS", 400)),
+            ledger_history_retention=timedelta(days=_env_float("SYMPHONICS_LEDGER_HISTORY_RETENTION_DAYS", 400)),
+            dry_run_retention=timedelta(days=_env_float("SYMPHONICS_DRY_RUN_RETENTION_DAYS", 30)),
+            purge_batch_size=_env_int("SYMPHONICS_PURGE_BATCH_SIZE", 10_000),
             alert_window=timedelta(hours=_env_float("SYMPHONICS_ALERT_WINDOW_HOURS", 24)),
             rejected_share_threshold=_env_float("SYMPHONICS_ALERT_REJECTED_SHARE", 0.25),
             rejected_min_decided=_env_int("SYMPHONICS_ALERT_REJECTED_MIN_DECIDED", 20),

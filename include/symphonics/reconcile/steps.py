@@ -81,6 +81,10 @@ def run_purge() -> dict[str, int]:
         body_retention=settings.webhook_body_retention,
         api_calls_retention=settings.api_calls_retention,
         refusal_retention=settings.webhook_refusal_retention,
+        event_retention=settings.webhook_event_retention,
+        ledger_history_retention=settings.ledger_history_retention,
+        dry_run_retention=settings.dry_run_retention,
+        batch_size=settings.purge_batch_size,
     )
 
 

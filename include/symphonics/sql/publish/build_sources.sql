@@ -2,7 +2,8 @@
 -- the children are aggregated by correlated json_agg over their intervention_id indexes, never one query
 -- per intervention. Unordered (a sort of the built rows would spill): the caller takes the page's last
 -- (updated_at, id) itself. Values are as stored in the app (phone as typed, PDL as typed): the local rules decide.
--- The selection is one of select_changed.sql / select_external_ids.sql (a fixed file, never input).
+-- The selection is one of select_changed.sql / select_external_ids.sql (a fixed file, never input). The customer
+-- id is outside the record (it is not sent): the extraction keeps only its keyed hash, for an erasure by id.
 WITH selected AS (
 {selected}
 )
@@ -65,7 +66,8 @@ SELECT i.id,
                  WHERE p.intervention_id = i.id),
                '[]'::json
            )
-       )::text AS source
+       )::text AS source,
+       i.customer_id
   FROM selected
   JOIN public.interventions AS i ON i.id = selected.id
   JOIN public.customers AS c ON c.id = i.customer_id
