@@ -120,7 +120,8 @@ def test_partner_unavailable_is_raised_once_after_the_delay_and_resolved_when_it
     assert watchdog.check_partner(now + timedelta(minutes=10)) == []  # the same episode: nothing again
     assert _notices(listener) == ["[critical] partner_unavailable"]
     [row] = _alerts(watched, "partner_unavailable")
-    assert row["episodic"] and row["resolved_at"] is None
+    assert row["episodic"]
+    assert row["resolved_at"] is None
     assert row["notified_via"] == ["table", "log", ALERT_CONN_ID]
 
     _call(watched, now + timedelta(minutes=11), 429, "RATE_LIMITED")  # an answer, even a refusal: it is up
