@@ -236,3 +236,36 @@ def test_settings_refuse_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS", "two")
     with pytest.raises(ValueError, match="SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS"):
         watchdog.document_rejected_alert_after()
+
+
+def test_a_retried_watchdog_task_sends_its_alert_once(
+    watched: str, listener: LocalChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real retry under ``dag.test()``: ``check_dead_letters`` raises its alert, then fails before it moves its
+    mark; Airflow retries it, the retry sees the same rows, finds the episode open and sends nothing."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.dags.test_dag_integrity import DAGS_DIR
+
+    assert watchdog.check_dead_letters(datetime.now(UTC)) == []  # the first check sets its mark
+    _ledger_row(watched, "DL-R")
+    _move(watched, "DL-R", "dead_letter", "too_many_attempts")
+    real_mark = watchdog._mark
+    failures = []
+
+    def mark_failing_once(conn: Any, check_name: str, now: datetime, mark: int = 0) -> datetime:
+        if check_name == "dead_letter_added" and not failures:
+            failures.append(check_name)
+            raise psycopg.OperationalError("the connection was lost (planted by the test)")
+        return real_mark(conn, check_name, now, mark)
+
+    monkeypatch.setattr(watchdog, "_mark", mark_failing_once)
+    dag = DagBag(dag_folder=str(DAGS_DIR / "symphonics_watchdog.py")).dags["symphonics_watchdog"]
+    run = dag.test()
+
+    tries = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert run.state == "success", tries
+    assert tries["check_dead_letters"] == ("success", 2)
+    assert failures == ["dead_letter_added"]
+    assert _notices(listener) == ["[warning] dead_letter_added"]
+    assert len(_alerts(watched, "dead_letter_added")) == 1
