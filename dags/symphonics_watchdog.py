@@ -1,11 +1,18 @@
 """
 ### Symphonics watchdog
 
-Deadline alerts, raised through the project's notifier (`symphonics.alerts`, the log, the optional
-`SYMPHONICS_ALERT_CONN_ID` channel):
+Alerts on publishing, the partner and the backlog, raised through the project's notifier (`symphonics.alerts`, the
+log, and the `apprise` connection named by `SYMPHONICS_ALERT_CONN_ID`). Each is an episode: raised once when it
+starts, with a "resolved" notice when it ends.
 
-* **check_publish** → `publish_stalled`: no publish run has finished for `SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES`
-  (default 120) while rows wait in the ledger; once per stall.
+* **check_publish** → `publish_stalled`: no publish run has made progress for `SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES`
+  (default 120) while rows wait in the ledger.
+* **check_partner** → `partner_unavailable`: every call recorded in `symphonics.api_calls` failed (timeout,
+  connection error, 5xx) for `SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES` (default 15) while rows wait.
+* **check_dead_letters** → `dead_letter_added`: rows entered `dead_letter` since the last check
+  (`SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD`, default 1).
+* **check_rejected_documents** → `document_rejected_waiting`: a document rejected
+  `SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS` (default 2) days ago has no new one sent.
 * **check_reconcile** → `reconcile_late`: the nightly reconcile has not built its snapshot by
   `SYMPHONICS_RECONCILE_DONE_BY` (default `06:00`, Europe/Paris); once per night.
 
@@ -44,6 +51,30 @@ def symphonics_watchdog() -> None:
         return [alert.kind for alert in watchdog.check_publish(pendulum.now("UTC"))]
 
     @task
+    def check_partner() -> list[str]:
+        import pendulum
+
+        from include.symphonics import watchdog
+
+        return [alert.kind for alert in watchdog.check_partner(pendulum.now("UTC"))]
+
+    @task
+    def check_dead_letters() -> list[str]:
+        import pendulum
+
+        from include.symphonics import watchdog
+
+        return [alert.kind for alert in watchdog.check_dead_letters(pendulum.now("UTC"))]
+
+    @task
+    def check_rejected_documents() -> list[str]:
+        import pendulum
+
+        from include.symphonics import watchdog
+
+        return [alert.kind for alert in watchdog.check_rejected_documents(pendulum.now("UTC"))]
+
+    @task
     def check_reconcile() -> list[str]:
         import pendulum
 
@@ -52,6 +83,9 @@ def symphonics_watchdog() -> None:
         return [alert.kind for alert in watchdog.check_reconcile(pendulum.now("UTC"), RECONCILE_SCHEDULE)]
 
     check_publish()
+    check_partner()
+    check_dead_letters()
+    check_rejected_documents()
     check_reconcile()
 
 

@@ -1,19 +1,31 @@
-"""Alerts of the Symphonics sync, through an Airflow notifier.
+"""Alerts of the Symphonics sync: a row in ``symphonics.alerts``, a log line, and a notice through Apprise.
 
-:class:`SymphonicsAlertNotifier` writes each alert to ``symphonics.alerts`` and the task log; an Airflow
-connection (``conn_id``, or ``SYMPHONICS_ALERT_CONN_ID``) plugs another channel in: its ``conn_type`` picks a
-sender from :data:`CHANNELS` (``http``: a JSON POST such as a Slack incoming webhook takes; others can be
-registered with :func:`register_channel`, e.g. an e-mail sender). It is called by the reconcile DAG's explicit
-``evaluate_alerts`` task (in Airflow 3 a DAG's own failure callback runs in the dag-processor, not in a task), and
-can also serve as a task's ``on_failure_callback``.
+Every alert is written first, then sent, once per new row: the insert says whether the alert is new (a retried
+task, or a watchdog that sees the same condition again, inserts nothing and so sends nothing). The notice goes to
+the Airflow connection named by ``SYMPHONICS_ALERT_CONN_ID`` (or ``conn_id``), an ``apprise`` connection of
+``apache-airflow-providers-apprise`` whose extra ``config`` holds ``{"path": URL}`` or a list of them: Slack, Teams,
+e-mail (``mailto://``), PagerDuty, Opsgenie, ntfy, a JSON webhook (``json://``)... one URL per target.
+
+Two shapes of alert:
+
+* an alert of a run (:class:`SymphonicsAlertNotifier`): one per DAG, run and kind. Used as a task's
+  ``on_failure_callback`` with no alerts, it raises one ``failed_run`` alert per failed run, whichever of its tasks
+  fail; the reconcile DAG's ``evaluate_alerts`` task passes the alerts its rules found.
+* an episode (:func:`raise_episode`, :func:`resolve_episode`): a condition that lasts (the partner down, dead
+  letters waiting...), raised once when it starts, and a "resolved" notice when it ends.
+
+A notice that cannot be delivered is logged and leaves the row as it is (``notified_via`` without the
+connection): the alert is never lost, and never sent twice.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
@@ -23,13 +35,15 @@ from include.symphonics.db import SYNC_CONN_ID
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("info", "warning", "critical")
+#: The Airflow connection type alerts are sent through.
+ALERT_CONN_TYPE = "apprise"
 
 
 @dataclass(frozen=True)
 class Alert:
     """One alert.
 
-    :param kind: what rule raised it (``failed_run``, ``rejected_share``...): one per run and kind.
+    :param kind: what rule raised it (``failed_run``, ``rejected_share``...): one per run and kind, or per episode.
     :param severity: ``info``, ``warning`` or ``critical``.
     :param message: one line for a human (no personal data, no secret).
     :param details: the figures behind it.
@@ -45,63 +59,82 @@ class Alert:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
 
 
-#: A sender per connection type: ``sender(connection, alert)`` delivers one alert or raises.
-Sender = Callable[[Any, Alert], None]
-CHANNELS: dict[str, Sender] = {}
+def alert_conn_id() -> str | None:
+    """``SYMPHONICS_ALERT_CONN_ID``: the ``apprise`` connection alerts are sent to, or None (table and log only)."""
+    return os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None
 
 
-def register_channel(conn_type: str, sender: Sender) -> None:
-    """Make alerts go to connections of ``conn_type`` through ``sender`` (e.g. an SMTP sender for ``smtp``).
+def notice_body(alert: Alert, *, dag_id: str | None = None, run_id: str | None = None) -> str:
+    """The text of an alert's notice: its message, then what raised it and its figures, one per line."""
+    lines = [alert.message, "", f"kind: {alert.kind}", f"severity: {alert.severity}"]
+    if dag_id:
+        lines.append(f"dag: {dag_id}")
+    if run_id:
+        lines.append(f"run: {run_id}")
+    lines.extend(f"{key}: {json.dumps(value, default=str)}" for key, value in sorted(alert.details.items()))
+    return "\n".join(lines)
 
-    :param conn_type: the Airflow connection type.
-    :param sender: called with the connection and the alert.
+
+def send_notice(conn_id: str, *, title: str, body: str, severity: str) -> bool:
+    """Send one notice to every target of the ``apprise`` connection ``conn_id``; True when all took it.
+
+    The provider's ``AppriseHook`` reads the connection's targets; the notice goes out through an
+    ``apprise.Apprise`` built from them rather than through ``AppriseNotifier``, whose ``notify`` drops
+    Apprise's answer: the table must say truly whether the notice was delivered.
+
+    :param conn_id: the Airflow connection (type ``apprise``).
+    :param title: the notice's title.
+    :param body: its text.
+    :param severity: ``info``, ``warning``, ``critical``, or ``resolved``.
     """
-    CHANNELS[conn_type] = sender
+    import apprise
+    from airflow.providers.apprise.hooks.apprise import AppriseHook
+
+    hook = AppriseHook(apprise_conn_id=conn_id)
+    try:
+        connection = hook.get_connection(conn_id)
+        if connection.conn_type != ALERT_CONN_TYPE:
+            log.error(
+                "alert connection %s has type %r: alerts are sent through an %r connection (extra config: "
+                '{"path": URL})',
+                conn_id,
+                connection.conn_type,
+                ALERT_CONN_TYPE,
+            )
+            return False
+        targets = apprise.Apprise()
+        hook.set_config_from_conn(conn=connection, apprise_obj=targets)
+        notify_type = {
+            "critical": apprise.NotifyType.FAILURE,
+            "warning": apprise.NotifyType.WARNING,
+            "resolved": apprise.NotifyType.SUCCESS,
+        }.get(severity, apprise.NotifyType.INFO)
+        delivered = bool(targets.notify(body=body, title=title, notify_type=notify_type))
+    except Exception as exc:
+        # The alert is in the table and the log whatever happens to the channel; the error's class only, as a
+        # connection's message may hold its URL (a webhook's URL is its secret).
+        log.error("alert notice %r could not be sent through %s: %s", title, conn_id, type(exc).__name__)
+        return False
+    if not delivered:
+        log.error("alert notice %r was not taken by every target of %s", title, conn_id)
+    return delivered
 
 
-def alert_url(conn_type: str, host: str, schema: str | None, port: int | None) -> str:
-    """The URL of an ``http`` connection, whichever way it was written.
-
-    A URI (``http://127.0.0.1:8123/alerts``) reaches Airflow as conn_type = scheme, host, port and
-    schema = path; the UI form may hold the full URL in the host, or ``http``/``https`` in the schema field
-    (as HttpHook reads it).
-    """
-    if "://" in host:
-        scheme, rest = host.split("://", 1)
-    elif schema in ("http", "https"):
-        scheme, rest = schema, host
-    else:
-        scheme, rest = ("http" if conn_type == "http" else "https"), host
-    path = ""
-    if schema and schema not in ("http", "https"):
-        path = schema if schema.startswith("/") else f"/{schema}"
-    netloc, _, host_path = rest.partition("/")
-    if port and ":" not in netloc:
-        netloc = f"{netloc}:{port}"
-    return f"{scheme}://{netloc}{('/' + host_path) if host_path else ''}{path}"
-
-
-def _post_json(connection: Any, alert: Alert) -> None:
-    """``http`` connections: POST ``{"text": ...}`` (the body a Slack incoming webhook takes) to the host URL."""
-    import requests
-
-    url = alert_url(connection.conn_type or "", connection.host or "", connection.schema, connection.port)
-    text = f"[{alert.severity}] {alert.kind}: {alert.message}"
-    response = requests.post(url, json={"text": text, "details": dict(alert.details)}, timeout=10)
-    response.raise_for_status()
-
-
-register_channel("http", _post_json)
+def _log_alert(alert: Alert, prefix: str = "ALERT") -> None:
+    level = logging.ERROR if alert.severity == "critical" else logging.WARNING
+    details = json.dumps(dict(alert.details), default=str, sort_keys=True)
+    log.log(level, "%s [%s] %s: %s %s", prefix, alert.severity, alert.kind, alert.message, details)
 
 
 class SymphonicsAlertNotifier(BaseNotifier):
-    """Record alerts in ``symphonics.alerts`` and the log; send them to ``conn_id`` too when given.
+    """Record alerts of a run in ``symphonics.alerts`` and the log, then send each new one through Apprise.
 
-    Used as a callback with no ``alerts``, it raises one ``failed_task`` alert about the failed task of the context.
+    Used as a callback with no ``alerts``, it raises one ``failed_run`` alert about the run of the context: the
+    first failed task of a run raises it, the others find it raised.
 
     :param alerts: the alerts to raise.
     :param sync_conn_id: the ``sync`` database (or a libpq string / URL).
-    :param conn_id: an Airflow connection of another channel (Slack webhook, e-mail...), or None.
+    :param conn_id: the ``apprise`` connection to send to; None: ``SYMPHONICS_ALERT_CONN_ID``, if set.
     """
 
     template_fields = ("conn_id",)
@@ -119,27 +152,34 @@ class SymphonicsAlertNotifier(BaseNotifier):
         if self.alerts:
             return self.alerts
         ti = context.get("ti") or context.get("task_instance")
+        dag_run = context.get("dag_run")
         task_id = getattr(ti, "task_id", None)
-        return [Alert("failed_task", "critical", f"task {task_id} failed", {"task_id": task_id})]
+        dag_id = getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", None)
+        return [
+            Alert(
+                "failed_run",
+                "critical",
+                f"a run of {dag_id} failed (first failed task: {task_id})",
+                {"first_failed_task": task_id, "try_number": getattr(ti, "try_number", None)},
+            )
+        ]
 
     def notify(self, context: Mapping[str, Any]) -> None:  # type: ignore[override,unused-ignore]
-        """Raise the alerts: log line, table row, then the plugged channel (its failure is logged, not raised)."""
+        """Raise the alerts: the row first (a retry finds it and stops there), the log line, then the notice."""
         from psycopg.types.json import Jsonb
 
         from include.symphonics.db import connect
         from include.symphonics.sql import SqlFolder
 
-        query = SqlFolder("reconcile").query
-
+        query = SqlFolder("alerts").query
         dag_run = context.get("dag_run")
-        dag_id = getattr(dag_run, "dag_id", None)
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", None)
         run_id = getattr(dag_run, "run_id", None) or context.get("run_id")
+        conn_id = self.conn_id or alert_conn_id()
         self.raised = []
         with connect(self.sync_conn_id, autocommit=True) as conn:
             for alert in self._alerts_of(context):
-                via = ["table", "log"]
-                if self.conn_id and self._send(alert):
-                    via.append(self.conn_id)
                 row = conn.execute(
                     query("alert_insert"),
                     {
@@ -149,36 +189,107 @@ class SymphonicsAlertNotifier(BaseNotifier):
                         "details": Jsonb(dict(alert.details)),
                         "dag_id": dag_id,
                         "run_id": run_id,
-                        "notified_via": via,
+                        "notified_via": ["table", "log"],
                     },
                 ).fetchone()
                 if row is None:
-                    continue  # raised already by an earlier try of this run
+                    continue  # raised already by an earlier try or another task of this run
                 self.raised.append(alert)
-                level = logging.ERROR if alert.severity == "critical" else logging.WARNING
-                log.log(
-                    level,
-                    "ALERT [%s] %s: %s %s",
-                    alert.severity,
-                    alert.kind,
-                    alert.message,
-                    json.dumps(dict(alert.details), default=str, sort_keys=True),
-                )
+                _log_alert(alert)
+                if conn_id and send_notice(
+                    conn_id,
+                    title=f"[{alert.severity}] {alert.kind}",
+                    body=notice_body(alert, dag_id=dag_id, run_id=run_id),
+                    severity=alert.severity,
+                ):
+                    conn.execute(query("delivered"), {"id": row[0], "via": conn_id})
 
-    def _send(self, alert: Alert) -> bool:
-        from airflow.sdk import BaseHook
 
-        try:
-            connection = BaseHook.get_connection(str(self.conn_id))
-            sender = CHANNELS.get(connection.conn_type or "")
-            if sender is None:
-                log.warning(
-                    "no alert sender for connection type %r: register one with register_channel()", connection.conn_type
-                )
-                return False
-            sender(connection, alert)
-            return True
-        except Exception as exc:
-            # The alert is in the table and the log whatever happens to the extra channel.
-            log.error("alert %s could not be sent through %s: %s", alert.kind, self.conn_id, type(exc).__name__)
+def raise_episode(
+    alert: Alert, *, dag_id: str | None, sync_conn_id: str = SYNC_CONN_ID, conn_id: str | None = None
+) -> bool:
+    """Open an episode of ``alert.kind`` and send its notice, unless one is open already.
+
+    :param alert: the alert that opens the episode.
+    :param dag_id: the DAG the condition is about.
+    :param sync_conn_id: the ``sync`` database (or a libpq string / URL).
+    :param conn_id: the ``apprise`` connection; None: ``SYMPHONICS_ALERT_CONN_ID``, if set.
+    :return: True when this call opened the episode.
+    """
+    from psycopg.types.json import Jsonb
+
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
+
+    query = SqlFolder("alerts").query
+    conn_id = conn_id or alert_conn_id()
+    with connect(sync_conn_id, autocommit=True) as conn:
+        row = conn.execute(
+            query("episode_open"),
+            {
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "message": alert.message,
+                "details": Jsonb(dict(alert.details)),
+                "dag_id": dag_id,
+                "notified_via": ["table", "log"],
+            },
+        ).fetchone()
+        if row is None:
             return False
+        _log_alert(alert)
+        if conn_id and send_notice(
+            conn_id,
+            title=f"[{alert.severity}] {alert.kind}",
+            body=notice_body(alert, dag_id=dag_id),
+            severity=alert.severity,
+        ):
+            conn.execute(query("delivered"), {"id": row[0], "via": conn_id})
+    return True
+
+
+def open_episode(kind: str, sync_conn_id: str = SYNC_CONN_ID) -> Mapping[str, Any] | None:
+    """The open episode of ``kind`` (``id``, ``raised_at``, ``details``), or None."""
+    from psycopg.rows import dict_row
+
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
+
+    with connect(sync_conn_id) as conn:
+        cursor = conn.cursor(row_factory=dict_row)
+        return cursor.execute(SqlFolder("alerts").query("episode_open_read"), {"kind": kind}).fetchone()
+
+
+def resolve_episode(kind: str, reason: str, *, sync_conn_id: str = SYNC_CONN_ID, conn_id: str | None = None) -> bool:
+    """Close the open episode of ``kind`` and send a "resolved" notice; nothing when none is open.
+
+    :param kind: the alert kind.
+    :param reason: one line saying why it is over.
+    :param sync_conn_id: the ``sync`` database (or a libpq string / URL).
+    :param conn_id: the ``apprise`` connection; None: ``SYMPHONICS_ALERT_CONN_ID``, if set.
+    :return: True when this call closed an episode.
+    """
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
+
+    query = SqlFolder("alerts").query
+    conn_id = conn_id or alert_conn_id()
+    with connect(sync_conn_id, autocommit=True) as conn:
+        row = conn.execute(query("episode_resolve"), {"kind": kind}).fetchone()
+        if row is None:
+            return False
+        alert_id, severity, message, details, raised_at, resolved_at = row
+        lasted = resolved_at - raised_at
+        resolved = Alert(
+            kind,
+            severity,
+            f"resolved: {reason} (raised {raised_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC,"
+            f" lasted {int(lasted.total_seconds() // 60)} min)",
+            {**dict(details or {}), "raised_message": message},
+        )
+        log.warning("RESOLVED %s: %s", kind, resolved.message)
+        if conn_id and send_notice(
+            conn_id, title=f"[resolved] {kind}", body=notice_body(resolved), severity="resolved"
+        ):
+            conn.execute(query("resolve_delivered"), {"id": alert_id, "via": conn_id})
+    return True

@@ -95,12 +95,17 @@ def partner_host(base_url: str) -> str:
     return urlsplit(base_url).netloc.lower()
 
 
-def _postgres_netloc(conn: Any) -> str:
-    """``host:port`` of a postgres connection; a unix-socket folder (the embedded server's) counts as localhost."""
-    host = conn.host or "localhost"
-    if host.startswith("/"):
-        host = "localhost"
-    return f"{host}:{conn.port or 5432}"
+def _app_namespace(hook: Any, conn: Any) -> str:
+    """``postgres://host:port/database`` of a postgres connection, as the postgres provider's own SQL operators
+    name it in OpenLineage (``PostgresHook.get_openlineage_database_info``: scheme, authority, database), so the
+    app's tables are one dataset whichever task reports them; a unix-socket folder (the embedded server's) counts
+    as localhost.
+    """
+    info = hook.get_openlineage_database_info(conn)
+    authority = info.authority
+    if (conn.host or "").startswith("/"):
+        authority = f"localhost:{conn.port or 5432}"
+    return f"{info.scheme}://{authority}/{info.database}"
 
 
 def _collector() -> Any:
@@ -131,15 +136,14 @@ def report_app_tables(conn_id: str, tables: tuple[str, ...], *, direction: Direc
     :param direction: ``input`` or ``output``.
     """
     from airflow.providers.postgres.hooks.postgres import PostgresHook
-    from airflow.sdk import BaseHook
 
     collector = _collector()
-    conn = BaseHook.get_connection(conn_id)
-    context = PostgresHook(postgres_conn_id=conn_id)  # what read them, for the collector (it opens nothing)
+    hook = PostgresHook(postgres_conn_id=conn_id)  # it opens nothing: it names the database and is the context
+    namespace = _app_namespace(hook, hook.get_connection(conn_id))
     add = collector.add_input_asset if direction == "input" else collector.add_output_asset
     for table in tables:
         schema, name = table.split(".", 1)
-        add(context=context, uri=f"postgres://{_postgres_netloc(conn)}/{conn.schema or conn_id}/{schema}/{name}")
+        add(context=hook, uri=f"{namespace}/{schema}/{name}")
 
 
 @_never_fails

@@ -1,10 +1,22 @@
-"""The watchdog's deadline alerts on the publish and reconcile DAGs, raised through the notifier.
+"""The watchdog's alerts on publishing, the partner and the backlog, raised through the notifier.
 
-* ``publish_stalled``: no publish run has finished (dry runs aside) for ``SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES``
-  (default 120) **and** rows wait in the ledger. Raised once per stall: its key is the last finished run.
-* ``reconcile_late``: the nightly reconcile has not built the snapshot of its tick by ``SYMPHONICS_RECONCILE_DONE_BY``
-  (``HH:MM``, default ``06:00``, in the reconcile's time zone). Raised once per night; not before the first snapshot
-  was ever built (a new deployment's first night is not "late").
+Episodes (raised once when the condition starts, a "resolved" notice when it ends; ``include/symphonics/alerts.py``):
+
+* ``publish_stalled``: no publish run has made progress (dry runs aside) for ``SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES``
+  (default 120) **and** rows wait in the ledger. Progress is a run finished or a run in progress younger than the
+  limit; with no run finished yet, the stall counts from the later of the first run's start and the watchdog's
+  first run.
+* ``partner_unavailable``: for ``SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES`` (default 15; 0: at once) every call recorded
+  in ``symphonics.api_calls`` since the last one the partner answered failed (timeout, connection error, 5xx; or a
+  publish run stopped ``unavailable``) while rows wait. Judged from those records, not from a process's breaker.
+* ``dead_letter_added``: at least ``SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD`` (default 1) rows entered
+  ``dead_letter`` since the last evaluation; over when none of the rows that entered since it began is left there.
+* ``document_rejected_waiting``: a document the partner rejected ``SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS``
+  (default 2) days ago or more, with no PATCH carrying a new document since.
+
+Once per night: ``reconcile_late``, the nightly reconcile has not built the snapshot of its tick by
+``SYMPHONICS_RECONCILE_DONE_BY`` (``HH:MM``, default ``06:00``, in the reconcile's time zone); not before the first
+snapshot was ever built (a new deployment's first night is not "late").
 
 Why a watchdog DAG (``symphonics_watchdog``) and not Airflow 3.3's ``DeadlineAlert``: a deadline hangs on a run, so
 it cannot see that **no** run happens (a paused DAG, runs never queued), which is what "no publish run has succeeded
@@ -20,6 +32,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pendulum
 
@@ -27,6 +40,9 @@ from include.symphonics.alerts import Alert
 
 DEFAULT_PUBLISH_STALE_AFTER_MINUTES = 120
 DEFAULT_RECONCILE_DONE_BY = "06:00"
+DEFAULT_PARTNER_DOWN_AFTER_MINUTES = 15
+DEFAULT_DEAD_LETTER_ALERT_THRESHOLD = 1
+DEFAULT_DOCUMENT_REJECTED_ALERT_DAYS = 2
 RECONCILE_TIMEZONE = "Europe/Paris"
 PUBLISH_DAG_ID = "symphonics_publish"
 RECONCILE_DAG_ID = "symphonics_reconcile"
@@ -43,6 +59,45 @@ def publish_stale_after() -> timedelta:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES must be a whole number of minutes >= 1, not {raw!r}")
     return timedelta(minutes=int(raw))
+
+
+def _whole_number(variable: str, default: int, minimum: int, unit: str) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ValueError(f"{variable} must be a whole number of {unit} >= {minimum}, not {raw!r}")
+    return int(raw)
+
+
+def partner_down_after() -> timedelta:
+    """``SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES`` (default 15): how long every call may fail before
+    ``partner_unavailable``; 0 raises it at the first evaluation that sees a failure after the last answer.
+
+    :raises ValueError: the value is not a whole number of minutes >= 0.
+    """
+    return timedelta(
+        minutes=_whole_number("SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES", DEFAULT_PARTNER_DOWN_AFTER_MINUTES, 0, "minutes")
+    )
+
+
+def dead_letter_alert_threshold() -> int:
+    """``SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD`` (default 1): rows entering ``dead_letter`` between two evaluations
+    that raise ``dead_letter_added``.
+
+    :raises ValueError: the value is not a whole number >= 1.
+    """
+    return _whole_number("SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD", DEFAULT_DEAD_LETTER_ALERT_THRESHOLD, 1, "rows")
+
+
+def document_rejected_alert_after() -> timedelta:
+    """``SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS`` (default 2): how long a rejected document may wait for a new one.
+
+    :raises ValueError: the value is not a whole number of days >= 0.
+    """
+    return timedelta(
+        days=_whole_number("SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS", DEFAULT_DOCUMENT_REJECTED_ALERT_DAYS, 0, "days")
+    )
 
 
 def reconcile_done_by() -> time:
@@ -91,23 +146,52 @@ def reconcile_due(now: datetime, schedule: str, done_by: time, timezone: str = R
             return ReconcileDue(tick, tick.date().isoformat(), deadline)
 
 
+@dataclass(frozen=True)
+class PublishHealth:
+    """What the publish runs recorded, for the stall rule (dry runs aside).
+
+    :param last_finished_at: when a run last finished, or None.
+    :param first_started_at: when the first run started, or None (none ever did).
+    :param running_started_at: when the newest run still in progress started, or None.
+    :param backlog: rows waiting to be sent.
+    """
+
+    last_finished_at: datetime | None
+    first_started_at: datetime | None
+    running_started_at: datetime | None
+    backlog: int
+
+
 def publish_stalled_alert(
-    last_finished_at: datetime | None, backlog: int, now: datetime, stale_after: timedelta
+    health: PublishHealth, watchdog_first_at: datetime, now: datetime, stale_after: timedelta
 ) -> Alert | None:
-    """``publish_stalled`` if no publish run finished for ``stale_after`` while ``backlog`` rows wait, else None."""
-    if backlog <= 0:
+    """``publish_stalled`` if no publish run made progress for ``stale_after`` while rows wait, else None.
+
+    Progress is a run finished, or a run in progress younger than the limit. With no run finished yet, the stall
+    counts from the later of the first run's start and the watchdog's first run: a fresh deployment (or a new
+    watchdog) is not "stalled for ever" while its first run is still going.
+    """
+    if health.backlog <= 0:
         return None
-    if last_finished_at is not None and now - last_finished_at < stale_after:
+    if health.running_started_at is not None and now - health.running_started_at < stale_after:
+        return None
+    if health.last_finished_at is not None:
+        since = health.last_finished_at
+    else:
+        since = max(watchdog_first_at, health.first_started_at or watchdog_first_at)
+    if now - since < stale_after:
         return None
     minutes = int(stale_after.total_seconds() // 60)
-    since = "ever" if last_finished_at is None else f"{(now - last_finished_at).total_seconds() / 60:.0f} min"
+    what = "no publish run has finished" + (" yet" if health.last_finished_at is None else "")
     return Alert(
         "publish_stalled",
         "critical",
-        f"no publish run has finished for {since} (limit {minutes} min) while {backlog} rows wait",
+        f"{what} for {(now - since).total_seconds() / 60:.0f} min (limit {minutes} min) while {health.backlog} rows"
+        " wait",
         {
-            "backlog": backlog,
-            "last_finished_at": None if last_finished_at is None else last_finished_at.isoformat(),
+            "backlog": health.backlog,
+            "last_finished_at": None if health.last_finished_at is None else health.last_finished_at.isoformat(),
+            "counted_from": since.isoformat(),
             "stale_after_minutes": minutes,
         },
     )
@@ -117,15 +201,33 @@ def _raise(alert: Alert, dag_id: str, key: str, sync_conn_id: str) -> list[Alert
     """Through the notifier, under ``key`` as its run id: the alerts table keeps one per key and kind."""
     from include.symphonics.alerts import SymphonicsAlertNotifier
 
-    notifier = SymphonicsAlertNotifier(
-        [alert], sync_conn_id=sync_conn_id, conn_id=os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None
-    )
+    notifier = SymphonicsAlertNotifier([alert], sync_conn_id=sync_conn_id)
     notifier.notify({"dag_run": SimpleNamespace(dag_id=dag_id, run_id=key)})
     return notifier.raised
 
 
+def _mark(conn: Any, check_name: str, now: datetime, mark: int = 0) -> datetime:
+    """Record that ``check_name`` ran at ``now`` (moving its mark to ``mark``); return when it first ran."""
+    from include.symphonics.sql import SqlFolder
+
+    row = conn.execute(
+        SqlFolder("watchdog").query("mark_write"), {"check_name": check_name, "now": now, "mark": mark}
+    ).fetchone()
+    return row[0] if row else now
+
+
+def _episode(alert: Alert | None, kind: str, dag_id: str, reason: str, sync_conn_id: str) -> list[Alert]:
+    """Open the episode of ``kind`` with ``alert``, or close it when ``alert`` is None; the alerts raised now."""
+    from include.symphonics.alerts import raise_episode, resolve_episode
+
+    if alert is None:
+        resolve_episode(kind, reason, sync_conn_id=sync_conn_id)
+        return []
+    return [alert] if raise_episode(alert, dag_id=dag_id, sync_conn_id=sync_conn_id) else []
+
+
 def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
-    """Raise ``publish_stalled`` when publishing stalled with rows waiting (once per stall).
+    """Raise ``publish_stalled`` when publishing stalled with rows waiting (once per stall), resolve it after.
 
     :param now: the time to judge at.
     :param sync_conn_id: the ``sync`` database.
@@ -134,16 +236,134 @@ def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
     from include.symphonics.db import connect
     from include.symphonics.sql import SqlFolder
 
-    query = SqlFolder("publish").query
+    with connect(sync_conn_id, autocommit=True) as conn:
+        watchdog_first_at = _mark(conn, "publish_stalled", now)
+        row = conn.execute(SqlFolder("publish").query("publish_health")).fetchone()
+    health = PublishHealth(row[0], row[1], row[2], int(row[3])) if row else PublishHealth(None, None, None, 0)
+    alert = publish_stalled_alert(health, watchdog_first_at, now, publish_stale_after())
+    return _episode(alert, "publish_stalled", PUBLISH_DAG_ID, "publish runs make progress again", sync_conn_id)
+
+
+def partner_unavailable_alert(
+    down_since: datetime | None, failures: int, backlog: int, now: datetime, down_after: timedelta
+) -> Alert | None:
+    """``partner_unavailable`` when every call since ``down_since`` failed for ``down_after`` while rows wait."""
+    if down_since is None or backlog <= 0 or now - down_since < down_after:
+        return None
+    minutes = (now - down_since).total_seconds() / 60
+    return Alert(
+        "partner_unavailable",
+        "critical",
+        f"every call to Symphonics has failed (timeout, connection error or 5xx) for {minutes:.0f} min"
+        f" ({failures} failure(s)) while {backlog} rows wait",
+        {
+            "down_since": down_since.isoformat(),
+            "failures": failures,
+            "backlog": backlog,
+            "down_after_minutes": int(down_after.total_seconds() // 60),
+        },
+    )
+
+
+def check_partner(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+    """Raise ``partner_unavailable`` from the calls recorded in ``symphonics.api_calls``; resolve it when it answers.
+
+    :param now: the time to judge at.
+    :param sync_conn_id: the ``sync`` database.
+    :return: the alerts raised now.
+    """
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
 
     with connect(sync_conn_id) as conn:
-        row = conn.execute(query("publish_health")).fetchone()
-    last_finished_at, backlog = (row[0], int(row[1])) if row else (None, 0)
-    alert = publish_stalled_alert(last_finished_at, backlog, now, publish_stale_after())
-    if alert is None:
-        return []
-    since = "never" if last_finished_at is None else last_finished_at.isoformat()
-    return _raise(alert, PUBLISH_DAG_ID, f"watchdog:publish_stalled:{since}", sync_conn_id)
+        _, down_since, failures = conn.execute(SqlFolder("watchdog").query("partner_down")).fetchone() or (None,) * 3
+        health = conn.execute(SqlFolder("publish").query("publish_health")).fetchone()
+    backlog = int(health[3]) if health else 0
+    alert = partner_unavailable_alert(down_since, int(failures or 0), backlog, now, partner_down_after())
+    reason = "Symphonics answers again" if down_since is None else "no row waits any more"
+    if alert is None and down_since is not None and backlog > 0:
+        return []  # failing, not for long enough yet: an open episode stays open
+    return _episode(alert, "partner_unavailable", PUBLISH_DAG_ID, reason, sync_conn_id)
+
+
+def check_dead_letters(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+    """Raise ``dead_letter_added`` when rows entered ``dead_letter`` since the last evaluation (at least the
+    threshold); the episode ends when none of the rows that entered since it began is still in ``dead_letter``.
+
+    The first evaluation only sets its mark: rows dead-lettered before the watchdog ever ran are not "added".
+
+    :param now: the time to judge at.
+    :param sync_conn_id: the ``sync`` database.
+    :return: the alerts raised now.
+    """
+    from include.symphonics.alerts import open_episode
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
+
+    query = SqlFolder("watchdog").query
+    kind = "dead_letter_added"
+    threshold = dead_letter_alert_threshold()
+    with connect(sync_conn_id, autocommit=True) as conn:
+        marked = conn.execute(query("mark_read"), {"check_name": kind}).fetchone()
+        previous_mark = int(marked[2]) if marked else None
+        counted = conn.execute(query("dead_letters_added"), {"mark": previous_mark or 0}).fetchone()
+        added, reasons, mark = counted if counted else (0, {}, 0)
+        if previous_mark is None:
+            added, reasons = 0, {}
+        episode = open_episode(kind, sync_conn_id)
+        raised: list[Alert] = []
+        if episode is not None:
+            since_mark = int(episode["details"].get("since_mark", 0))
+            waiting = conn.execute(query("dead_letters_waiting"), {"since_mark": since_mark}).fetchone()
+            if waiting is not None and int(waiting[0]) == 0:
+                _episode(None, kind, PUBLISH_DAG_ID, "no row that entered dead_letter is left there", sync_conn_id)
+        elif added >= threshold:
+            alert = Alert(
+                kind,
+                "warning",
+                f"{added} row(s) entered dead_letter since the last check: ops must settle them (docs/RUNBOOK.md)",
+                {"added": int(added), "reasons": dict(reasons), "threshold": threshold, "since_mark": previous_mark},
+            )
+            raised = _episode(alert, kind, PUBLISH_DAG_ID, "", sync_conn_id)
+        # After the alert: a retry that failed before this point counts the same rows again, and finds the episode.
+        _mark(conn, kind, now, int(mark))
+    return raised
+
+
+def check_rejected_documents(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+    """Raise ``document_rejected_waiting`` when a rejected document had no PATCH with a new one for D days.
+
+    :param now: the time to judge at.
+    :param sync_conn_id: the ``sync`` database.
+    :return: the alerts raised now.
+    """
+    from include.symphonics.db import connect
+    from include.symphonics.sql import SqlFolder
+
+    after = document_rejected_alert_after()
+    with connect(sync_conn_id) as conn:
+        rows = conn.execute(
+            SqlFolder("watchdog").query("documents_rejected_waiting"), {"before": now - after}
+        ).fetchall()
+    alert = None
+    if rows:
+        interventions = sorted({row[0] for row in rows})
+        alert = Alert(
+            "document_rejected_waiting",
+            "warning",
+            f"{len(interventions)} intervention(s) have a document Symphonics rejected more than {after.days} day(s)"
+            " ago and no new one sent: the installer must add a proof",
+            {
+                "interventions": len(interventions),
+                "external_ids": interventions[:20],
+                "documents": sorted({row[1] for row in rows}),
+                "oldest_rejected_at": rows[0][2].isoformat(),
+                "after_days": after.days,
+            },
+        )
+    return _episode(
+        alert, "document_rejected_waiting", PUBLISH_DAG_ID, "every rejected document has a new one", sync_conn_id
+    )
 
 
 def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = "sync_db") -> list[Alert]:

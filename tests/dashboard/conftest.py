@@ -230,6 +230,65 @@ def seed(url: str, now: datetime) -> list[dict[str, Any]]:
                 " %(code)s, 1, %(at)s, %(at)s)",
                 {"at": received, "reason": reason, "code": code},
             )
+        # Alerts: an open episode, a resolved one, an alert of a run, and one older than the panel's window.
+        alerts = [
+            # kind, severity, message, hours ago raised, hours ago resolved, episodic, run id, sent to
+            (
+                "partner_unavailable",
+                "critical",
+                "every call to Symphonics has failed for 25 min",
+                0.5,
+                None,
+                True,
+                None,
+                ["table", "log", "symphonics_alerts"],
+            ),
+            (
+                "dead_letter_added",
+                "warning",
+                "2 row(s) entered dead_letter since the last check",
+                5,
+                1,
+                True,
+                None,
+                ["table", "log", "symphonics_alerts"],
+            ),
+            (
+                "failed_run",
+                "critical",
+                "a run of symphonics_publish failed (first failed task: publish)",
+                2,
+                None,
+                False,
+                "manual__b",
+                ["table", "log"],
+            ),
+            (
+                "rejected_share",
+                "warning",
+                "7 of 20 decided interventions are rejected",
+                24 * 10,
+                None,
+                False,
+                "scheduled__old",
+                ["table", "log"],
+            ),
+        ]
+        for kind, severity, message, raised, resolved, episodic, run_id, via in alerts:
+            conn.execute(
+                "INSERT INTO symphonics.alerts (kind, severity, message, raised_at, resolved_at, episodic, dag_id,"
+                " run_id, notified_via) VALUES (%s, %s, %s, %s, %s, %s, 'symphonics_publish', %s, %s)",
+                (
+                    kind,
+                    severity,
+                    message,
+                    now - timedelta(hours=raised),
+                    None if resolved is None else now - timedelta(hours=resolved),
+                    episodic,
+                    run_id,
+                    via,
+                ),
+            )
     return calls
 
 

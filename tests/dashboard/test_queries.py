@@ -198,6 +198,19 @@ def test_a_rejected_file_is_counted_as_a_file_not_local_nor_partner_validation(s
     assert panel["refusals"] == 4
 
 
+def test_alerts_open_episodes_first_then_the_recent_ones(conn: psycopg.Connection, seeded: Seeded) -> None:
+    panel = queries.alerts_panel(conn, seeded.now)
+
+    assert panel["status"] == "ok"
+    assert (panel["open"], panel["open_critical"], panel["raised_in_window"]) == (1, 1, 3)
+    listed = [(a["kind"], a["open"], a["resolved_at"] is not None, a["sent_to"]) for a in panel["alerts"]]
+    assert listed == [
+        ("partner_unavailable", True, False, ["symphonics_alerts"]),
+        ("failed_run", False, False, []),
+        ("dead_letter_added", False, True, ["symphonics_alerts"]),
+    ]  # the 10-day-old alert is out of the window
+
+
 def test_collect_is_one_json_document(conn: psycopg.Connection, seeded: Seeded) -> None:
     document = queries.collect(conn, seeded.limits, seeded.now)
 

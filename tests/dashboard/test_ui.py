@@ -338,6 +338,22 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         assert kpi("webhooks.refused") == "4"
         assert driver.find_element(By.CSS_SELECTOR, '[data-kpi="breaker.state"]').text.lower() == "closed"
         assert kpi("freshness.p95") == "11.6 s"
+        # The alerts: the open episode first, the resolved one with both its times, where each notice went.
+        assert (kpi("alerts.open"), kpi("alerts.open_critical"), kpi("alerts.raised")) == ("1", "1", "3")
+        alert_rows = driver.execute_script(
+            "return [...document.querySelectorAll('#panel-alerts tbody tr')]"
+            ".map((tr) => [...tr.children].map((td) => td.textContent))"
+        )
+        assert [row[:3] for row in alert_rows] == [
+            ["open", "critical", "partner_unavailable"],
+            ["raised", "critical", "failed_run"],
+            ["resolved", "warning", "dead_letter_added"],
+        ]
+        assert alert_rows[0][5] == "open"
+        assert alert_rows[0][6] == "symphonics_alerts"
+        assert alert_rows[2][4].endswith(" UTC")
+        assert alert_rows[2][5].endswith(" UTC")
+        assert alert_rows[1][6] == "table and log"
         freshness = driver.find_element(By.ID, "panel-freshness").text
         assert "symphonics_completions" in freshness
         # Months-old completions published 30 min ago are a backlog, not latency: left out, and said so.

@@ -22,6 +22,7 @@ RECONCILE_TABLES = (
     "symphonics.intervention_sync_state",
     "symphonics.app_interventions_copy",
     "symphonics.alerts",
+    "symphonics.watchdog_marks",
     "analytics.reconciliation_snapshots",
     "analytics.snapshot_builds",
     "symphonics.webhook_rejections",

@@ -1,22 +1,20 @@
-"""The alert rules not covered by the DAG tests, and the notifier's pluggable channel.
+"""The alert rules not covered by the DAG tests, and the notifier's delivery through Apprise.
 
 Each rule is driven by rows planted in the test sync database (webhook traffic through the real receiver, in
 process) and evaluated directly (``rules.evaluate``), or through the ``evaluate_alerts`` task body with a stand-in
-task instance: it raises its alert exactly once per run and stays silent at or below its threshold. The ``http``
-channel is pointed at a tiny HTTP receiver on 127.0.0.1; an unreachable channel loses no alert row."""
+task instance: it raises its alert exactly once per run and stays silent at or below its threshold. The notices go
+through an ``apprise`` connection whose target is a JSON webhook (``json://``) on a tiny HTTP receiver on 127.0.0.1:
+each alert arrives once, a retried task sends nothing again, and an unreachable channel loses no alert row."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import queue
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +26,7 @@ from psycopg.rows import dict_row
 from include.symphonics.alerts import Alert
 from include.symphonics.reconcile.rules import RunFacts, evaluate
 from include.symphonics.reconcile.settings import ReconcileSettings
+from tests.fixtures.listener import LocalChannel, serve_listener
 from tests.publish.conftest import clean_pipeline_tables
 from tests.reconcile.conftest import clean_reconcile_tables
 
@@ -403,52 +402,21 @@ def _run_task(
     return steps.run_evaluate_alerts(context, snapshot_result, poll)
 
 
-@dataclass
-class LocalChannel:
-    port: int
-    received: queue.Queue[tuple[str, str, dict[str, Any]]]
-
-
-def _serve(status: int) -> Iterator[LocalChannel]:
-    received: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            received.put((self.path, self.headers.get("Content-Type") or "", body))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield LocalChannel(port=int(server.server_address[1]), received=received)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 @pytest.fixture
 def local_channel() -> Iterator[LocalChannel]:
     """A tiny HTTP receiver on 127.0.0.1 that records each POST and answers 200."""
-    yield from _serve(200)
+    yield from serve_listener(200)
 
 
 @pytest.fixture
 def failing_channel() -> Iterator[LocalChannel]:
     """The same, answering 500."""
-    yield from _serve(500)
+    yield from serve_listener(500)
 
 
-def _http_connection(monkeypatch: pytest.MonkeyPatch, host: str, path: str = "/alerts") -> None:
-    conn = {"conn_type": "http", "host": host, "schema": path}
+def _apprise_connection(monkeypatch: pytest.MonkeyPatch, port: int, path: str = "/alerts") -> None:
+    """``SYMPHONICS_ALERT_CONN_ID`` names an ``apprise`` connection whose one target is a JSON webhook on loopback."""
+    conn = {"conn_type": "apprise", "extra": {"config": {"path": f"json://127.0.0.1:{port}{path}"}}}
     monkeypatch.setenv(f"AIRFLOW_CONN_{ALERT_CONN_ID.upper()}", json.dumps(conn))
     monkeypatch.setenv("SYMPHONICS_ALERT_CONN_ID", ALERT_CONN_ID)
 
@@ -467,31 +435,38 @@ def test_all_quiet_raises_nothing(alert_db: str, receiver: Receiver) -> None:
     assert _rows(alert_db, "SELECT kind FROM symphonics.alerts") == []
 
 
-def test_the_http_channel_receives_each_alert_as_a_json_post(
+def test_the_apprise_channel_receives_each_alert_once_even_when_the_task_is_retried(
     alert_db: str, receiver: Receiver, local_channel: LocalChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _plant_every_rule(alert_db, receiver)
-    _http_connection(monkeypatch, f"http://127.0.0.1:{local_channel.port}")
+    _apprise_connection(monkeypatch, local_channel.port)
+    task = {
+        "states": {"poll_statuses": "failed", "build_snapshot": "success", "evaluate_alerts": "running"},
+        "failed_runs": {"symphonics_publish": 1},
+        "poll": {"quota_exhausted": True, "deferred": 2},
+    }
 
-    result = _run_task(
-        "channel-run",
-        states={"poll_statuses": "failed", "build_snapshot": "success", "evaluate_alerts": "running"},
-        failed_runs={"symphonics_publish": 1},
-        poll={"quota_exhausted": True, "deferred": 2},
-    )
+    result = _run_task("channel-run", **task)  # type: ignore[arg-type]
+    retried = _run_task("channel-run", **task)  # type: ignore[arg-type]
 
     assert set(result["alerts"]) == EVERY_KIND
+    # The rules still see the same conditions (the failed publish run is counted already); the notifier finds
+    # each alert of the run raised and sends nothing.
+    assert set(retried["alerts"]) == EVERY_KIND - {"failed_runs_symphonics_publish"}
     assert result["failed_tasks"] == ["poll_statuses"]
     posts = [local_channel.received.get(timeout=5) for _ in EVERY_KIND]
-    assert local_channel.received.empty()
+    assert local_channel.received.empty()  # the retry sent nothing
     assert {path for path, _, _ in posts} == {"/alerts"}
     assert {content_type for _, content_type, _ in posts} == {"application/json"}
-    by_kind = {body["text"].split("] ", 1)[1].split(":", 1)[0]: body for _, _, body in posts}
+    by_kind = {body["title"].split("] ", 1)[1]: body for _, _, body in posts}
     assert set(by_kind) == EVERY_KIND
-    assert by_kind["rejected_share"]["text"].startswith("[warning] rejected_share: ")
-    assert by_kind["rejected_share"]["details"]["rejected"] == 10
-    assert by_kind["failed_run"]["text"].startswith("[critical] failed_run: ")
-    assert by_kind["failed_run"]["details"]["failed_tasks"] == ["poll_statuses"]
+    assert by_kind["rejected_share"]["title"] == "[warning] rejected_share"
+    assert by_kind["rejected_share"]["type"] == "warning"
+    assert "rejected: 10" in by_kind["rejected_share"]["message"].splitlines()
+    assert by_kind["failed_run"]["title"] == "[critical] failed_run"
+    assert by_kind["failed_run"]["type"] == "failure"
+    assert 'failed_tasks: ["poll_statuses"]' in by_kind["failed_run"]["message"].splitlines()
+    assert "run: channel-run" in by_kind["failed_run"]["message"].splitlines()
     rows = _rows(alert_db, "SELECT kind, notified_via FROM symphonics.alerts WHERE run_id = 'channel-run'")
     assert {row["kind"] for row in rows} == EVERY_KIND
     assert all(row["notified_via"] == ["table", "log", ALERT_CONN_ID] for row in rows), rows
@@ -508,7 +483,7 @@ def test_a_failing_channel_does_not_lose_the_alert_row(
     alert_db: str, failing_channel: LocalChannel, monkeypatch: pytest.MonkeyPatch, channel: str
 ) -> None:
     port = _closed_port() if channel == "unreachable" else failing_channel.port
-    _http_connection(monkeypatch, f"http://127.0.0.1:{port}")
+    _apprise_connection(monkeypatch, port)
 
     result = _run_task("failing-channel-run", states={"purge": "failed", "evaluate_alerts": "running"})
 
@@ -520,30 +495,7 @@ def test_a_failing_channel_does_not_lose_the_alert_row(
     assert rows[0]["run_id"] == "failing-channel-run"
     assert rows[0]["notified_via"] == ["table", "log"]
     if channel == "answers-500":
-        assert failing_channel.received.get(timeout=5)[2]["text"].startswith("[critical] failed_run: ")
-
-
-def test_a_registered_channel_gets_the_connection_and_the_alert(alert_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from include.symphonics import alerts as alerts_module
-    from include.symphonics.alerts import SymphonicsAlertNotifier, register_channel
-
-    sent: list[tuple[Any, Alert]] = []
-    # Airflow spells connection types with underscores. setitem first: the registry is restored afterwards.
-    monkeypatch.setitem(alerts_module.CHANNELS, "symphonics_test_mail", lambda c, a: None)
-    register_channel("symphonics_test_mail", lambda connection, alert: sent.append((connection, alert)))
-    conn = {"conn_type": "symphonics_test_mail", "host": "mail.invalid", "login": "ops@example.invalid"}
-    monkeypatch.setenv("AIRFLOW_CONN_SYMPHONICS_ALERTS_MAIL", json.dumps(conn))
-    alert = Alert("rejected_share", "warning", "7 of 20 decided interventions are rejected", {"rejected": 7})
-
-    SymphonicsAlertNotifier([alert], sync_conn_id=alert_db, conn_id="symphonics_alerts_mail").notify(
-        _context("mail-run")
-    )
-
-    assert len(sent) == 1
-    assert sent[0][1] == alert
-    assert sent[0][0].login == "ops@example.invalid"
-    rows = _rows(alert_db, "SELECT notified_via FROM symphonics.alerts WHERE run_id = 'mail-run'")
-    assert rows == [{"notified_via": ["table", "log", "symphonics_alerts_mail"]}]
+        assert failing_channel.received.get(timeout=5)[2]["title"] == "[critical] failed_run"
 
 
 def test_an_unknown_channel_type_keeps_the_alert_row(alert_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -560,34 +512,29 @@ def test_an_unknown_channel_type_keeps_the_alert_row(alert_db: str, monkeypatch:
     assert rows == [{"kind": "failed_run", "notified_via": ["table", "log"]}]
 
 
-def test_an_http_connection_in_uri_form_reaches_its_host_port_and_path(
+def test_one_alert_per_failed_run_whichever_tasks_fail(
     alert_db: str, local_channel: LocalChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The notifier as ``on_failure_callback``: the first failed task of a run alerts, the next ones of that run do
+    not, and the same run id in another DAG is another run."""
     from include.symphonics.alerts import SymphonicsAlertNotifier
 
-    monkeypatch.setenv(f"AIRFLOW_CONN_{ALERT_CONN_ID.upper()}", f"http://127.0.0.1:{local_channel.port}/alerts")
-    alert = Alert("failed_run", "critical", "task x failed", {"failed_tasks": ["x"]})
+    _apprise_connection(monkeypatch, local_channel.port)
 
-    SymphonicsAlertNotifier([alert], sync_conn_id=alert_db, conn_id=ALERT_CONN_ID).notify(_context("uri-run"))
+    def failed(task_id: str, dag_id: str = "symphonics_publish") -> None:
+        ti = SimpleNamespace(task_id=task_id, dag_id=dag_id, try_number=3)
+        SymphonicsAlertNotifier(sync_conn_id=alert_db).notify({**_context("scheduled__2026-12-07", dag_id), "ti": ti})
 
-    path, _, body = local_channel.received.get(timeout=2)
-    assert path == "/alerts"
-    assert body["text"].startswith("[critical] failed_run: ")
+    failed("extract")
+    failed("publish")
+    failed("extract", "symphonics_reconcile")
 
-
-@pytest.mark.parametrize(
-    ("conn_type", "host", "schema", "port", "url"),
-    [
-        ("http", "127.0.0.1", "alerts", 8123, "http://127.0.0.1:8123/alerts"),
-        ("https", "hooks.slack.com", "services/T0/B0/x", None, "https://hooks.slack.com/services/T0/B0/x"),
-        ("http", "https://hooks.slack.com/services/T0/B0/x", None, None, "https://hooks.slack.com/services/T0/B0/x"),
-        ("http", "alerts.internal", "https", 8443, "https://alerts.internal:8443"),
-        ("http", "http://127.0.0.1:9000", "/hook", None, "http://127.0.0.1:9000/hook"),
-    ],
-)
-def test_alert_url_reads_every_way_a_connection_is_written(
-    conn_type: str, host: str, schema: str | None, port: int | None, url: str
-) -> None:
-    from include.symphonics.alerts import alert_url
-
-    assert alert_url(conn_type, host, schema, port) == url
+    rows = _rows(alert_db, "SELECT kind, dag_id, run_id, details FROM symphonics.alerts ORDER BY id")
+    assert [(row["kind"], row["dag_id"]) for row in rows] == [
+        ("failed_run", "symphonics_publish"),
+        ("failed_run", "symphonics_reconcile"),
+    ]
+    assert rows[0]["details"]["first_failed_task"] == "extract"
+    titles = [local_channel.received.get(timeout=5)[2]["title"] for _ in rows]
+    assert titles == ["[critical] failed_run"] * 2
+    assert local_channel.received.empty()

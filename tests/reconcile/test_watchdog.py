@@ -12,7 +12,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from include.symphonics.alerts import Alert
 from include.symphonics.watchdog import (
+    PublishHealth,
     publish_stale_after,
     publish_stalled_alert,
     reconcile_done_by,
@@ -89,10 +91,12 @@ def test_publishing_past_its_deadline_with_rows_waiting_raises_publish_stalled_o
     _watch()  # still stalled: the same stall is not raised again
     assert len(_alerts(world.sync_dsn, "publish_stalled")) == 1
 
-    world.kill_switch("off")  # publishing resumes: a run finishes, nothing more is raised
+    world.kill_switch("off")  # publishing resumes: a run finishes, the episode is resolved, nothing more raised
     assert publish_dag.test().state == "success"
     _watch()
-    assert len(_alerts(world.sync_dsn, "publish_stalled")) == 1
+    [alert] = _alerts(world.sync_dsn, "publish_stalled")
+    assert alert["episodic"]
+    assert alert["resolved_at"] is not None
 
 
 def test_an_old_last_run_with_nothing_waiting_raises_nothing(reconcile_world: PublishWorld) -> None:
@@ -164,15 +168,47 @@ def test_reconcile_due(now: str, done_by: time, snapshot_date: str, deadline: st
 def test_publish_stalled_rule() -> None:
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     limit = timedelta(minutes=120)
-    assert publish_stalled_alert(now - timedelta(hours=5), 0, now, limit) is None  # nothing waits
-    assert publish_stalled_alert(now - timedelta(minutes=119), 10, now, limit) is None  # within the limit
-    alert = publish_stalled_alert(now - timedelta(minutes=120), 10, now, limit)
+    long_ago = now - timedelta(days=3)
+
+    def rule(
+        finished: timedelta | None, backlog: int, *, first: timedelta | None = None, running: timedelta | None = None
+    ) -> Alert | None:
+        health = PublishHealth(
+            None if finished is None else now - finished,
+            None if first is None else now - first,
+            None if running is None else now - running,
+            backlog,
+        )
+        return publish_stalled_alert(health, long_ago, now, limit)
+
+    assert rule(timedelta(hours=5), 0) is None  # nothing waits
+    assert rule(timedelta(minutes=119), 10) is None  # within the limit
+    alert = rule(timedelta(minutes=120), 10)
     assert alert is not None
     assert alert.kind == "publish_stalled"
     assert alert.details["backlog"] == 10
-    never = publish_stalled_alert(None, 3, now, limit)
-    assert never is not None
-    assert "for ever" in never.message
+    # A run in progress younger than the limit is progress; an older one (a run that died) is not.
+    assert rule(timedelta(hours=5), 10, running=timedelta(minutes=30)) is None
+    assert rule(timedelta(hours=5), 10, running=timedelta(hours=3)) is not None
+
+
+def test_a_fresh_stack_is_not_stalled_while_its_first_publish_run_goes_on() -> None:
+    """Issue 25's false critical: 7 minutes after the start, the first publish run still running, no alert."""
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    limit = timedelta(minutes=120)
+    watchdog_first = now - timedelta(minutes=5)
+    first_run = PublishHealth(None, now - timedelta(minutes=7), now - timedelta(minutes=7), 32)
+    assert publish_stalled_alert(first_run, watchdog_first, now, limit) is None
+    # The first run died at once (never finished): the stall counts from its start, not "for ever".
+    died = PublishHealth(None, now - timedelta(minutes=130), now - timedelta(minutes=130), 32)
+    assert publish_stalled_alert(died, watchdog_first, now, limit) is None  # the watchdog only ran 5 min ago
+    alert = publish_stalled_alert(died, now - timedelta(minutes=125), now, limit)
+    assert alert is not None
+    assert alert.message.startswith("no publish run has finished yet for 125 min (limit 120 min)")
+    # No publish run ever started: it counts from the watchdog's first run.
+    never = PublishHealth(None, None, None, 3)
+    assert publish_stalled_alert(never, now - timedelta(minutes=60), now, limit) is None
+    assert publish_stalled_alert(never, now - timedelta(minutes=120), now, limit) is not None
 
 
 def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:

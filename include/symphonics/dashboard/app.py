@@ -47,6 +47,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from include.symphonics.dashboard import airflow_runs, check_again, dry_runs, queries, run_failures, timeline
 from include.symphonics.dashboard.settings import QuotaLimits, limits_from_airflow, sync_dsn_from_airflow
+from include.symphonics.db import with_options
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -312,7 +313,9 @@ def create_dashboard_app(
 
     def read(query: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``query`` on a read-only session of the ``sync`` database (10 s per statement)."""
-        with psycopg.connect(sources.dsn(), autocommit=True, connect_timeout=5, options=_READ_ONLY_OPTIONS) as conn:
+        # The read-only options go after the connection's own (an ``options`` extra is kept, not replaced).
+        target = with_options(sources.dsn(), _READ_ONLY_OPTIONS)
+        with psycopg.connect(target, autocommit=True, connect_timeout=5) as conn:
             return query(conn)
 
     def airflow_api(request: Request) -> airflow_runs.AirflowRuns:

@@ -44,6 +44,10 @@ TOP_REASONS = 10
 #: Days of the rejection panel: the analysts' "what was rejected last week" (docs/ANALYTICS.md) over the same rows.
 REJECTION_WINDOW_DAYS = 7
 
+#: Days of the alerts panel (open episodes are listed whatever their age), and the alerts it lists at most.
+ALERT_WINDOW_DAYS = 7
+ALERT_ROWS = 50
+
 #: The ledger states of rows a publish run still works on (the backlog), in the ledger's order.
 WORK_STATES = tuple(state.value for state in LedgerState if state in LEDGER_WORK_STATES)
 #: The ledger states only a person can settle.
@@ -60,6 +64,7 @@ PANEL_TABLES: dict[str, tuple[str, ...]] = {
     "latency": ("api_calls",),
     "breaker": ("api_calls",),
     "freshness": ("completion_watchers", "interventions_ledger"),
+    "alerts": ("alerts",),
 }
 
 
@@ -471,6 +476,32 @@ def freshness_panel(conn: psycopg.Connection, now: datetime) -> Panel:
     }
 
 
+# -- alerts ------------------------------------------------------------------------------------------------------
+
+
+def alerts_panel(conn: psycopg.Connection, now: datetime) -> Panel:
+    """Open alert episodes, and the alerts raised or resolved in the last :data:`ALERT_WINDOW_DAYS` days.
+
+    :param conn: the ``sync`` database.
+    :param now: the end of the window.
+    """
+    rows = _rows(conn, "alerts_recent", {"since": now - timedelta(days=ALERT_WINDOW_DAYS), "limit": ALERT_ROWS})
+    if not rows:
+        panel = _no_data(f"no alert in the last {ALERT_WINDOW_DAYS} days")
+        panel["open"] = 0
+        return panel
+    opened = [row for row in rows if row["open"]]
+    return {
+        "status": "ok",
+        "window_days": ALERT_WINDOW_DAYS,
+        "shown_limit": ALERT_ROWS,
+        "open": len(opened),
+        "open_critical": sum(1 for row in opened if row["severity"] == "critical"),
+        "raised_in_window": sum(1 for row in rows if row["raised_at"] >= now - timedelta(days=ALERT_WINDOW_DAYS)),
+        "alerts": rows,
+    }
+
+
 def guarded(name: str, tables: set[str], read: Callable[[], Panel]) -> Panel:
     """``read()``, or ``no_data`` when a table of the panel is missing, or ``error`` when its query failed.
 
@@ -508,6 +539,7 @@ def collect(conn: psycopg.Connection, limits: QuotaLimits, now: datetime | None 
     panels["latency"] = guarded("latency", tables, lambda: latency_panel(conn, limits, now))
     panels["breaker"] = guarded("breaker", tables, lambda: breaker_panel(conn, limits, now))
     panels["freshness"] = guarded("freshness", tables, lambda: freshness_panel(conn, now))
+    panels["alerts"] = guarded("alerts", tables, lambda: alerts_panel(conn, now))
     return jsonable({"generated_at": now, "limits": limits.as_dict(), "panels": panels})
 
 

@@ -33,10 +33,45 @@ async def adsn(conn_id: str) -> str:
     return _conninfo(await BaseHook.aget_connection(conn_id), conn_id)
 
 
+#: Extras ``PostgresHook.get_conn`` does not pass to the driver (``PostgresHook.ignored_extra_options`` of
+#: apache-airflow-providers-postgres 7.1.1): the hook's own settings, not libpq's. A test holds the two equal.
+IGNORED_EXTRAS = frozenset(
+    {
+        "iam",
+        "redshift",
+        "redshift-serverless",
+        "cursor",
+        "cluster-identifier",
+        "workgroup-name",
+        "aws_conn_id",
+        "sqlalchemy_scheme",
+        "sqlalchemy_query",
+        "azure_conn_id",
+    }
+)
+
+
+def libpq_keywords() -> frozenset[str]:
+    """Every keyword the installed libpq takes in a connection string (``sslrootcert``, ``options``...)."""
+    from psycopg.pq import Conninfo
+
+    return frozenset(option.keyword.decode() for option in Conninfo.get_defaults())
+
+
 def _conninfo(conn: Any, conn_id: str) -> str:
+    """The connection string of an Airflow connection, with every libpq keyword of its extras.
+
+    As ``PostgresHook.get_conn`` does: the host, port, login, password and schema, then each extra but the hook's
+    own (:data:`IGNORED_EXTRAS`), so ``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey``, ``options``, the
+    keepalives or ``target_session_attrs`` all reach libpq. Unlike the hook, an extra libpq does not know is
+    refused here, by name, when the string is built (the hook would fail later, in the driver); and ``iam``, which
+    the hook turns into a token, is refused rather than silently dropped.
+
+    :raises ValueError: an extra is not a libpq keyword, or asks for IAM authentication.
+    """
     from psycopg.conninfo import make_conninfo
 
-    params: dict[str, str | int] = {"dbname": conn.schema or conn_id}
+    params: dict[str, Any] = {"dbname": conn.schema or conn_id}
     if conn.host:
         params["host"] = conn.host
     if conn.port:
@@ -45,10 +80,30 @@ def _conninfo(conn: Any, conn_id: str) -> str:
         params["user"] = conn.login
     if conn.password:
         params["password"] = conn.password
-    for key in ("sslmode", "connect_timeout", "application_name"):
-        if key in conn.extra_dejson:
-            params[key] = conn.extra_dejson[key]
-    return make_conninfo(**params)  # type: ignore[arg-type]
+    extras = dict(conn.extra_dejson)
+    if extras.get("iam"):
+        raise ValueError(f"connection {conn_id!r}: extra 'iam' (IAM authentication) is not supported here")
+    known = libpq_keywords()
+    unknown = sorted(key for key in extras if key not in IGNORED_EXTRAS and key not in known)
+    if unknown:
+        raise ValueError(
+            f"connection {conn_id!r}: extra {', '.join(map(repr, unknown))} is not a libpq connection keyword "
+            "(see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)"
+        )
+    for key, value in extras.items():
+        if key in IGNORED_EXTRAS or value is None:
+            continue
+        # JSON booleans (keepalives: true) as libpq's 1 / 0.
+        params[key] = int(value) if isinstance(value, bool) else value
+    return make_conninfo(**params)
+
+
+def with_options(conninfo: str, options: str) -> str:
+    """``conninfo`` with ``options`` (``-c name=value ...``) added after the server options it already has."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    present = str(conninfo_to_dict(conninfo).get("options") or "").strip()
+    return make_conninfo(conninfo, options=f"{present} {options}".strip())
 
 
 def connect(conn_id_or_dsn: str, *, autocommit: bool = False) -> psycopg.Connection:

@@ -422,6 +422,25 @@
     },
   };
 
+  // The alerts panel: open episodes first (a condition still going on), then the recent alerts of the window.
+  function renderAlerts(p) {
+    const state = (a) => (a.open ? "open" : a.resolved_at ? "resolved" : a.episodic ? "—" : "raised");
+    return [
+      el("div", { class: "kpis" }, [
+        kpi("alerts.open", fmt(p.open), "open episodes"),
+        kpi("alerts.open_critical", fmt(p.open_critical), "of them critical"),
+        kpi("alerts.raised", fmt(p.raised_in_window), `raised in the last ${p.window_days} days`),
+      ]),
+      table(["state", "severity", "alert", "message", "raised", "resolved", "sent to"],
+        p.alerts.map((a) => [state(a), a.severity, a.kind, a.message, when(a.raised_at),
+          a.open ? "open" : when(a.resolved_at), a.sent_to.length ? a.sent_to.join(", ") : "table and log"]),
+        [false, false, false, false, false, false, false], "wrap alerts"),
+      el("p", { class: "meta", text: p.alerts.length >= p.shown_limit ? `the newest ${p.shown_limit} shown` :
+        "what each alert means and what to do: docs/RUNBOOK.md" }),
+    ];
+  }
+  render.alerts = renderAlerts;
+
   function show(name, panel, doc) {
     const card = document.getElementById(`panel-${name}`);
     if (!card) return;
