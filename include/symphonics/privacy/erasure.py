@@ -80,6 +80,7 @@ COVERAGE: dict[tuple[str, str], str] = {
     ("symphonics", "status_poll_queue"): NO_PERSONAL_DATA,
     ("symphonics", "webhook_refusals"): NO_PERSONAL_DATA,
     ("analytics", "snapshot_builds"): NO_PERSONAL_DATA,
+    ("symphonics", "watchdog_marks"): NO_PERSONAL_DATA,  # a check's name and how far it read (0015)
 }
 #: Free text that may name anyone (the partner's notes): emptied in the person's rows rather than searched, so
 #: a name spelt otherwise, or known to no source, goes too.
