@@ -15,7 +15,7 @@ from include.symphonics.client import CreateOutcome, CreateResult, SymphonicsAut
 from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld, run_pipeline
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("as_pipeline_role")]
 
 
 def _validated(run_id: str = "prepare") -> None:

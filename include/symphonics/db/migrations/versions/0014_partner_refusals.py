@@ -7,7 +7,8 @@
   ``conflict_unresolved`` when its source changes; it now sets this flag, and the row's next transition sends it
   back to ``pending`` to be compared again (new documents PATCHed, an unpatchable edit reported);
 * ``intervention_sync_state.next_steps``: the ``next_steps`` of the partner's status GET, kept for the row's story
-  and appended to ``analytics.interventions_current`` (``CREATE OR REPLACE VIEW`` keeps the grants).
+  (the dashboard's role may read that column and its key, nothing else of the table) and appended to
+  ``analytics.interventions_current`` (``CREATE OR REPLACE VIEW`` keeps the grants).
 
 The downgrade drops the columns and restores 0012's and 0005's definitions; a row holding one of the new reason
 codes makes it fail, naming the constraint (fix the row first).
@@ -64,6 +65,7 @@ _NEW_REASONS = ("partner_forbidden", "partner_not_found", "created_id_unknown")
 _OLD_REASONS = tuple(reason for reason in LEDGER_REASONS if reason not in _NEW_REASONS)
 
 _LEDGER = "symphonics.interventions_ledger"
+DASHBOARD_ROLE = "symphonics_dashboard"
 
 # 0005's view, then the same with next_steps appended (a view's columns may only be appended).
 _CURRENT_VIEW = """
@@ -110,6 +112,7 @@ def upgrade() -> None:
     _reason_check(LEDGER_REASONS)
     op.execute(f"ALTER TABLE {_LEDGER} ADD COLUMN source_changed_while_held boolean NOT NULL DEFAULT false")
     op.execute("ALTER TABLE symphonics.intervention_sync_state ADD COLUMN next_steps jsonb")
+    op.execute(f"GRANT SELECT (external_id, next_steps) ON symphonics.intervention_sync_state TO {DASHBOARD_ROLE}")
     op.execute(_CURRENT_VIEW.format(extra=",\n       s.next_steps AS partner_next_steps"))
 
 
@@ -119,6 +122,7 @@ def downgrade() -> None:
     op.execute(_CURRENT_VIEW.format(extra=""))
     op.execute("COMMENT ON VIEW analytics.interventions_current IS 'Stable analyst view: see docs/ANALYTICS.md'")
     op.execute("GRANT SELECT ON analytics.interventions_current TO symphonics_analyst")
+    op.execute(f"REVOKE SELECT (external_id) ON symphonics.intervention_sync_state FROM {DASHBOARD_ROLE}")
     op.execute("ALTER TABLE symphonics.intervention_sync_state DROP COLUMN next_steps")
     op.execute(f"ALTER TABLE {_LEDGER} DROP COLUMN source_changed_while_held")
     _reason_check(_OLD_REASONS)
