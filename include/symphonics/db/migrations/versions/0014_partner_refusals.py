@@ -122,7 +122,7 @@ def downgrade() -> None:
     op.execute(_CURRENT_VIEW.format(extra=""))
     op.execute("COMMENT ON VIEW analytics.interventions_current IS 'Stable analyst view: see docs/ANALYTICS.md'")
     op.execute("GRANT SELECT ON analytics.interventions_current TO symphonics_analyst")
-    op.execute(f"REVOKE SELECT (external_id) ON symphonics.intervention_sync_state FROM {DASHBOARD_ROLE}")
+    op.execute(f"REVOKE SELECT (external_id) ON symphonics.intervention_sync_state FROM {DASHBOARD_ROLE}")  # noqa: S608
     op.execute("ALTER TABLE symphonics.intervention_sync_state DROP COLUMN next_steps")
     op.execute(f"ALTER TABLE {_LEDGER} DROP COLUMN source_changed_while_held")
     _reason_check(_OLD_REASONS)
