@@ -119,3 +119,57 @@ def _now_iso() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_webhook_completes_a_conflict_and_a_change_made_meanwhile_is_compared_again(
+    reconcile_world: PublishWorld, webhook_feed: WebhookFeed
+) -> None:
+    from include.symphonics.publish import steps as publish_steps
+
+    world = reconcile_world
+    world.sandbox.configure(conflict_mode="bare")
+    run_pipeline("first")
+    symphonics_id, row = sorted(_published(world).items())[0]
+    external_id = row["external_id"]
+    with psycopg.connect(world.sync_dsn) as conn:
+        # A crash after the create arrived: sent again, the bare 409 leaves it without its id.
+        conn.execute(
+            "UPDATE symphonics.interventions_ledger SET state = 'sending', attempts = 1, symphonics_id = NULL "
+            "WHERE external_id = %s",
+            (external_id,),
+        )
+    with psycopg.connect(world.app_dsn) as conn:  # meanwhile the app gets a late proof
+        conn.execute(
+            "INSERT INTO public.intervention_documents (intervention_id, type, name, url, created_at) "
+            "SELECT id, 'additional_proof', 'Preuve supplémentaire', "
+            "'https://app.workforce-automation.com/documents/' || external_id || '/late_proof.pdf', now() "
+            "FROM public.interventions WHERE external_id = %s",
+            (external_id,),
+        )
+    run_pipeline("conflict")
+    assert world.rows()[external_id]["state"] == "conflict_unresolved"
+    event = {
+        "event": "intervention.status_update",
+        "timestamp": _now_iso(),
+        "data": {
+            "intervention_id": symphonics_id,
+            "external_id": external_id,
+            "previous_status": "created",
+            "new_status": "processing",
+            "notes": "",
+        },
+    }
+    assert webhook_feed.deliver(event) == 200
+    assert steps.run_apply_webhooks(run_id="id-learnt")["conflicts_completed"] == 1
+    row = world.rows()[external_id]
+    assert (row["state"], row["symphonics_id"], row["source_changed_while_held"]) == (
+        "published",
+        symphonics_id,
+        True,
+    )
+    publish_steps.run_prevalidate(run_id="compared-again")  # the change made meanwhile is compared: a PATCH is due
+    assert world.rows()[external_id]["state"] == "ready"
+    run_pipeline("patched")
+    row = world.rows()[external_id]
+    assert row["state"] == "updated"
+    assert [call["path"] for call in world.patches()] == [f"/crm/interventions/{symphonics_id}"]
