@@ -211,3 +211,26 @@ def test_a_document_added_while_sending_is_patched_once_published(world: Publish
     (patch,) = world.patches()
     assert patch["path"].endswith(row["symphonics_id"])
     assert any(document["url"].endswith("/late_proof.pdf") for document in row["sent_documents"])
+
+
+def test_403s_on_distinct_pdls_across_batches_refuse_the_account_and_keep_every_row(world: PublishWorld) -> None:
+    from include.symphonics.publish import steps
+
+    world.monkeypatch.setenv("SYMPHONICS_PUBLISH_BATCH_SIZE", "1")  # one row a batch: the streak spans batches
+    steps.run_extract({}, run_id="pdls", run_type="manual", logical_date=None, schedule="*/15 * * * *")
+    steps.run_prevalidate(run_id="pdls")
+    with psycopg.connect(world.sync_dsn) as conn:
+        first = conn.execute(
+            "SELECT external_id, payload->'installation'->>'pdl' FROM symphonics.interventions_ledger "
+            "WHERE state = 'prevalidated' ORDER BY id LIMIT 3"
+        ).fetchall()
+    pdls = [pdl for _, pdl in first]
+    if None in pdls or len(set(pdls)) < 3:
+        pytest.skip("the demo's first rows need three distinct PDLs for this test")
+    for pdl in pdls:
+        world.sandbox.forbidden(pdl)
+    with pytest.raises(SymphonicsAuthError, match="3 distinct resources"):
+        steps.run_partner_validation(run_id="pdls")
+    rows = world.rows()
+    assert [rows[external_id]["state"] for external_id, _ in first] == ["prevalidated"] * 3
+    assert world.states().get("dead_letter", 0) == 0

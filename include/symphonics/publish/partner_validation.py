@@ -10,7 +10,8 @@ the rows still unanswered wait for the next run. Other failures are answers of t
 leave the row waiting, a 403 on the row's PDL or installer sets it aside (``dead_letter``,
 ``partner_forbidden``), the others reject it. The account refused (the token refused, a 401 with a fresh token,
 or ``account_forbidden_after`` 403s in a row on distinct PDLs or installers) stops the step: the batch's
-decisions are rolled back, its rows stay ``prevalidated``, and the error fails the task (which alerts).
+decisions are rolled back and the rows set aside by the open streak were held back, so they all stay
+``prevalidated``; the error fails the task (which alerts).
 """
 
 from __future__ import annotations
@@ -345,6 +346,7 @@ def validate_with_partner(
                 if stop is not None:
                     counts.stopped = stop.refusal
                     log.warning("partner validation stopped: %s", stop)
+        run.record_held(sync)
         if counts.stopped is not None:
             counts.waiting = sync.execute(query("waiting_for_partner")).fetchone()[0]  # type: ignore[index]
     log.info(
@@ -413,6 +415,8 @@ class _PartnerRun:
     counts: ValidationCounts
     run_id: str
     streak: ForbiddenStreak = field(default_factory=lambda: ForbiddenStreak(3))
+    #: Decisions ``partner_forbidden`` taken while the streak of 403s is open (see :meth:`record_decisions`).
+    held: list[dict[str, Any]] = field(default_factory=list)
 
     def validate_batch(self, cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) -> SymphonicsError | None:
         """Ask the batch's PDLs, then its installers, then record every decision; the call not sent, if any."""
@@ -488,6 +492,22 @@ class _PartnerRun:
                 assert counts.reasons is not None
                 counts.reasons[decision.reason or "?"] += 1
                 log.info("%s rejected by the partner's validation: %s", row["external_id"], decision.reason)
-            updates.append(decision.as_update(row["id"], self.run_id))
+            update = decision.as_update(row["id"], self.run_id)
+            if decision.reason == Reason.PARTNER_FORBIDDEN and self.streak.resources:
+                # The streak of 403s is still open: the account may yet prove refused, which keeps every row
+                # where it is. Recorded once the streak ends short of it (or at the end of the step).
+                self.held.append(update)
+            else:
+                updates.append(update)
+        if not self.streak.resources:
+            updates.extend(self.held)
+            self.held = []
         if updates:
             cur.executemany(query("validation_update"), updates)
+
+    def record_held(self, sync: psycopg.Connection) -> None:
+        """The step ended with a streak of 403s short of the account's refusal: record its rows' decisions."""
+        held, self.held = self.held, []
+        if held:
+            with sync.transaction(), sync.cursor() as cur:
+                cur.executemany(query("validation_update"), held)
