@@ -187,6 +187,14 @@ async def reset(request: Request) -> dict[str, Any]:
     return {"reset": True}
 
 
+@router.post("/daily-reset")
+async def daily_reset(request: Request) -> dict[str, Any]:
+    """The partner's daily reset ("test data is reset daily"): every intervention is forgotten; tokens, the call
+    log, rate counters, faults and configuration stay."""
+    _runtime(request).store.clear_interventions()
+    return {"reset": True}
+
+
 @router.get("/config")
 async def get_config(request: Request) -> dict[str, Any]:
     """The current configuration, secrets redacted."""
@@ -264,6 +272,12 @@ def _fault_params(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     if kind == "hang":
         count = _number(data, "count", 1, minimum=1, integer=True) if "count" in data else 1
         return {"seconds": float(_number(data, "seconds", 30, minimum=0)), "count": count}
+    if kind == "forbidden":
+        resource = data.get("resource")
+        if not isinstance(resource, str) or not resource:
+            raise _invalid("resource", "Required: an external_id, an intervention id, a PDL or an e-mail")
+        count = None if data.get("count") is None else _number(data, "count", 1, minimum=1, integer=True)
+        return {"resource": resource, "count": count}
     return {"count": _number(data, "count", 1, minimum=1, integer=True)}
 
 
@@ -280,7 +294,8 @@ async def arm_fault(request: Request) -> dict[str, Any]:
 
     Kinds and parameters: ``error_rate`` (rate, status=500), ``burst`` (count=1, status=503), ``storm_429``
     (count=1, retry_after=1, rate_headers=true), ``latency`` (seconds), ``hang`` (seconds=30, count=1, null for
-    every call), ``drop_after_commit`` (count=1; creates only, no route needed). ``route`` is ``*``, a route name or a
+    every call), ``drop_after_commit`` (count=1; creates only, no route needed), ``forbidden`` (resource,
+    count=null for every call; no route needed). ``route`` is ``*``, a route name or a
     dotted prefix (default ``*``).
     """
     data = await _json_object(request)

@@ -8,7 +8,10 @@ Each kind is armed per route selector (``"*"``, a route name, or a dotted prefix
   the ``X-RateLimit-*`` headers;
 - ``latency``: every call waits the given real seconds first;
 - ``hang``: the next N calls (or every call) wait the given real seconds, or until the client hangs up;
-- ``drop_after_commit``: the next N creates are committed, then the connection is closed with no response.
+- ``drop_after_commit``: the next N creates are committed, then the connection is closed with no response;
+- ``forbidden``: the next N calls (or every call) about one resource answer 403 ``FORBIDDEN`` ("the
+  authenticated user lacks permission"): a create by its ``external_id``, a GET or PATCH by the intervention's
+  id, a PDL validation by its PDL, a user validation by its e-mail.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from include.symphonics_sandbox.config import FaultConfig
 from include.symphonics_sandbox.routes import CREATE_INTERVENTION_ROUTE, selector_matches
 
-FAULT_KINDS = ("error_rate", "burst", "storm_429", "latency", "hang", "drop_after_commit")
+FAULT_KINDS = ("error_rate", "burst", "storm_429", "latency", "hang", "drop_after_commit", "forbidden")
 
 
 @dataclass
@@ -81,12 +84,14 @@ class FaultRegistry:
             selector: _Countdown(None, seconds) for selector, seconds in start.hang.items()
         }
         self._drops = start.drop_after_commit
+        self._forbidden: dict[str, _Countdown] = {}
         self._update_armed()
 
     def _update_armed(self) -> None:
         self._armed = bool(
             self._error_rates or self._bursts or self._storms or self._latencies or self._hangs or self._drops
         )
+        self._any_forbidden = bool(self._forbidden)
 
     def reset(self, start: FaultConfig | None = None) -> None:
         """Disarm everything, then arm the start-up faults again.
@@ -111,7 +116,7 @@ class FaultRegistry:
         :param params: the kind's parameters, already validated: ``rate`` and ``status`` (error_rate),
             ``count`` and ``status`` (burst), ``count``, ``retry_after`` and ``rate_headers`` (storm_429), ``seconds``
             (latency), ``seconds`` and ``count`` (hang; count None means every call), ``count``
-            (drop_after_commit).
+            (drop_after_commit), ``resource`` and ``count`` (forbidden; count None means every call).
         """
         with self._lock:
             if kind == "error_rate":
@@ -128,6 +133,8 @@ class FaultRegistry:
                 self._hangs[route] = _Countdown(params["count"], params["seconds"])
             elif kind == "drop_after_commit":
                 self._drops += params["count"]
+            elif kind == "forbidden":
+                self._forbidden[params["resource"]] = _Countdown(params["count"], 403.0)
             else:
                 raise ValueError(f"unknown fault kind {kind!r}")
             self._update_armed()
@@ -147,7 +154,26 @@ class FaultRegistry:
                 "latency": dict(self._latencies),
                 "hang": {sel: {"remaining": c.remaining, "seconds": c.value} for sel, c in self._hangs.items()},
                 "drop_after_commit": self._drops,
+                "forbidden": {resource: {"remaining": c.remaining} for resource, c in self._forbidden.items()},
             }
+
+    def forbids(self, resource: str) -> bool:
+        """Whether a ``forbidden`` fault refuses this call about ``resource`` (consuming a counted one).
+
+        :param resource: an ``external_id`` (create), an intervention id (GET, PATCH), a PDL or an e-mail.
+        """
+        if not self._any_forbidden:
+            return False
+        with self._lock:
+            countdown = self._forbidden.get(resource)
+            if countdown is None:
+                return False
+            if countdown.remaining is not None:
+                countdown.remaining -= 1
+                if countdown.remaining <= 0:
+                    del self._forbidden[resource]
+            self._update_armed()
+            return True
 
     @staticmethod
     def _take(countdowns: dict[str, _Countdown], route: str) -> _Countdown | None:

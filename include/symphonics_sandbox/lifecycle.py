@@ -248,20 +248,16 @@ class InterventionLifecycle:
         self.emit(events)
         return sum(1 for event in events if event.event_type == "intervention.status_update")
 
-    def add_documents(
-        self, record: Intervention, documents: list[dict[str, Any]], photos: list[dict[str, Any]], now: float
-    ) -> list[PendingEvent]:
-        """Apply a PATCH: add documents and photos; an additional proof reopens a rejected intervention.
+    def add_documents(self, record: Intervention, documents: list[dict[str, Any]], now: float) -> list[PendingEvent]:
+        """Apply a PATCH: add documents (the only thing it carries); an additional proof reopens a rejected one.
 
         Must be called with the store lock held; emit the returned events after releasing it.
 
         :param record: the intervention, already brought up to date.
         :param documents: documents to add.
-        :param photos: photos to add.
         :param now: the current time.
         """
         record.documents.extend(documents)
-        record.photos.extend(photos)
         record.updated_at = now
         events: list[PendingEvent] = []
         if record.status == "rejected" and any(doc["type"] == "additional_proof" for doc in documents):

@@ -249,10 +249,9 @@ SCHEMAS: dict[str, Any] = {
     "InterventionUpdate": {
         "type": "object",
         "additionalProperties": False,
-        "minProperties": 1,
+        "required": ["documents"],
         "properties": {
             "documents": {"type": "array", "minItems": 1, "maxItems": 100, "items": _ref("Document")},
-            "photos": {"type": "array", "minItems": 1, "maxItems": 100, "items": _ref("Photo")},
         },
     },
     "InterventionUpdated": {

@@ -212,6 +212,12 @@ async def obtain_token(request: Request) -> JSONResponse:
     )
 
 
+def _refuse_if_forbidden(runtime: SandboxRuntime, resource: str) -> None:
+    """Answer 403 for a resource a ``forbidden`` fault names (see ``faults.py``)."""
+    if runtime.faults.forbids(resource):
+        raise SandboxError(403, "The authenticated user lacks permission")
+
+
 @router.get(
     "/validation/pdl/{pdl}",
     name=PDL_ROUTE,
@@ -225,8 +231,9 @@ async def obtain_token(request: Request) -> JSONResponse:
         }
     ),
 )
-async def validate_pdl(pdl: str) -> JSONResponse:
+async def validate_pdl(request: Request, pdl: str) -> JSONResponse:
     """Validate a PDL: 200 with its address and meter type, or 400 with ``valid: false``."""
+    _refuse_if_forbidden(_runtime(request), pdl)
     answer = check_pdl(pdl)
     return JSONResponse(answer.body, status_code=200 if answer.valid else 400)
 
@@ -282,8 +289,9 @@ async def lookup_pdl(request: Request) -> JSONResponse:
         }
     ),
 )
-async def validate_user(email: str) -> JSONResponse:
+async def validate_user(request: Request, email: str) -> JSONResponse:
     """Tell whether a user exists, and its status."""
+    _refuse_if_forbidden(_runtime(request), email)
     if not is_well_formed_email(email):
         raise SandboxError(400, "Invalid e-mail address", [FieldProblem("email", "Invalid e-mail address")])
     user = find_user(email)
@@ -317,6 +325,7 @@ async def create_intervention(request: Request) -> JSONResponse:
     problems = validate_create_intervention(body, reject_unknown=config.unknown_fields == "reject")
     if problems:
         raise _validation_error(problems)
+    _refuse_if_forbidden(runtime, body["external_id"])
     now = time.time()
     processing_due, decision_due = runtime.lifecycle.schedule(now)
     record, created = runtime.store.create_intervention(body["external_id"], body, now, processing_due, decision_due)
@@ -363,7 +372,9 @@ def _intervention_status(record: Intervention) -> dict[str, Any]:
 )
 async def get_intervention(request: Request, id: str) -> JSONResponse:
     """The status of an intervention and its next steps."""
-    record = _runtime(request).lifecycle.refresh(id, time.time())
+    runtime = _runtime(request)
+    _refuse_if_forbidden(runtime, id)
+    record = runtime.lifecycle.refresh(id, time.time())
     if record is None:
         raise SandboxError(404, "Intervention not found")
     return JSONResponse(_intervention_status(record))
@@ -372,7 +383,7 @@ async def get_intervention(request: Request, id: str) -> JSONResponse:
 @router.patch(
     "/crm/interventions/{id}",
     name=UPDATE_INTERVENTION_ROUTE,
-    summary="Update an intervention (add documents or photos)",
+    summary="Update an intervention (add documents)",
     tags=["CRM"],
     openapi_extra={**BEARER_SECURITY, **request_body("InterventionUpdate")},
     responses=responses(
@@ -385,9 +396,11 @@ async def get_intervention(request: Request, id: str) -> JSONResponse:
     ),
 )
 async def update_intervention(request: Request, id: str) -> JSONResponse:
-    """Add documents or photos; an ``additional_proof`` reopens a rejected intervention."""
+    """Add documents (the document's PATCH carries ``documents`` only: photos are refused with a 422); an
+    ``additional_proof`` reopens a rejected intervention."""
     runtime = _runtime(request)
     body = await read_json(request, runtime)
+    _refuse_if_forbidden(runtime, id)
     now = time.time()
     if runtime.lifecycle.refresh(id, now) is None:
         raise SandboxError(404, "Intervention not found")
@@ -398,7 +411,7 @@ async def update_intervention(request: Request, id: str) -> JSONResponse:
         record = runtime.store.get_intervention(id)
         if record is None:  # reset meanwhile
             raise SandboxError(404, "Intervention not found")
-        events = runtime.lifecycle.add_documents(record, body.get("documents") or [], body.get("photos") or [], now)
+        events = runtime.lifecycle.add_documents(record, body.get("documents") or [], now)
     runtime.lifecycle.emit(events)
     return JSONResponse(
         {

@@ -266,8 +266,16 @@ class StateStore:
                     self._db.execute("DELETE FROM tokens WHERE client_id = ?", (client_id,))
             return len(doomed)
 
+    def clear_interventions(self) -> None:
+        """Forget every intervention, keeping the tokens (the partner's daily reset of its test data)."""
+        with self.lock:
+            self._interventions.clear()
+            self._by_external_id.clear()
+            if self._db is not None:
+                self._db.execute("DELETE FROM interventions")
+
     def clear(self) -> None:
-        """Forget every intervention and token (the partner's daily reset)."""
+        """Forget every intervention and token (back to start)."""
         with self.lock:
             self._interventions.clear()
             self._by_external_id.clear()

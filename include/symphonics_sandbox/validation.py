@@ -236,10 +236,8 @@ CREATE_INTERVENTION = ObjectRule(
         "photos": ListRule(PHOTO),
     },
 )
-UPDATE_INTERVENTION = ObjectRule(
-    required={},
-    optional={"documents": ListRule(DOCUMENT, min_items=1), "photos": ListRule(PHOTO, min_items=1)},
-)
+# The document's PATCH shows ``documents`` only: photos are not patchable (refused by name below).
+UPDATE_INTERVENTION = ObjectRule(required={}, optional={"documents": ListRule(DOCUMENT, min_items=1)})
 # Emptiness and postal code format are the lookup's business (it answers 404 for them), not validation's.
 PDL_LOOKUP = ObjectRule(
     {
@@ -268,15 +266,18 @@ def validate_create_intervention(body: Any, *, reject_unknown: bool) -> list[Fie
 
 
 def validate_update_intervention(body: Any, *, reject_unknown: bool) -> list[FieldProblem]:
-    """Check the body of ``PATCH /crm/interventions/{id}``: documents and/or photos to add.
+    """Check the body of ``PATCH /crm/interventions/{id}``: documents to add (photos are refused).
 
     :param body: the parsed JSON body.
     :param reject_unknown: whether fields the document does not define are problems.
     :return: one problem per bad field (empty when the body is valid).
     """
     problems: list[FieldProblem] = []
+    if isinstance(body, dict) and "photos" in body:
+        problems.append(FieldProblem("photos", "Photos cannot be updated: a PATCH adds documents only"))
+        body = {key: value for key, value in body.items() if key != "photos"}
     UPDATE_INTERVENTION(body, "", problems, reject_unknown=reject_unknown)
-    if isinstance(body, dict) and not problems and body.get("documents") is None and body.get("photos") is None:
+    if isinstance(body, dict) and not problems and body.get("documents") is None:
         problems.append(FieldProblem("documents", "Field required (nothing to update)"))
     return problems
 

@@ -30,6 +30,7 @@ from include.symphonics.client import (
     SymphonicsClient,
     SymphonicsConflict,
     SymphonicsError,
+    SymphonicsForbidden,
     SymphonicsNotFound,
     SymphonicsRateLimited,
     SymphonicsUnavailable,
@@ -110,7 +111,7 @@ def _error(code: str) -> dict[str, Any]:
 DOCUMENTED = {
     400: (SymphonicsValidationError, False, 1),
     401: (SymphonicsAuthError, False, 2),  # renewed once, sent once more
-    403: (SymphonicsAuthError, False, 1),
+    403: (SymphonicsForbidden, False, 1),  # one resource refused; the caller counts a streak of them
     404: (SymphonicsNotFound, False, 1),
     409: (SymphonicsConflict, False, 1),
     422: (SymphonicsValidationError, False, 1),

@@ -193,3 +193,22 @@ def run_pipeline(run_id: str, *, dry_run: bool = False, **params: Any) -> dict[s
     partner = steps.run_partner_validation(run_id=run_id, params=params)
     published = steps.run_publish(params, run_id=run_id)
     return {"extract": extracted, "local": local, "partner": partner, "publish": published}
+
+
+@pytest.fixture
+def as_pipeline_role(stack: Any, world: PublishWorld) -> Iterator[str]:
+    """``sync_db`` as a fresh login of the pipeline's role (as production connects it); yields the login.
+
+    ``world.sync_dsn`` stays the owner's, for a test to arrange and inspect.
+    """
+    from urllib.parse import urlsplit
+
+    from include.symphonics.db import roles
+    from tests.fixtures.roles import login_in
+
+    database = psycopg.conninfo.conninfo_to_dict(world.sync_dsn)["dbname"]
+    admin = urlsplit(stack.server.admin_url)
+    with login_in(stack.server, roles.PIPELINE_ROLE) as (login, password):
+        conn = {"conn_type": "postgres", "host": stack.server.socket_dir, "port": admin.port, "schema": database}
+        world.monkeypatch.setenv("AIRFLOW_CONN_SYNC_DB", json.dumps({**conn, "login": login, "password": password}))
+        yield login

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from include.symphonics.client.errors import SymphonicsUnavailable, SymphonicsValidationError
+from include.symphonics.client.errors import SymphonicsForbidden, SymphonicsUnavailable, SymphonicsValidationError
 from include.symphonics.core.states import LedgerState, Reason
 from include.symphonics.publish.partner_validation import (
     Failure,
@@ -61,6 +61,17 @@ def _rejection(decision: PartnerDecision | None) -> tuple[LedgerState, str | Non
             ACTIVE,
             (LedgerState.REJECTED_VALIDATION, Reason.PARTNER_REFUSED),
         ),
+        # A 403 on the row's PDL or installer sets the row aside for ops: no rejection of the data is claimed.
+        (
+            Failure(SymphonicsForbidden("forbidden", status=403)),
+            ACTIVE,
+            (LedgerState.DEAD_LETTER, Reason.PARTNER_FORBIDDEN),
+        ),
+        (
+            PdlAnswer(valid=True),
+            Failure(SymphonicsForbidden("forbidden", status=403)),
+            (LedgerState.DEAD_LETTER, Reason.PARTNER_FORBIDDEN),
+        ),
     ],
 )
 def test_the_decision_of_each_answer(pdl_answer: Any, user_answer: Any, expected: Any) -> None:
@@ -90,4 +101,4 @@ def test_a_refused_call_keeps_the_partners_error_on_the_row() -> None:
 
 def test_a_decision_outside_the_transitions_is_refused() -> None:
     with pytest.raises(ValueError, match="never moves"):
-        PartnerDecision(LedgerState.DEAD_LETTER, Reason.PARTNER_REFUSED.value).as_update(1, "run_1")
+        PartnerDecision(LedgerState.PUBLISHED).as_update(1, "run_1")

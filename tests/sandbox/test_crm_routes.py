@@ -213,3 +213,29 @@ def test_tick_with_zero_steps_only_applies_what_is_due(sandbox: SandboxAdmin, pa
     created = create(partner, "int_not_due")
     assert sandbox.tick(steps=0) == 0
     assert sandbox.intervention(created["id"])["status"] == "created"
+
+
+def test_photos_are_not_patchable(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
+    created = create(partner, "int_patch_photo")
+    photo = create_request("x")["photos"][0]
+    with_photo = {**UPDATE_REQUEST, "photos": [photo]}
+    error = assert_error(partner.patch(f"/crm/interventions/{created['id']}", json=with_photo), 422, "VALIDATION_ERROR")
+    assert [detail["field"] for detail in error["details"]] == ["photos"]
+    assert len(sandbox.intervention(created["id"])["photos"]) == 2  # nothing was added
+
+
+def test_a_forbidden_resource_answers_403_and_only_it(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
+    sandbox.forbidden("int_forbidden")
+    assert_error(partner.create(create_request("int_forbidden")), 403, "FORBIDDEN")
+    assert partner.create(create_request("int_allowed")).status_code == 201
+    created = create(partner, "int_forbidden_later")
+    sandbox.forbidden(created["id"], count=1)
+    assert_error(partner.get(f"/crm/interventions/{created['id']}"), 403, "FORBIDDEN")
+    assert partner.get(f"/crm/interventions/{created['id']}").status_code == 200  # the count is spent
+    assert_error(partner.create(create_request("int_forbidden")), 403, "FORBIDDEN")  # no count: every call
+
+
+def test_the_daily_reset_forgets_interventions(sandbox: SandboxAdmin, partner: PartnerCaller) -> None:
+    created = create(partner, "int_reset_daily")
+    sandbox.daily_reset()
+    assert_error(partner.get(f"/crm/interventions/{created['id']}"), 404, "NOT_FOUND")

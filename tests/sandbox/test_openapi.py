@@ -74,7 +74,7 @@ def test_request_bodies(openapi: dict[str, Any]) -> None:
         "external_id",
     }
     assert set(schemas["PdlLookupRequest"]["properties"]) == {"address", "customer_name"}
-    assert set(schemas["InterventionUpdate"]["properties"]) == {"documents", "photos"}
+    assert set(schemas["InterventionUpdate"]["properties"]) == {"documents"}  # photos are not patchable
     assert "HTTPValidationError" not in schemas
 
 

@@ -74,7 +74,18 @@ class SymphonicsValidationError(SymphonicsError):
 
 
 class SymphonicsAuthError(SymphonicsError):
-    """Authentication failed (401 after one token refresh) or permission is lacking (403)."""
+    """The account is refused: the token endpoint answered 400, 401 or 403, or a call got 401 with a fresh token.
+
+    Nothing a row holds can fix it: callers stop the run, give back what they claimed and raise an alert.
+    """
+
+
+class SymphonicsForbidden(SymphonicsError):
+    """The partner refused one resource to the account (403 on a call, not on the token endpoint).
+
+    A refusal of that resource (its PDL, its installer, its create or PATCH), not of the account: callers set
+    the row aside and go on. Many in a row on distinct resources are the account's (the caller counts them).
+    """
 
 
 class SymphonicsNotFound(SymphonicsError):
@@ -180,7 +191,7 @@ STATUS_ERRORS: dict[int, type[SymphonicsError]] = {
     400: SymphonicsValidationError,
     422: SymphonicsValidationError,
     401: SymphonicsAuthError,
-    403: SymphonicsAuthError,
+    403: SymphonicsForbidden,
     404: SymphonicsNotFound,
     409: SymphonicsConflict,
     429: SymphonicsRateLimited,

@@ -44,6 +44,11 @@ AT_PARTNER_STATES: frozenset[LedgerState] = frozenset(
     {LedgerState.PUBLISHED, LedgerState.UPDATED, LedgerState.CONFLICT_UNRESOLVED, LedgerState.CHANGED_AFTER_PUBLISH}
 )
 
+#: States that keep their place when the extraction sees a new source (the publisher, or the id a webhook gives,
+#: settles them): the row is flagged (``source_changed_while_held``) and, once settled, sent back to ``pending``
+#: by the next local-rules step to be compared again (``sql/publish/compare_again.sql``).
+HELD_STATES: frozenset[LedgerState] = frozenset({LedgerState.SENDING, LedgerState.CONFLICT_UNRESOLVED})
+
 #: States only a person can settle: the rows that "wait for ops" on the dashboard, in the docs and in the alerts.
 OPS_STATES: frozenset[LedgerState] = frozenset(
     {LedgerState.CHANGED_AFTER_PUBLISH, LedgerState.CONFLICT_UNRESOLVED, LedgerState.DEAD_LETTER}
@@ -76,6 +81,12 @@ TRANSITIONS: frozenset[tuple[LedgerState, LedgerState]] = frozenset(
         (LedgerState.SENDING, LedgerState.REJECTED_VALIDATION),
         (LedgerState.SENDING, LedgerState.FAILED_RETRYABLE),
         (LedgerState.SENDING, LedgerState.DEAD_LETTER),
+        # the partner refused one resource of the row (403): the row is set aside, the run goes on.
+        (LedgerState.PREVALIDATED, LedgerState.DEAD_LETTER),
+        # the partner no longer knows a published row (404 on its status GET): never created again.
+        (LedgerState.PUBLISHED, LedgerState.DEAD_LETTER),
+        (LedgerState.UPDATED, LedgerState.DEAD_LETTER),
+        (LedgerState.CHANGED_AFTER_PUBLISH, LedgerState.DEAD_LETTER),
         # the reconciliation: a webhook names the id a 409 did not give (sql/reconcile/complete_conflicts.sql).
         (LedgerState.CONFLICT_UNRESOLVED, LedgerState.PUBLISHED),
     }
@@ -104,8 +115,8 @@ def check_transition(old: LedgerState, new: LedgerState) -> None:
 class Reason(StrEnum):
     """Every reason code of the ledger (``state_reason``): why a row is not, or no longer, on the happy path.
 
-    The demo's test oracle (:mod:`include.symphonics_demo.expectations`) imports these; migration 0012's
-    ``interventions_ledger_state_reason_check`` holds the database to the same list.
+    The demo's test oracle (:mod:`include.symphonics_demo.expectations`) imports these; migration 0014's
+    ``interventions_ledger_reason_code_check`` (0012's, widened) holds the database to the same list.
     """
 
     NOT_COMPLETED = "not_completed"
@@ -137,6 +148,9 @@ class Reason(StrEnum):
     CONFLICT_ID_UNKNOWN = "conflict_id_unknown"
     PARTNER_UNAVAILABLE = "partner_unavailable"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
+    PARTNER_FORBIDDEN = "partner_forbidden"  # 403 on the row's own resource (its PDL, installer, create, PATCH)
+    PARTNER_NOT_FOUND = "partner_not_found"  # 404 on a published row's GET or PATCH: never created again
+    CREATED_ID_UNKNOWN = "created_id_unknown"  # 201 without an id: the partner holds it, its id comes later
     # Changed after publication.
     CANCELLED_AFTER_PUBLISH = "cancelled_after_publish"
     EDITED_AFTER_PUBLISH = "edited_after_publish"

@@ -4,7 +4,8 @@
 them). :func:`timeline` gathers what the ``sync`` database knows of one of them: its extraction (with the source's
 and the payload's fingerprints), the local rules and the partner validation, every state change of the ledger
 (``symphonics.ledger_history``, migration 0011), each partner call (operation, status, request id, latency,
-attempt), the partner's statuses by webhook and by poll, and the daily snapshots it is in. Everything is read
+attempt), the partner's statuses by webhook and by poll (with the next steps its last status GET gave), and the
+daily snapshots it is in. Everything is read
 through the dashboard's role, which cannot read the ledger's copies of the app's personal data; free text (a
 state's detail, the partner's notes) is masked by the analysts' function as it is read
 (``analytics.mask_personal_data``: e-mails, PDLs, phone numbers), and cleared of secrets (``redact``) before it is
@@ -154,4 +155,6 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
     events.sort(key=lambda event: event["at"])  # stable: same-instant events keep the order they were gathered in
     current = {key: row[key] for key in ("state", "state_reason", "symphonics_id", "attempts", "last_run_id")}
     current["state_detail"] = _masked(row["state_detail"])
+    steps = _rows(conn, "timeline_next_steps", {"external_id": external_id})
+    current["next_steps"] = (steps[0]["next_steps"] if steps else None) or []
     return {"external_id": external_id, "current": current, "events": events}

@@ -7,7 +7,11 @@ order of :class:`~include.symphonics.core.states.Reason` (PDL, lookup, installer
 
 A failure the client reports with ``nothing_sent`` (kill switch, budget, quota, open breaker) stops the step:
 the rows still unanswered wait for the next run. Other failures are answers of their own: ``retryable`` ones
-leave the row waiting, the others reject it. Refused credentials fail the task.
+leave the row waiting, a 403 on the row's PDL or installer sets it aside (``dead_letter``,
+``partner_forbidden``), the others reject it. The account refused (the token refused, a 401 with a fresh token,
+or ``account_forbidden_after`` 403s in a row on distinct PDLs or installers) stops the step: the batch's
+decisions are rolled back and the rows set aside by the open streak were held back, so they all stay
+``prevalidated``; the error fails the task (which alerts).
 """
 
 from __future__ import annotations
@@ -22,9 +26,16 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from include.symphonics.client import PUBLISH, SymphonicsAuthError, SymphonicsClient, SymphonicsError
+from include.symphonics.client import (
+    PUBLISH,
+    SymphonicsAuthError,
+    SymphonicsClient,
+    SymphonicsError,
+    SymphonicsForbidden,
+)
 from include.symphonics.core.normalise import lookup_address, lookup_key
 from include.symphonics.core.states import LedgerState, Reason
+from include.symphonics.publish.forbidden import ForbiddenStreak
 from include.symphonics.publish.payload import decided_row
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import claim_scope, query
@@ -95,9 +106,17 @@ class ValidationCounts:
 
 
 def _ask_each(
-    keys: Iterable[K], cached: dict[K, Any], ask: Callable[[K], Any], counts: ValidationCounts
+    keys: Iterable[K],
+    cached: dict[K, Any],
+    ask: Callable[[K], Any],
+    counts: ValidationCounts,
+    streak: ForbiddenStreak,
+    kind: str,
 ) -> tuple[dict[K, Any], SymphonicsError | None]:
-    """Answer each distinct key from the cache, else by asking the partner; stop at the first call not sent."""
+    """Answer each distinct key from the cache, else by asking the partner; stop at the first call not sent.
+
+    :raises SymphonicsAuthError: the account is refused (a refused token, or the streak of 403s reached its limit).
+    """
     answers: dict[K, Any] = {}
     for key in dict.fromkeys(keys):
         if key in cached:
@@ -106,12 +125,20 @@ def _ask_each(
             continue
         try:
             answers[key] = ask(key)
+            streak.answered()
         except SymphonicsAuthError:
             # Our credentials, not the row, were refused: no row is rejected, the task fails loudly.
             raise
+        except SymphonicsForbidden as forbidden:
+            account = streak.forbidden(f"{kind}:{key}", forbidden)
+            if account is not None:
+                raise account from forbidden
+            answers[key] = Failure(forbidden)
         except SymphonicsError as error:
             if error.nothing_sent:
                 return answers, error
+            if not error.retryable:
+                streak.answered()  # a refusal of the request itself (400, 404, 422): the account has access
             answers[key] = Failure(error)
     return answers, None
 
@@ -120,7 +147,7 @@ def _ask_each(
 class PartnerDecision:
     """The partner validation's decision on one row: ``ready`` with its completed payload, or rejected.
 
-    :param state: ``ready`` or ``rejected_validation``.
+    :param state: ``ready``, ``rejected_validation`` or ``dead_letter`` (a 403 on the row's PDL or installer).
     :param reason: the primary reason of a rejection.
     :param detail: a sentence for ops.
     :param payload: the payload completed with the PDL found and the installer's id (``ready`` only).
@@ -149,7 +176,10 @@ def _rejected(reason: Reason, detail: str, error: SymphonicsError | None = None)
 
 
 def _refusal(failure: Failure) -> PartnerDecision | None:
-    """A refused call rejects the row; a retryable failure (None) leaves it waiting."""
+    """A refused call rejects the row (a 403 sets it aside); a retryable failure (None) leaves it waiting."""
+    if isinstance(failure.error, SymphonicsForbidden):
+        detail = f"the partner refuses the row's PDL or installer to the account (403): {failure.error}"
+        return PartnerDecision(LedgerState.DEAD_LETTER, Reason.PARTNER_FORBIDDEN.value, detail, error=failure.error)
     return None if failure.retryable else _rejected(Reason.PARTNER_REFUSED, str(failure.error), failure.error)
 
 
@@ -300,7 +330,8 @@ def validate_with_partner(
     counts = ValidationCounts(reasons=Counter())
     after_id = 0
     with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
-        run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id)
+        streak = ForbiddenStreak(settings.account_forbidden_after)
+        run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id, streak)
         while counts.stopped is None:
             with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
                 cur.execute(
@@ -315,6 +346,7 @@ def validate_with_partner(
                 if stop is not None:
                     counts.stopped = stop.refusal
                     log.warning("partner validation stopped: %s", stop)
+        run.record_held(sync)
         if counts.stopped is not None:
             counts.waiting = sync.execute(query("waiting_for_partner")).fetchone()[0]  # type: ignore[index]
     log.info(
@@ -382,6 +414,9 @@ class _PartnerRun:
     settings: PublishSettings
     counts: ValidationCounts
     run_id: str
+    streak: ForbiddenStreak = field(default_factory=lambda: ForbiddenStreak(3))
+    #: Decisions ``partner_forbidden`` taken while the streak of 403s is open (see :meth:`record_decisions`).
+    held: list[dict[str, Any]] = field(default_factory=list)
 
     def validate_batch(self, cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) -> SymphonicsError | None:
         """Ask the batch's PDLs, then its installers, then record every decision; the call not sent, if any."""
@@ -398,7 +433,7 @@ class _PartnerRun:
         pdls = questions.pdl_of.values()
         answers = _BatchAnswers()
         answers.pdls, stop = _ask_each(
-            pdls, caches.pdls(sorted(set(pdls))), lambda pdl: caches.keep_pdl(pdl, client), counts
+            pdls, caches.pdls(sorted(set(pdls))), lambda pdl: caches.keep_pdl(pdl, client), counts, self.streak, "pdl"
         )
         if stop is None:
             inputs = questions.lookup_inputs
@@ -407,6 +442,8 @@ class _PartnerRun:
                 caches.lookups(sorted(inputs)),
                 lambda key: caches.keep_lookup(key, *inputs[key], client),
                 counts,
+                self.streak,
+                "lookup",
             )
         return answers, stop
 
@@ -421,7 +458,12 @@ class _PartnerRun:
         emails = questions.email_of.values()
         caches, client = self.caches, self.client
         answers.users, stop = _ask_each(
-            emails, caches.users(sorted(set(emails))), lambda email: caches.keep_user(email, client), self.counts
+            emails,
+            caches.users(sorted(set(emails))),
+            lambda email: caches.keep_user(email, client),
+            self.counts,
+            self.streak,
+            "user",
         )
         return stop
 
@@ -450,6 +492,22 @@ class _PartnerRun:
                 assert counts.reasons is not None
                 counts.reasons[decision.reason or "?"] += 1
                 log.info("%s rejected by the partner's validation: %s", row["external_id"], decision.reason)
-            updates.append(decision.as_update(row["id"], self.run_id))
+            update = decision.as_update(row["id"], self.run_id)
+            if decision.reason == Reason.PARTNER_FORBIDDEN and self.streak.resources:
+                # The streak of 403s is still open: the account may yet prove refused, which keeps every row
+                # where it is. Recorded once the streak ends short of it (or at the end of the step).
+                self.held.append(update)
+            else:
+                updates.append(update)
+        if not self.streak.resources:
+            updates.extend(self.held)
+            self.held = []
         if updates:
             cur.executemany(query("validation_update"), updates)
+
+    def record_held(self, sync: psycopg.Connection) -> None:
+        """The step ended with a streak of 403s short of the account's refusal: record its rows' decisions."""
+        held, self.held = self.held, []
+        if held:
+            with sync.transaction(), sync.cursor() as cur:
+                cur.executemany(query("validation_update"), held)

@@ -22,8 +22,9 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 EMAIL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 
-#: The fields of the documented create payload that a PATCH cannot change (only documents and photos can be
-#: added): a difference in one of these after publication is reported as changed_after_publish.
+#: The fields of the documented create payload that a PATCH cannot change: the document's PATCH carries
+#: ``documents`` only, so a photo added or changed after publication is unpatchable too. A difference in one of
+#: these after publication is reported as changed_after_publish.
 UNPATCHABLE_FIELDS: tuple[tuple[str, ...], ...] = (
     ("customer", "first_name"),
     ("customer", "last_name"),

@@ -1,5 +1,7 @@
 """Step 2: the local rules over the pending rows, and the diff of the rows the partner already holds.
 
+First, rows whose source changed while they were held (``sending``, ``conflict_unresolved``) and are settled
+now go back to ``pending`` (``sql/publish/compare_again.sql``): no change is lost to a row that could not move.
 No partner call here. Rows are taken in batches with ``FOR UPDATE SKIP LOCKED``, so two runs at once split
 the work instead of doing it twice.
 """
@@ -16,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from include.symphonics.core.normalise import normalise_pdl, normalise_phone
-from include.symphonics.core.states import LedgerState, Reason
+from include.symphonics.core.states import HELD_STATES, LedgerState, Reason, sources_of
 from include.symphonics.publish.payload import build_payload, decided_row, new_documents, unpatchable_changes
 from include.symphonics.publish.rules import check_local_rules
 from include.symphonics.publish.settings import PublishSettings
@@ -113,6 +115,21 @@ def decide(row: Mapping[str, Any]) -> Decision:
     return Decision(verdict.state, verdict.reason, verdict.detail, verdict.payload)
 
 
+def compare_again(sync: psycopg.Connection, scope: list[str] | None = None) -> list[str]:
+    """Send the rows whose source changed while they were held, and are settled now, back to ``pending``.
+
+    :param sync: a connection to the ``sync`` database (committed here).
+    :param scope: the external ids a run was given (None: every row).
+    :return: their external ids.
+    """
+    from_states = [state for state in sources_of(LedgerState.PENDING) if LedgerState(state) not in HELD_STATES]
+    with sync.transaction():
+        rows = sync.execute(query("compare_again"), {"from_states": from_states, "external_ids": scope}).fetchall()
+    if rows:
+        log.info("%s row(s) changed while held: compared again", len(rows))
+    return [str(row[0]) for row in rows]
+
+
 def prevalidate(
     sync_dsn: str,
     *,
@@ -133,6 +150,7 @@ def prevalidate(
     after_id = 0
     scope = claim_scope(external_ids)
     with psycopg.connect(sync_dsn) as sync:
+        compare_again(sync, scope)
         while True:
             with sync.transaction(), sync.cursor(row_factory=psycopg.rows.dict_row) as cur:
                 cur.execute(

@@ -9,10 +9,18 @@ Each row is moved to ``sending`` and committed before its request leaves; the an
 A crash in between leaves ``sending``, which the next run resolves by sending the create again: the partner
 answers 201 (it never arrived) or 409 (it did: with the id, or without, then ``conflict_unresolved``).
 
-The client sorts every failure once; this step reads its attributes: ``nothing_sent`` (kill switch, budget,
-quota, open breaker: the row goes back to ``ready`` and the step stops), ``retryable`` (``failed_retryable``,
-then ``dead_letter`` after too many attempts) or a refusal of the row (``rejected_validation`` or
-``dead_letter``). Refused credentials fail the task.
+The client sorts every failure once; this step reads its attributes and types: ``nothing_sent`` (kill switch,
+budget, quota, open breaker: the row goes back to ``ready`` and the step stops), ``retryable``
+(``failed_retryable``, then ``dead_letter`` after too many attempts) or a refusal of the row
+(``rejected_validation``, or ``dead_letter`` with ``partner_forbidden`` for a 403, ``partner_not_found`` for a 404
+on a PATCH: never created again). A 201 without an id is ``conflict_unresolved`` (``created_id_unknown``): the
+partner holds it, a webhook or the reconciliation gives its id.
+
+The account refused (:class:`SymphonicsAuthError`: the token endpoint's 400/401/403, a 401 with a fresh token, or
+``account_forbidden_after`` 403s in a row on distinct rows, see :mod:`~include.symphonics.publish.forbidden`)
+stops the run: the rows it was sending go back to the state they were claimed from, their attempt undone (a
+refusal proves nothing was created), and the error is raised for the task to fail and alert. A row is never sent
+more than ``max_attempts`` times across runs: one left ``sending`` by crashes beyond that goes to ``dead_letter``.
 """
 
 from __future__ import annotations
@@ -37,11 +45,14 @@ from include.symphonics.client import (
     SymphonicsAuthError,
     SymphonicsClient,
     SymphonicsError,
+    SymphonicsForbidden,
+    SymphonicsNotFound,
     SymphonicsValidationError,
 )
 from include.symphonics.core.metrics import MetricsSink
 from include.symphonics.core.metrics import name as metric
 from include.symphonics.core.states import LedgerState, Reason, check_transition, sources_of
+from include.symphonics.publish.forbidden import ForbiddenStreak
 from include.symphonics.publish.payload import fingerprint, new_documents
 from include.symphonics.publish.settings import PublishSettings
 from include.symphonics.publish.sqlfiles import claim_scope, query
@@ -63,6 +74,8 @@ class PublishCounts:
     rejected: int = 0
     failed_retryable: int = 0
     dead_letter: int = 0
+    forbidden: int = 0
+    not_found: int = 0
     would_create: int = 0
     would_patch: int = 0
     #: What a dry run would send, one dict a row (stored by ``dry_run_record.sql`` for the dashboard).
@@ -88,6 +101,8 @@ class PublishCounts:
             "rejected": self.rejected,
             "failed_retryable": self.failed_retryable,
             "dead_letter": self.dead_letter,
+            "forbidden": self.forbidden,
+            "not_found": self.not_found,
             "would_create": self.would_create,
             "would_patch": self.would_patch,
             "stopped": self.stopped,
@@ -146,6 +161,20 @@ def _create(row: dict[str, Any], client: SymphonicsClient, counts: PublishCounts
             sent_documents=documents,
             request_id=result.request_id,
         )
+    if result.symphonics_id is None:
+        # A 201 that names no id: the partner holds the intervention, so it is never created again; its id
+        # comes from a webhook or the reconciliation, as after a 409 without one.
+        counts.conflict_unresolved += 1
+        log.warning("%s created, but the partner's answer holds no id", row["external_id"])
+        return _outcome(
+            row["id"],
+            LedgerState.CONFLICT_UNRESOLVED,
+            reason=Reason.CREATED_ID_UNKNOWN,
+            detail="created (201) without an id in the answer: a webhook or the reconciliation completes it",
+            sent_payload=payload,
+            sent_documents=documents,
+            request_id=result.request_id,
+        )
     if result.outcome is CreateOutcome.CREATED:
         counts.created += 1
     else:
@@ -177,6 +206,26 @@ def _failure(
     row: dict[str, Any], attempts: int, error: SymphonicsError, settings: PublishSettings, counts: PublishCounts
 ) -> dict[str, Any]:
     """A request sent and failed: refused (``rejected_validation``), to retry, or ``dead_letter``."""
+    if isinstance(error, SymphonicsForbidden | SymphonicsNotFound):
+        forbidden = isinstance(error, SymphonicsForbidden)
+        counts.dead_letter += 1
+        if forbidden:
+            counts.forbidden += 1
+        else:
+            counts.not_found += 1
+        log.error("%s goes to dead_letter: the partner answered %s: %s", row["external_id"], error.status, error)
+        detail = (
+            "the partner refuses this intervention to the account (403)"
+            if forbidden
+            else "the partner does not know this intervention's id (404): never created again, ops must look"
+        )
+        return _outcome(
+            row["id"],
+            LedgerState.DEAD_LETTER,
+            reason=Reason.PARTNER_FORBIDDEN if forbidden else Reason.PARTNER_NOT_FOUND,
+            detail=f"{detail}: {error}",
+            error=error,
+        )
     if isinstance(error, SymphonicsValidationError):
         counts.rejected += 1
         log.warning("%s refused by the partner despite the local rules: %s", row["external_id"], error)
@@ -205,18 +254,28 @@ def _send_one(
     """Send one claimed row (already committed as ``sending``) and return the outcome to record.
 
     :raises SymphonicsError: with ``nothing_sent``: nothing was sent (kill switch, budget, quota, breaker open).
-    :raises SymphonicsAuthError: the credentials are refused: an infrastructure failure, the task fails.
+    :raises SymphonicsAuthError: the account is refused: the run stops.
+    :raises SymphonicsForbidden: the row is refused (403): the caller counts it towards the account's refusal.
     """
     try:
         if row["symphonics_id"] is None:
             return _create(row, client, counts)
         return _patch(row, client, counts)
-    except SymphonicsAuthError:
+    except (SymphonicsAuthError, SymphonicsForbidden):
         raise
     except SymphonicsError as error:
         if error.nothing_sent:
             raise
         return _failure(row, attempts, error, settings, counts)
+
+
+def _answered(outcome: dict[str, Any]) -> bool:
+    """Whether the partner answered the row with something other than a 403 or a failure of its own (5xx, 429,
+    no reply): the account has access, so a streak of 403s ends."""
+    status = outcome["http_status"]
+    if outcome["error_code"] is None:
+        return outcome["state"] in (LedgerState.PUBLISHED, LedgerState.UPDATED, LedgerState.CONFLICT_UNRESOLVED)
+    return status is not None and status < 500 and status not in (403, 429)
 
 
 def _dry_run(sync: psycopg.Connection, counts: PublishCounts, scope: list[str] | None) -> None:
@@ -288,6 +347,11 @@ class _PublishRun:
     run_id: str
     #: The external ids the run was given (None: every row to send).
     scope: list[str] | None = None
+    #: The 403s since the partner last answered anything else (see :mod:`~include.symphonics.publish.forbidden`).
+    streak: ForbiddenStreak = field(default_factory=lambda: ForbiddenStreak(3))
+    #: Rows refused (403) in the current streak, still ``sending``: set aside once the streak ends short of the
+    #: account's refusal, given back if it reaches it. A crash meanwhile leaves them ``sending``: sent again.
+    held: list[tuple[dict[str, Any], int, SymphonicsForbidden]] = field(default_factory=list)
 
     def send_batches(self) -> SymphonicsError | None:
         """Claim and send batch after batch until none is left; why it stopped early, if it did."""
@@ -342,17 +406,63 @@ class _PublishRun:
             ).fetchone()
         if marked is None:
             return None  # taken over meanwhile: not ours any more
+        attempts = int(marked[0])
+        if attempts > self.settings.max_attempts:
+            # Left `sending` by crashes again and again: never sent more than max_attempts times across runs.
+            self.counts.dead_letter += 1
+            log.error("%s goes to dead_letter: %s sends without a recorded answer", row["external_id"], attempts - 1)
+            detail = f"sent {attempts - 1} time(s) without a recorded answer (crashes): not sent again"
+            too_many = Reason.TOO_MANY_ATTEMPTS
+            self.record(_outcome(row["id"], LedgerState.DEAD_LETTER, reason=too_many, detail=detail, undo_attempt=True))
+            return None
         stop: SymphonicsError | None = None
         try:
-            outcome = _send_one(row, int(marked[0]), self.client, self.settings, self.counts)
+            outcome = _send_one(row, attempts, self.client, self.settings, self.counts)
+        except SymphonicsForbidden as forbidden:
+            account = self.streak.forbidden(row["external_id"], forbidden)
+            if account is None:
+                self.held.append((row, attempts, forbidden))
+                return None
+            self.give_back([*(held for held, _, _ in self.held), row], account)
+            raise account from forbidden
+        except SymphonicsAuthError as refused:
+            self.give_back([*(held for held, _, _ in self.held), row], refused)
+            raise
         except SymphonicsError as refused:
             if not refused.nothing_sent:
                 raise
             # Nothing left the process: the row goes back to ready, its attempt undone.
             stop = refused
             outcome = _outcome(row["id"], LedgerState.READY, undo_attempt=True)
+        if _answered(outcome):
+            self.set_aside_forbidden()
         self.record(outcome)
         return stop
+
+    def set_aside_forbidden(self) -> None:
+        """The streak of 403s ended short of the account's refusal: each of its rows goes to ``dead_letter``."""
+        self.streak.answered()
+        held, self.held = self.held, []
+        for row, attempts, forbidden in held:
+            self.record(_failure(row, attempts, forbidden, self.settings, self.counts))
+
+    def give_back(self, rows: list[dict[str, Any]], refused: SymphonicsError) -> None:
+        """The account is refused: the rows being sent go back to the state they were claimed from."""
+        self.held = []
+        log.error("the partner refuses the account (%s): %s row(s) given back, the run stops", refused, len(rows))
+        with self.sync.transaction():
+            for row in rows:
+                self.sync.execute(
+                    query("give_back"),
+                    {
+                        "id": row["id"],
+                        "state": LedgerState(row["state"]).value,
+                        "error_code": refused.code or str(refused.status or type(refused).__name__),
+                        "error_message": refused.message,
+                        "request_id": refused.request_id,
+                        "http_status": refused.status,
+                    },
+                )
 
     def record(self, outcome: dict[str, Any]) -> None:
         """Commit a row's outcome; a row published now gives its completed -> published latency."""
@@ -418,7 +528,19 @@ def publish(
                 sync.execute(query("dry_run_record"), {"run_id": run_id, "planned": Jsonb(counts.planned)})
             return counts
         with claim_key_held(sync_dsn) as claim_key:
-            stop = _PublishRun(sync, claim_key, client, settings, counts, sink, run_id, scope).send_batches()
+            run = _PublishRun(
+                sync,
+                claim_key,
+                client,
+                settings,
+                counts,
+                sink,
+                run_id,
+                scope,
+                ForbiddenStreak(settings.account_forbidden_after),
+            )
+            stop = run.send_batches()
+            run.set_aside_forbidden()  # a streak of 403s the run ended in, short of the account's refusal
         _report_backlog(sync, counts, sink, stop)
     log.info("publish: %s", counts.as_dict())
     return counts

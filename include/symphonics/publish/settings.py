@@ -43,7 +43,10 @@ class PublishSettings:
     :param pdl_ttl: how long a PDL validation stays in the cache.
     :param lookup_ttl: how long a lookup by address stays in the cache.
     :param user_ttl: how long an installer's validation stays in the cache (statuses change more often).
-    :param max_attempts: sends that failed on the partner's side before a row goes to dead_letter.
+    :param max_attempts: sends that failed on the partner's side before a row goes to dead_letter; no row is
+        sent more often than this across runs.
+    :param account_forbidden_after: consecutive 403s on distinct resources (PDLs, installers, rows) after which
+        the account, not the rows, is taken as refused: the run stops and an alert is raised.
     """
 
     app_conn_id: str = APP_CONN_ID
@@ -58,6 +61,7 @@ class PublishSettings:
     lookup_ttl: timedelta = timedelta(days=30)
     user_ttl: timedelta = timedelta(days=1)
     max_attempts: int = 5
+    account_forbidden_after: int = 3
 
     @classmethod
     def from_environment(cls) -> PublishSettings:
@@ -72,6 +76,7 @@ class PublishSettings:
             lookup_ttl=timedelta(hours=_env_float("SYMPHONICS_LOOKUP_CACHE_TTL_HOURS", 24 * 30)),
             user_ttl=timedelta(hours=_env_float("SYMPHONICS_USER_CACHE_TTL_HOURS", 24)),
             max_attempts=_env_int("SYMPHONICS_PUBLISH_MAX_ATTEMPTS", 5),
+            account_forbidden_after=_env_int("SYMPHONICS_ACCOUNT_FORBIDDEN_AFTER", 3),
         )
 
 

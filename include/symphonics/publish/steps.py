@@ -6,12 +6,13 @@ Nothing here runs at parse time. The DAG file only wires these functions into ta
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from include.symphonics import lineage
-from include.symphonics.client import RunBudget
+from include.symphonics.client import RunBudget, SymphonicsAuthError
 from include.symphonics.db import dsn
 from include.symphonics.params import publish_params
 from include.symphonics.publish import extract as extract_step
@@ -139,6 +140,35 @@ def _kill_switch_said(hook: SymphonicsHook, stopped: str | None) -> bool:
     return False
 
 
+def alert_account_refused(settings: PublishSettings, run_id: str, task: str, refused: SymphonicsAuthError) -> None:
+    """Raise the ``account_refused`` alert (once per run) through the notifier; its own failure is only logged.
+
+    :param settings: the pipeline's settings (the ``sync`` database).
+    :param run_id: the Airflow run.
+    :param task: the task the partner refused.
+    :param refused: the client's error (its message is redacted).
+    """
+    from types import SimpleNamespace
+
+    from include.symphonics.alerts import Alert, SymphonicsAlertNotifier
+
+    alert = Alert(
+        "account_refused",
+        "critical",
+        f"Symphonics refuses the account ({task}): nothing is published until the credentials or rights are fixed",
+        {"task": task, "status": refused.status, "code": refused.code, "request_id": refused.request_id},
+    )
+    try:
+        notifier = SymphonicsAlertNotifier(
+            [alert],
+            sync_conn_id=settings.sync_conn_id,
+            conn_id=os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None,
+        )
+        notifier.notify({"dag_run": SimpleNamespace(dag_id=PIPELINE, run_id=run_id)})
+    except Exception:  # the task fails with the partner's refusal whatever happens to the alert
+        log.exception("the account_refused alert could not be raised")
+
+
 def run_partner_validation(*, run_id: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Task ``validate_with_partner`` (given ``external_ids``, those rows only): returns its counts, the requests
     it sent and the kill switch it saw."""
@@ -146,9 +176,13 @@ def run_partner_validation(*, run_id: str, params: Mapping[str, Any] | None = No
     external_ids = _external_ids(params)
     hook = _hook(settings, run_id)
     try:
-        counts = partner_validation.validate_with_partner(
-            dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings, external_ids=external_ids
-        )
+        try:
+            counts = partner_validation.validate_with_partner(
+                dsn(settings.sync_conn_id), hook.get_conn(), run_id=run_id, settings=settings, external_ids=external_ids
+            )
+        except SymphonicsAuthError as refused:
+            alert_account_refused(settings, run_id, "validate_with_partner", refused)
+            raise
         kill_switch = _kill_switch_said(hook, counts.stopped)
     finally:
         hook.close()  # also when the step fails: the client's HTTP session and sync connections go
@@ -164,14 +198,18 @@ def run_publish(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
     hook = _hook(settings, run_id)
     try:
         client = hook.get_conn()
-        counts = publisher.publish(
-            dsn(settings.sync_conn_id),
-            client,
-            run_id=run_id,
-            settings=settings,
-            dry_run=dry_run,
-            external_ids=external_ids,
-        )
+        try:
+            counts = publisher.publish(
+                dsn(settings.sync_conn_id),
+                client,
+                run_id=run_id,
+                settings=settings,
+                dry_run=dry_run,
+                external_ids=external_ids,
+            )
+        except SymphonicsAuthError as refused:
+            alert_account_refused(settings, run_id, "publish", refused)
+            raise
         kill_switch = _kill_switch_said(hook, counts.stopped)
         if not dry_run:
             lineage.report_partner_interventions(hook, client.base_url, direction="output")

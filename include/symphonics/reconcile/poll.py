@@ -1,7 +1,9 @@
 """Poll the partner for the status of interventions the webhooks left unanswered, within the reconcile quota share.
 
 The client sorts every failure: one it reports with ``nothing_sent`` (kill switch, quota share spent, open
-breaker) ends the pass cleanly, the rest left for the next run; a 404 is an answer; other failures are counted.
+breaker) ends the pass cleanly, the rest left for the next run; a 404 is an answer: the status becomes
+``not_found`` and the ledger row ``dead_letter`` (``partner_not_found``), never created again; other failures
+are counted. The answer's ``next_steps`` are kept with the status (``intervention_sync_state.next_steps``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from include.symphonics.client import RECONCILE, SymphonicsError, SymphonicsNotFound
+from include.symphonics.core.states import AT_PARTNER_STATES, LedgerState, sources_of
 from include.symphonics.reconcile.sqlfiles import query
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "not_found"
+#: The states of a published row a 404 moves to dead_letter (those the partner holds it in, with its id).
+NOT_FOUND_FROM = sorted(
+    state for state in sources_of(LedgerState.DEAD_LETTER) if LedgerState(state) in AT_PARTNER_STATES
+)
 #: Consecutive unavailable answers after which the run stops polling (the partner is down; tomorrow is soon enough).
 MAX_CONSECUTIVE_UNAVAILABLE = 3
 
@@ -96,12 +104,16 @@ def poll_statuses(
         reader = reader_factory()
         unavailable_in_a_row = 0
         for index, candidate in enumerate(candidates):
+            not_found: SymphonicsNotFound | None = None
+            next_steps: list[dict[str, Any]] | None = None
             try:
                 intervention = reader.get_intervention(candidate["symphonics_id"], priority=RECONCILE)
                 status, notes, occurred_at = intervention.status or "unknown", None, _moment(intervention.updated_at)
+                next_steps = [asdict(step) for step in getattr(intervention, "next_steps", ())]
                 unavailable_in_a_row = 0
-            except SymphonicsNotFound:
+            except SymphonicsNotFound as exc:
                 status, notes, occurred_at = NOT_FOUND, "the partner answered 404", datetime.now(UTC)
+                not_found = exc
                 counts.not_found += 1
             except SymphonicsError as exc:
                 if exc.nothing_sent:
@@ -135,8 +147,21 @@ def poll_statuses(
                         "notes": notes,
                         "occurred_at": occurred_at,
                         "run_id": run_id,
+                        "next_steps": None if next_steps is None else Jsonb(next_steps),
                     },
                 )
+                if not_found is not None:
+                    conn.execute(
+                        query("ledger_not_found"),
+                        {
+                            "external_id": candidate["external_id"],
+                            "symphonics_id": candidate["symphonics_id"],
+                            "message": not_found.message,
+                            "request_id": not_found.request_id,
+                            "run_id": run_id,
+                            "from_states": NOT_FOUND_FROM,
+                        },
+                    )
                 if candidate["queue_id"] is not None:
                     conn.execute(query("finish_queued_poll"), {"queue_id": candidate["queue_id"]})
     counts.changed = _changes_recorded(sync_dsn, run_id)

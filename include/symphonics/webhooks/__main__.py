@@ -11,7 +11,9 @@ import argparse
 import logging
 import sys
 
-STANDALONE_PATHS = ("/", "/symphonics/webhooks", "/symphonics/webhooks/")
+#: Where the stand-alone receiver accepts events: its root, the plugin's path, and the partner document's own
+#: webhook URL path (``/api/webhooks/symphonics``), so the URL given in its developer portal needs no rewrite.
+STANDALONE_PATHS = ("/", "/symphonics/webhooks", "/symphonics/webhooks/", "/api/webhooks/symphonics")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

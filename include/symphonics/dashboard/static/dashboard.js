@@ -515,10 +515,15 @@
         el("span", { class: "title", text: event.title }),
         el("span", { class: "detail", text: detailText(event.detail) }),
       ]));
+      const steps = (c.next_steps || []).map((step) => [step.type, step.status, step.estimated_completion && `by ${step.estimated_completion}`]
+        .filter(Boolean).join(" "));
+      const nextSteps = el("p", { class: "next-steps", id: "story-next-steps",
+        text: steps.length ? `partner's next steps: ${steps.join(" · ")}` : "partner's next steps: none given" });
       const again = el("button", { type: "button", id: "check-again-row", text: "Check again now" });
       again.addEventListener("click", () => openCheckAgain([story.external_id]));
       target.replaceChildren(
         el("h3", { id: "story-title", text: `${story.external_id} — now ${now}` }),
+        nextSteps,
         again,
         el("ol", { class: "timeline", id: "story-events" }, items),
       );

@@ -1,6 +1,8 @@
 -- Upsert an extraction page into the ledger. A new row is pending; a row whose source changed (or every row
 -- when %(force)s) goes back to pending to be checked again, except a row in `sending`, which only the
--- publisher resolves; conflict_unresolved waits for its id unless forced. An unchanged row is left alone.
+-- publisher resolves; conflict_unresolved waits for its id unless forced. Such a held row is flagged
+-- (source_changed_while_held): its next transition sends it back to pending, to be compared again (migration
+-- 0014). An unchanged row is left alone.
 -- A row erased on request (erased_at) is never touched again, whatever the app still holds. A changed row comes
 -- back in clear (minimised_at reset): its next decision needs it.
 -- Returns one row per staged intervention that was inserted or changed.
@@ -35,7 +37,8 @@ SELECT external_id, app_intervention_id, app_status, app_updated_at, source, sou
        END,
        prevalidated_at = NULL,
        minimised_at = NULL,
-       attempts = CASE WHEN l.state = 'sending' THEN l.attempts ELSE 0 END
+       attempts = CASE WHEN l.state = 'sending' THEN l.attempts ELSE 0 END,
+       source_changed_while_held = (l.state = 'sending' OR (l.state = 'conflict_unresolved' AND NOT %(force)s))
  WHERE (l.source_fingerprint IS DISTINCT FROM EXCLUDED.source_fingerprint OR %(force)s)
    AND l.erased_at IS NULL
 RETURNING l.external_id, (xmax = 0) AS inserted

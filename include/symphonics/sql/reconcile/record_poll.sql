@@ -1,5 +1,6 @@
 -- One poll's answer: a history row when the status changed, then the current state. A newer on-time webhook
 -- wins over it; a status a late event set never does. The answer's time is the partner's, capped at now (ours).
+-- The answer's next_steps (None for a 404) replace the ones kept: they are the partner's latest word.
 WITH previous AS (
     SELECT partner_status FROM symphonics.intervention_sync_state WHERE external_id = %(external_id)s
 ), history AS (
@@ -13,11 +14,11 @@ WITH previous AS (
 )
 INSERT INTO symphonics.intervention_sync_state AS s (
     external_id, symphonics_id, partner_status, partner_status_at, partner_notes, partner_status_source,
-    last_polled_at, updated_at
+    last_polled_at, updated_at, next_steps
 )
 VALUES (
     %(external_id)s, %(symphonics_id)s, %(status)s, least(%(occurred_at)s::timestamptz, now()), %(notes)s, 'poll',
-    now(), now()
+    now(), now(), %(next_steps)s
 )
     ON CONFLICT ON CONSTRAINT intervention_sync_state_pkey DO UPDATE
    SET symphonics_id = coalesce(s.symphonics_id, EXCLUDED.symphonics_id),
@@ -33,5 +34,6 @@ VALUES (
                                     THEN 'poll' ELSE s.partner_status_source END,
        partner_status_at = CASE WHEN s.partner_status_source = 'late_webhook' THEN EXCLUDED.partner_status_at
                                 ELSE greatest(s.partner_status_at, EXCLUDED.partner_status_at) END,
+       next_steps = EXCLUDED.next_steps,
        last_polled_at = now(),
        updated_at = now()

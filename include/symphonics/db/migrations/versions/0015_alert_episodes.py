@@ -15,7 +15,7 @@ The downgrade drops the mark table and the episode columns (episodes become plai
 index; alerts of two DAGs under one run id and kind, which 0005's index cannot hold, keep the first one.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

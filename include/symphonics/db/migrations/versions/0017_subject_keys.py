@@ -17,7 +17,7 @@ The hashes of rows extracted before this migration are written by
 the table and the indexes (the hashes are derived data: nothing else is lost).
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-07
 """
 

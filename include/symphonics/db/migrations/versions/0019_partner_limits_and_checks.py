@@ -14,7 +14,7 @@ The downgrade drops the columns and the grant and restores 0005's view exactly (
 and its comment).
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-07
 """
 

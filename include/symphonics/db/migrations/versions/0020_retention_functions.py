@@ -24,7 +24,7 @@ The functions' ``search_path`` is pinned and every name qualified. The downgrade
 indexes this migration added (no data is changed by the migration itself).
 
 Revision ID: 0020
-Revises: 0017 (independent of it: only the branch needs one head)
+Revises: 0019
 Create Date: 2026-12-07
 """
 

@@ -16,7 +16,7 @@ The dashboard reads free text through the same function (``sql/dashboard/``). Th
 0007's function; masked notes stay masked (a mask cannot be taken back, and nothing should).
 
 Revision ID: 0021
-Revises: 0013
+Revises: 0020
 Create Date: 2026-12-07
 """
 
@@ -57,7 +57,7 @@ RETURN regexp_replace(
 
 
 def _view(partner_notes: str) -> str:
-    """0005's ``analytics.interventions_current`` with ``partner_notes`` as the given expression."""
+    """0014's ``analytics.interventions_current`` with ``partner_notes`` as the given expression."""
     return f"""
         CREATE OR REPLACE VIEW analytics.interventions_current AS
         SELECT a.external_id,
@@ -80,7 +80,8 @@ def _view(partner_notes: str) -> str:
                s.partner_status_at,
                {partner_notes} AS partner_notes,
                s.last_webhook_at,
-               s.last_polled_at
+               s.last_polled_at,
+               s.next_steps AS partner_next_steps
           FROM (SELECT DISTINCT ON (external_id) *
                   FROM symphonics.app_interventions_copy
                  ORDER BY external_id, app_updated_at DESC) AS a
