@@ -2,7 +2,8 @@
 ### Symphonics privacy erasure
 
 Erases one person from the `sync` database on request (GDPR article 17), and records that it was done.
-Manual only: *Trigger DAG w/ config*, with **one** of the params:
+Manual only: the DAG's **Trigger** button (its form shows the params below; or the REST API), with **one**
+of the params:
 
 * `customer_id`: the app's `customers.id` (preferred: the run's config, kept in Airflow's own database, then
   holds no e-mail);
@@ -12,7 +13,8 @@ Manual only: *Trigger DAG w/ config*, with **one** of the params:
 `erase`: their ledger rows lose every personal value and are never sent again (states, ids and counts stay);
 the app copy, webhook bodies, cached partner answers and every free-text column lose their identifiers;
 `symphonics.privacy_erasures` records when, what and how many rows, never who. A second run changes nothing.
-Malformed params fail the run at once (no retry). The partner's copy: see `docs/PERSONAL_DATA.md`.
+Malformed params, or a key that is not one of these three, fail the run at once (no retry). The partner's copy:
+see `docs/PERSONAL_DATA.md`.
 Same as `python -m include.symphonics.privacy erase --customer-id N`.
 """
 
@@ -43,10 +45,12 @@ from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 def symphonics_privacy_erasure() -> None:
     @task(multiple_outputs=False)  # one XCom, the whole result: stated, not inferred
     def erase() -> dict[str, Any]:
+        from include.symphonics import params as run_params
         from include.symphonics.privacy import steps
         from include.symphonics.privacy.erasure import ErasureRequestError
 
         context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)  # a typo'd key must not erase someone else, or no one
         try:
             return steps.run_erasure(context["params"], run_id=str(context["run_id"]))
         except ErasureRequestError as exc:

@@ -11,8 +11,9 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
   handful of interventions is created seconds after completion instead of after six task starts. Every other
   run (scheduled, manual, backfill, dry run, params) takes the tasks below.
 
-* **check_params**: a bad param (`from` not an ISO date-time or after `to`, a duration such as `P1D`,
-  `external_ids` holding anything but strings) fails the run at once, without retries, naming the param.
+* **choose_path** and **check_params**: a conf key the DAG does not declare (a typo such as `dryrun`) or a bad
+  param (`from` not an ISO date-time or after `to`, a duration such as `P1D`, `external_ids` holding anything
+  but strings) fails the run in its first task, at once, without retries, naming the key; nothing else runs.
 * **extract**: interventions changed since the persisted high-water mark (updated_at, id), minus a small
   overlap, into the ledger `symphonics.interventions_ledger` (set-based; unchanged rows are skipped by
   fingerprint). Params `from`/`to` (or a backfill) re-extract a range; `external_ids` re-extracts those.
@@ -82,13 +83,19 @@ def symphonics_publish() -> None:
     def choose_path() -> list[str]:
         from include.symphonics.publish import fastpath
 
-        return fastpath.choose_path(get_current_context()["dag_run"].run_type)
+        context = get_current_context()
+        # The first task: a conf key the DAG does not declare, or a bad value, stops the run before any work,
+        # on both paths.
+        run_params.fail_run_on_unknown_conf(context)
+        run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
+        return fastpath.choose_path(context["dag_run"].run_type)
 
     @task(outlets=[LEDGER_ASSET], multiple_outputs=False)
     def fast_publish() -> dict[str, Any]:
         from include.symphonics.publish import fastpath, steps
 
         context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)  # also when cleared alone, after a refused choose_path
         dag_run = context["dag_run"]
         result = fastpath.run_fast_path(
             context["params"],
@@ -107,7 +114,9 @@ def symphonics_publish() -> None:
     # Each task returns one dict, kept as one XCom (return_value): stated, not left to Airflow's inference.
     @task(multiple_outputs=False)
     def check_params() -> dict[str, Any]:
-        checked = run_params.fail_run_on_invalid(run_params.publish_params, get_current_context()["params"])
+        context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)
+        checked = run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
         return dict(checked.as_dict())
 
     @task(multiple_outputs=False)
@@ -170,7 +179,9 @@ def symphonics_publish() -> None:
         }
         return result
 
-    @task(multiple_outputs=False, trigger_rule="all_done")
+    # After publish whatever it did, but not after a refused run: choose_path is an upstream, and its success
+    # is the "one success" (a refused conf leaves every upstream failed, so nothing runs).
+    @task(multiple_outputs=False, trigger_rule="all_done_min_one_success")
     def minimise_personal_data() -> dict[str, int]:
         from include.symphonics.privacy import steps
 
