@@ -29,12 +29,13 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
 
 Params: `external_ids` (check those again now: re-extracted and re-validated, each sent only if not yet at the
 partner or changed since; ids the app does not have are listed in the run summary; every step works on those rows
-only, the backlog waits for the next run), `from`, `to`, `dry_run`
-(no create or PATCH; logs what would be sent), `force` (ignore the fingerprint). A run triggered without a
-logical date (REST API `"logical_date": null`, an asset event) works like a manual one. Kill switch: Variable
-`symphonics_kill_switch` = `on` stops every partner call (token requests included, within 5 s in a running
-task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts
-requests from the call log, so a cleared task sees what the run already spent.
+only, the backlog waits for the next run), `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent;
+changes nothing in the ledger, its history or the refusals: `publish` does the whole pipeline in one transaction it
+rolls back and keeps only the plan, `include/symphonics/publish/dry_run.py`), `force` (ignore the fingerprint). A
+run triggered without a logical date (REST API `"logical_date": null`, an asset event) works like a manual one.
+Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call (token requests included, within
+5 s in a running task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`)
+counts requests from the call log, so a cleared task sees what the run already spent.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
@@ -149,7 +150,14 @@ def symphonics_publish() -> None:
     def publish() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
-        return steps.run_publish(get_current_context()["params"], run_id=_run_id())
+        context = get_current_context()
+        return steps.run_publish(
+            context["params"],
+            run_id=_run_id(),
+            run_type=steps.run_type_name(context["dag_run"].run_type),
+            logical_date=context.get("logical_date"),
+            schedule=SCHEDULE,
+        )
 
     @task(multiple_outputs=False, outlets=[LEDGER_ASSET])
     def summarise(counts: Mapping[str, Any]) -> dict[str, Any]:
