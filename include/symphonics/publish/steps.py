@@ -200,6 +200,8 @@ def run_publish(
                 dsn(settings.app_conn_id), dsn(settings.sync_conn_id), client, request, run_id=run_id, settings=settings
             )
             kill_switch = _kill_switch_said(hook, planned.publish.stopped)
+            # This task read the app (run_extract did not): its lineage says so; no partner output.
+            lineage.report_app_tables(settings.app_conn_id, lineage.APP_TABLES_READ, direction="input")
             steps = {"extract": planned.extract, "local": planned.local, "partner": planned.partner}
             return {
                 **planned.publish.as_dict(),
