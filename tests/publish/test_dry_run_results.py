@@ -36,6 +36,15 @@ def _traces(sync_dsn: str) -> tuple[Any, ...]:
 def test_a_dry_run_is_stored_and_shown_with_its_cost(world: PublishWorld) -> None:
     with psycopg.connect(world.sync_dsn) as conn:
         conn.execute("TRUNCATE symphonics.ledger_history, symphonics.dry_run_results")
+    limits = QuotaLimits(client_id=world.sandbox.client_id, requests_per_day=5000, source="tests")
+    app = create_dashboard_app(dsn=world.sync_dsn, limits=limits, login=lambda: {"username": "ops"})
+    with TestClient(app) as client:
+        none_yet = client.get("/api/dry_run")
+    # No dry run yet: an empty answer (the page shows its empty state), not a 404 logged on every load.
+    assert none_yet.status_code == 200
+    assert none_yet.json()["run_id"] is None
+    assert none_yet.json()["rows"] == []
+
     run_pipeline("d-dry", dry_run=True)
     assert world.creates() == []
     # It changed nothing: no ledger row, no history, no refusal; a run validated up to the partner then settles
@@ -49,8 +58,6 @@ def test_a_dry_run_is_stored_and_shown_with_its_cost(world: PublishWorld) -> Non
         by_state.setdefault(row["state"], set()).add(external_id)
     assert by_state["ready"]
 
-    limits = QuotaLimits(client_id=world.sandbox.client_id, requests_per_day=5000, source="tests")
-    app = create_dashboard_app(dsn=world.sync_dsn, limits=limits, login=lambda: {"username": "ops"})
     with TestClient(app) as client:
         latest = client.get("/api/dry_run").json()
         named = client.get("/api/dry_run", params={"run_id": "d-dry"}).json()

@@ -152,4 +152,7 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
     events.sort(key=lambda event: event["at"])  # stable: same-instant events keep the order they were gathered in
     current = {key: row[key] for key in ("state", "state_reason", "symphonics_id", "attempts", "last_run_id")}
     current["state_detail"] = _masked(row["state_detail"])
+    # The partner's latest status of the file (webhook or poll), for a truthful headline: published, then rejected.
+    statuses = [item for item in partner if item["source"] != "publish" and item["event_kind"] != "document"]
+    current["partner_status"] = statuses[-1]["to_status"] if statuses else None
     return {"external_id": external_id, "current": current, "events": events}
