@@ -37,6 +37,11 @@ Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call (
 5 s in a running task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`)
 counts requests from the call log, so a cleared task sees what the run already spent.
 
+Backfills are refused (Airflow answers "does not allow backfill runs"): re-publish a past range with **one** run,
+params `from` and `to`. A backfill would queue one run per 15-minute interval, and Airflow counts queued backfill
+runs against `max_active_runs` before it creates an asset-triggered run: completions would wait for its end.
+`SYMPHONICS_PUBLISH_ALLOW_BACKFILL=true` allows them again.
+
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
 `SYMPHONICS_WATCHER_POLL_SECONDS` (default 2 s; 1 s under `make run`) and signals completions seconds after they
@@ -54,7 +59,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, g
 from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
-from include.symphonics.publish.settings import publish_schedule
+from include.symphonics.publish.settings import BACKFILL_INSTEAD, publish_run_types, publish_schedule
 
 SCHEDULE = publish_schedule()
 
@@ -68,6 +73,10 @@ def _run_id() -> str:
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    # No backfill (unless SYMPHONICS_PUBLISH_ALLOW_BACKFILL): its queued runs would hold up the event path. The
+    # values are DagRunType's: the SDK converts them (its enum is not exported by airflow.sdk).
+    allowed_run_types=publish_run_types(),  # type: ignore[arg-type]
+    description=BACKFILL_INSTEAD,
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["symphonics", "publish"],
