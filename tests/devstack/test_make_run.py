@@ -261,6 +261,12 @@ def test_make_status_prints_the_port_the_stack_runs_on(stack: RunningStack) -> N
     assert stack.ports["airflow"] != 8080  # the shell's default would print 8080
 
 
+def _dag_ids(output: str) -> set[str]:
+    """The DAG ids of ``airflow dags list --output json`` (its JSON is the last line; log lines may come first)."""
+    (listing,) = [line for line in output.splitlines() if line.startswith("[{")]
+    return {dag["dag_id"] for dag in json.loads(listing)}
+
+
 def test_airflows_cli_runs_against_the_stack_from_another_shell(stack: RunningStack) -> None:
     # What the README's CLI examples use: `make airflow ARGS="..."` (the make target runs this module).
     listed = subprocess.run(
@@ -273,7 +279,7 @@ def test_airflows_cli_runs_against_the_stack_from_another_shell(stack: RunningSt
         check=False,
     )
     assert listed.returncode == 0, listed.stderr[-2000:]
-    dag_ids = {dag["dag_id"] for dag in json.loads(listed.stdout[listed.stdout.index("[") :])}
+    dag_ids = _dag_ids(listed.stdout)
     assert {"symphonics_publish", "symphonics_reconcile", "symphonics_privacy_erasure"} <= dag_ids
     assert "airflow db migrate" not in listed.stdout + listed.stderr
     # The same settings, sourced by a shell.
