@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stop status test unit lint lock bench clean
+.PHONY: help install run stop status airflow test unit lint lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ stop: ## stop what `make run` started (Airflow first, then PostgreSQL)
 
 status: install ## show what `make run` has running
 	$(PY) -m include.symphonics_devstack status
+
+airflow: install ## Airflow's CLI against `make run`'s stack, from another shell: make airflow ARGS="dags list"
+	@$(PY) -m include.symphonics_devstack airflow $(ARGS)
 
 test: install ## run the test suite (own embedded PostgreSQL, own AIRFLOW_HOME)
 	$(PY) -m pytest

@@ -2,7 +2,8 @@
 ### Symphonics privacy erasure
 
 Erases one person from the `sync` database on request (GDPR article 17), and records that it was done.
-Manual only: *Trigger DAG w/ config*, with **one** of the params:
+Manual only: the DAG's **Trigger** button (its form shows the params below; or the REST API), with **one**
+of the params:
 
 * `customer_id`: the app's `customers.id` (preferred: the run's config, kept in Airflow's own database, then
   holds no e-mail);
@@ -15,7 +16,8 @@ the app copy, webhook bodies and cached partner answers lose their identifiers, 
 interventions are emptied; `symphonics.privacy_erasures` records when, what and how many rows, never who. A
 second run changes nothing. Malformed params, a missing connection (`sync_db`, `app_db`,
 `symphonics_subject_keys`), a permission the database role lacks or a value the database refuses fail the run at
-once (no retry); a lost connection is retried. The partner's copy: see `docs/PERSONAL_DATA.md`.
+once (no retry), and so does a key that is not one of these three; a lost connection is retried. The partner's
+copy: see `docs/PERSONAL_DATA.md`.
 Same as `python -m include.symphonics.privacy erase --customer-id N`.
 """
 
@@ -46,11 +48,13 @@ from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 def symphonics_privacy_erasure() -> None:
     @task(multiple_outputs=False)  # one XCom, the whole result: stated, not inferred
     def erase() -> dict[str, Any]:
+        from include.symphonics import params as run_params
         from include.symphonics.privacy import steps
         from include.symphonics.privacy.erasure import DETERMINISTIC_ERRORS
 
         context = get_current_context()
         not_retried: tuple[type[Exception], ...] = (*DETERMINISTIC_ERRORS, AirflowNotFoundException)
+        run_params.fail_run_on_unknown_conf(context)  # a typo'd key must not erase someone else, or no one
         try:
             return steps.run_erasure(context["params"], run_id=str(context["run_id"]))
         except not_retried as exc:

@@ -11,8 +11,9 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
   handful of interventions is created seconds after completion instead of after six task starts. Every other
   run (scheduled, manual, backfill, dry run, params) takes the tasks below.
 
-* **check_params**: a bad param (`from` not an ISO date-time or after `to`, a duration such as `P1D`,
-  `external_ids` holding anything but strings) fails the run at once, without retries, naming the param.
+* **choose_path** and **check_params**: a conf key the DAG does not declare (a typo such as `dryrun`) or a bad
+  param (`from` not an ISO date-time or after `to`, a duration such as `P1D`, `external_ids` holding anything
+  but strings) fails the run in its first task, at once, without retries, naming the key; nothing else runs.
 * **extract**: interventions changed since the persisted high-water mark (updated_at, id), minus a small
   overlap, into the ledger `symphonics.interventions_ledger` (set-based; unchanged rows are skipped by
   fingerprint). Params `from`/`to` (or a backfill) re-extract a range; `external_ids` re-extracts those.
@@ -28,12 +29,18 @@ Publishes the app's completed interventions to Symphonics, each exactly once, un
 
 Params: `external_ids` (check those again now: re-extracted and re-validated, each sent only if not yet at the
 partner or changed since; ids the app does not have are listed in the run summary; every step works on those rows
-only, the backlog waits for the next run), `from`, `to`, `dry_run`
-(no create or PATCH; logs what would be sent), `force` (ignore the fingerprint). A run triggered without a
-logical date (REST API `"logical_date": null`, an asset event) works like a manual one. Kill switch: Variable
-`symphonics_kill_switch` = `on` stops every partner call (token requests included, within 5 s in a running
-task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`) counts
-requests from the call log, so a cleared task sees what the run already spent.
+only, the backlog waits for the next run), `from`, `to`, `dry_run` (no create or PATCH; logs what would be sent;
+changes nothing in the ledger, its history or the refusals: `publish` does the whole pipeline in one transaction it
+rolls back and keeps only the plan, `include/symphonics/publish/dry_run.py`), `force` (ignore the fingerprint). A
+run triggered without a logical date (REST API `"logical_date": null`, an asset event) works like a manual one.
+Kill switch: Variable `symphonics_kill_switch` = `on` stops every partner call (token requests included, within
+5 s in a running task); runs still succeed and report it. The run's call budget (`SYMPHONICS_PUBLISH_CALL_BUDGET`)
+counts requests from the call log, so a cleared task sees what the run already spent.
+
+Backfills are refused (Airflow answers "does not allow backfill runs"): re-publish a past range with **one** run,
+params `from` and `to`. A backfill would queue one run per 15-minute interval, and Airflow counts queued backfill
+runs against `max_active_runs` before it creates an asset-triggered run: completions would wait for its end.
+`SYMPHONICS_PUBLISH_ALLOW_BACKFILL=true` allows them again.
 
 Schedule: the `symphonics_app_completions` Asset **or** the clock, whichever comes first. The Asset's watcher
 (`include/symphonics/publish/watcher.py`, in the triggerer) probes the app every
@@ -52,7 +59,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, g
 from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
-from include.symphonics.publish.settings import publish_schedule
+from include.symphonics.publish.settings import BACKFILL_INSTEAD, publish_run_types, publish_schedule
 
 SCHEDULE = publish_schedule()
 
@@ -66,6 +73,10 @@ def _run_id() -> str:
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    # No backfill (unless SYMPHONICS_PUBLISH_ALLOW_BACKFILL): its queued runs would hold up the event path. The
+    # values are DagRunType's: the SDK converts them (its enum is not exported by airflow.sdk).
+    allowed_run_types=publish_run_types(),  # type: ignore[arg-type]
+    description=BACKFILL_INSTEAD,
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["symphonics", "publish"],
@@ -82,13 +93,19 @@ def symphonics_publish() -> None:
     def choose_path() -> list[str]:
         from include.symphonics.publish import fastpath
 
-        return fastpath.choose_path(get_current_context()["dag_run"].run_type)
+        context = get_current_context()
+        # The first task: a conf key the DAG does not declare, or a bad value, stops the run before any work,
+        # on both paths.
+        run_params.fail_run_on_unknown_conf(context)
+        run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
+        return fastpath.choose_path(context["dag_run"].run_type)
 
     @task(outlets=[LEDGER_ASSET], multiple_outputs=False)
     def fast_publish() -> dict[str, Any]:
         from include.symphonics.publish import fastpath, steps
 
         context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)  # also when cleared alone, after a refused choose_path
         dag_run = context["dag_run"]
         result = fastpath.run_fast_path(
             context["params"],
@@ -107,7 +124,9 @@ def symphonics_publish() -> None:
     # Each task returns one dict, kept as one XCom (return_value): stated, not left to Airflow's inference.
     @task(multiple_outputs=False)
     def check_params() -> dict[str, Any]:
-        checked = run_params.fail_run_on_invalid(run_params.publish_params, get_current_context()["params"])
+        context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)
+        checked = run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
         return dict(checked.as_dict())
 
     @task(multiple_outputs=False)
@@ -140,7 +159,14 @@ def symphonics_publish() -> None:
     def publish() -> dict[str, Any]:
         from include.symphonics.publish import steps
 
-        return steps.run_publish(get_current_context()["params"], run_id=_run_id())
+        context = get_current_context()
+        return steps.run_publish(
+            context["params"],
+            run_id=_run_id(),
+            run_type=steps.run_type_name(context["dag_run"].run_type),
+            logical_date=context.get("logical_date"),
+            schedule=SCHEDULE,
+        )
 
     @task(multiple_outputs=False, outlets=[LEDGER_ASSET])
     def summarise(counts: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +196,9 @@ def symphonics_publish() -> None:
         }
         return result
 
-    @task(multiple_outputs=False, trigger_rule="all_done")
+    # After publish whatever it did, but not after a refused run: choose_path is an upstream, and its success
+    # is the "one success" (a refused conf leaves every upstream failed, so nothing runs).
+    @task(multiple_outputs=False, trigger_rule="all_done_min_one_success")
     def minimise_personal_data() -> dict[str, int]:
         from include.symphonics.privacy import steps
 

@@ -6,7 +6,8 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
 `check_params` → `apply_webhooks` → `poll_statuses` → `copy_app_state` → `build_snapshot` → checks → `purge`
 → `personal_data_retention` → `evaluate_alerts`
 
-* **check_params**: a bad `snapshot_date` (not an ISO date) fails the run at once, without retries, naming it.
+* **check_params**: a conf key the DAG does not declare, or a bad `snapshot_date` (not an ISO date), fails the
+  run at once, without retries, naming it; nothing else runs (not even the tasks that run whatever failed).
 * **apply_webhooks**: received events applied in event order: `conflict_unresolved` rows get the Symphonics id
   events carry; one `symphonics.status_history` row per event; events marked processed.
 * **poll_statuses**: `GET /crm/interventions/{id}` for interventions queued by late webhooks, then published ones
@@ -49,6 +50,9 @@ from include.symphonics.reconcile import checks
 from include.symphonics.reconcile.assets import SNAPSHOT_ASSET
 from include.symphonics.reconcile.settings import reconcile_schedule
 
+#: The rule of the tasks that run whatever failed before them, except a run refused by ``check_params``.
+AFTER_WHATEVER_FAILED = "all_done_min_one_success"
+
 
 def _run_id() -> str:
     return str(get_current_context()["run_id"])
@@ -71,7 +75,9 @@ def symphonics_reconcile() -> None:
     # Each task returns one value, kept as one XCom (return_value): stated, not left to Airflow's inference.
     @task(multiple_outputs=False)
     def check_params() -> str | None:
-        return run_params.fail_run_on_invalid(run_params.snapshot_date_param, get_current_context()["params"])
+        context = get_current_context()
+        run_params.fail_run_on_unknown_conf(context)
+        return run_params.fail_run_on_invalid(run_params.snapshot_date_param, context["params"])
 
     @task(multiple_outputs=False)
     def apply_webhooks() -> dict[str, int]:
@@ -130,19 +136,19 @@ def symphonics_reconcile() -> None:
             parameters={"snapshot_date": "{{ ti.xcom_pull(task_ids='build_snapshot')['snapshot_date'] }}"},
         )
 
-    @task(multiple_outputs=False, trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule=AFTER_WHATEVER_FAILED)
     def purge() -> dict[str, int]:
         from include.symphonics.reconcile import steps
 
         return steps.run_purge()
 
-    @task(multiple_outputs=False, trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule=AFTER_WHATEVER_FAILED)
     def personal_data_retention() -> dict[str, Any]:
         from include.symphonics.privacy import steps
 
         return steps.run_retention()
 
-    @task(multiple_outputs=False, trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule=AFTER_WHATEVER_FAILED)
     def evaluate_alerts() -> dict[str, Any]:
         from include.symphonics.reconcile import steps
 
@@ -156,8 +162,12 @@ def symphonics_reconcile() -> None:
             raise AirflowFailException(f"failed task(s): {', '.join(result['failed_tasks'])}")
         return result
 
-    built = check_params() >> apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
-    built >> quality_checks() >> purge() >> personal_data_retention() >> evaluate_alerts()
+    checked = check_params()
+    built = checked >> apply_webhooks() >> poll_statuses() >> copy_app_state() >> build_snapshot()
+    purged, retained, evaluated = purge(), personal_data_retention(), evaluate_alerts()
+    built >> quality_checks() >> purged >> retained >> evaluated
+    # check_params' success is the "one success" of AFTER_WHATEVER_FAILED: a refused run runs nothing else.
+    checked >> [purged, retained, evaluated]
 
 
 symphonics_reconcile()

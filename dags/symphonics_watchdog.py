@@ -19,12 +19,14 @@ starts, with a "resolved" notice when it ends.
 A DAG of its own rather than Airflow's `DeadlineAlert`: a deadline hangs on a run and cannot see that no run happens
 at all (`include/symphonics/watchdog.py` says more). What to do for each alert: `docs/RUNBOOK.md`.
 
+`check_params` (first) refuses a run's conf: the DAG takes no param.
+
 Schedule: `SYMPHONICS_WATCHDOG_SCHEDULE` (default every 10 minutes).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_current_context, task
 
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE, schedule_from_env
 from include.symphonics.reconcile.settings import reconcile_schedule
@@ -42,6 +44,13 @@ RECONCILE_SCHEDULE = reconcile_schedule()
     tags=["symphonics", "ops"],
 )
 def symphonics_watchdog() -> None:
+    @task(multiple_outputs=False)
+    def check_params() -> None:
+        from include.symphonics import params as run_params
+
+        # The DAG takes no param: a conf key fails the run before any check.
+        run_params.fail_run_on_unknown_conf(get_current_context())
+
     @task
     def check_publish() -> list[str]:
         import pendulum
@@ -82,11 +91,13 @@ def symphonics_watchdog() -> None:
 
         return [alert.kind for alert in watchdog.check_reconcile(pendulum.now("UTC"), RECONCILE_SCHEDULE)]
 
-    check_publish()
-    check_partner()
-    check_dead_letters()
-    check_rejected_documents()
-    check_reconcile()
+    check_params() >> [
+        check_publish(),
+        check_partner(),
+        check_dead_letters(),
+        check_rejected_documents(),
+        check_reconcile(),
+    ]
 
 
 symphonics_watchdog()

@@ -8,7 +8,8 @@ run fails at once, without retries, with a message that names the param.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NoReturn
@@ -186,6 +187,45 @@ def snapshot_date_param(params: Mapping[str, Any]) -> str | None:
         _refuse("snapshot_date", f"expected a date such as 2026-11-01, got {type(value).__name__} {value!r}")
     parse_instant("snapshot_date", value)
     return value.strip()
+
+
+def check_conf_keys(conf: Mapping[str, Any] | None, declared: Iterable[str]) -> None:
+    """Refuse a run's conf that holds a key the DAG does not declare.
+
+    Airflow merges every conf key into the params without a word, so a typo (``"dryrun": true``) would run for
+    real with the default (sending creates to the partner): a key nobody reads is refused, not ignored.
+
+    :param conf: the run's conf (``dag_run.conf``; None or empty: nothing to check).
+    :param declared: the DAG's params.
+    :raises InvalidParam: naming every unknown key, with the closest declared param when one is close.
+    """
+    known = sorted(declared)
+    unknown = sorted(key for key in (conf or {}) if key not in known)
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        if close:
+            hints.append(f"{key!r}: did you mean {close[0]!r}?")
+    accepted = ", ".join(repr(name) for name in known) if known else "none"
+    _refuse(
+        ", ".join(unknown),
+        f"unknown param{'s' if len(unknown) > 1 else ''} of this DAG, nothing was run "
+        f"({' '.join(hints) + ' ' if hints else ''}its params: {accepted})",
+    )
+
+
+def fail_run_on_unknown_conf(context: Mapping[str, Any]) -> None:
+    """:func:`check_conf_keys` for a running task, an :class:`InvalidParam` turned into a fail-at-once error.
+
+    Called first by the first task of every DAG, before anything else reads a param or does any work.
+
+    :param context: the task's context (its ``dag_run.conf`` and its DAG's declared ``params``).
+    """
+    fail_run_on_invalid(
+        lambda _params: check_conf_keys(context["dag_run"].conf, context["dag"].params.keys()), context["params"]
+    )
 
 
 def fail_run_on_invalid(check: Any, params: Mapping[str, Any]) -> Any:

@@ -30,6 +30,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import stat
@@ -52,6 +53,10 @@ LOCAL_DIR = localpg.LOCAL_DIR
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 LOG_DIR = LOCAL_DIR / "logs"
 STATE_FILE = LOCAL_DIR / "run.json"
+#: The running stack's Airflow settings, for Airflow's CLI in another shell (``. .local/airflow.env``, or
+#: ``make airflow ARGS="dags list"``): written by ``make run``, private (it holds the stack's keys), removed by
+#: ``make stop``.
+CLI_ENV_FILE = LOCAL_DIR / "airflow.env"
 SANDBOX_ADMIN_TOKEN_FILE = LOCAL_DIR / "sandbox_admin.token"
 PROJECT_ROOT = localpg.PROJECT_ROOT
 
@@ -501,6 +506,7 @@ def run() -> int:
                     "airflow_pgid": airflow_group,
                     "sandbox_pid": processes["sandbox"].pid if "sandbox" in processes else None,
                     "pg_tcp_port": tcp_port,
+                    "airflow_port": AIRFLOW_PORT,
                     "executor": executor,
                     "broker_url": broker.url if broker else None,
                     "redis_pid": broker.process.pid if broker and broker.process else None,
@@ -519,12 +525,14 @@ def run() -> int:
         _say(f"PostgreSQL ready ({where})")
         server.ensure_databases(localpg.DATABASES)
         logins = service_logins(server)
-        env = {**os.environ, **stack_environment(server, logins)}
+        settings = stack_environment(server, logins)
         if executor == "celery":
             broker = devcelery.find_broker(LOCAL_DIR / "redis", LOG_DIR / "redis.log")
             save_state()
             _say(f"Celery broker: {broker.how}")
-            env.update(devcelery.celery_environment(broker.url, server.sqlalchemy_url("airflow")))
+            settings.update(devcelery.celery_environment(broker.url, server.sqlalchemy_url("airflow")))
+        env = {**os.environ, **settings}
+        write_cli_environment(settings)
         localfiles.private_dir(LOG_DIR)
         localfiles.write_secret(
             AIRFLOW_HOME / "simple_auth_manager_passwords.json.generated", json.dumps({DEMO_LOGIN[0]: DEMO_LOGIN[1]})
@@ -634,6 +642,7 @@ def stop(quiet: bool = False) -> int:
             os.kill(redis_pid, signal.SIGTERM)
     stopped_pg = localpg.stop_embedded(LOCAL_DIR / "pg")
     STATE_FILE.unlink(missing_ok=True)
+    CLI_ENV_FILE.unlink(missing_ok=True)
     if not quiet:
         print("stopped" if (state or stopped_pg or runner) else "nothing was running")
     return 0
@@ -647,7 +656,10 @@ def status() -> int:
         return 0
     assert state is not None
     executor = state.get("executor") or "local"
-    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{AIRFLOW_PORT}, {executor} executor")
+    # The port the stack was started on (this shell may not have its SYMPHONICS_AIRFLOW_PORT).
+    port = state.get("airflow_port") or AIRFLOW_PORT
+    print(f"running (pid {state['runner_pid']}): Airflow UI http://localhost:{port}, {executor} executor")
+    print(f"Airflow CLI, in another shell: . {CLI_ENV_FILE}   then: airflow dags list")
     workers = state.get("workers")
     broker_url = state.get("broker_url")
     if executor == "celery" and isinstance(workers, dict) and isinstance(broker_url, str):
@@ -662,6 +674,43 @@ def status() -> int:
     if isinstance(tcp_port, int):
         print(f"analysts (DEMO password, this machine only): psql '{analyst_url(tcp_port)}'")
     return 0
+
+
+def write_cli_environment(settings: dict[str, str]) -> None:
+    """Write the stack's settings (:func:`stack_environment`'s) to :data:`CLI_ENV_FILE`: ``export KEY='value'``
+    lines a shell sources (``. .local/airflow.env``, which also puts ``.venv/bin`` first on its ``PATH``, so the
+    docs' ``airflow ...`` lines run as written) and :func:`airflow_cli` reads.
+
+    :param settings: the variables.
+    """
+    lines = ["# make run's settings for Airflow's CLI, in another shell: . .local/airflow.env (see the README)"]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(settings.items())]
+    lines.append(f'export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"')
+    localfiles.write_secret(CLI_ENV_FILE, "\n".join(lines) + "\n")
+
+
+def read_cli_environment() -> dict[str, str]:
+    """The settings :func:`write_cli_environment` wrote (its ``PATH`` line aside).
+
+    :raises StackError: when the stack is not running (no file).
+    """
+    if not _stack_running(_read_state()) or not CLI_ENV_FILE.exists():
+        raise StackError("the stack is not running: start it with `make run` (in another shell), then try again")
+    settings = {}
+    for line in CLI_ENV_FILE.read_text().splitlines():
+        if line.startswith("export ") and not line.startswith("export PATH="):
+            key, _, quoted = line.removeprefix("export ").partition("=")
+            settings[key] = shlex.split(quoted)[0] if quoted else ""
+    return settings
+
+
+def airflow_cli(args: list[str]) -> int:
+    """Airflow's CLI against the running stack (its database, its Airflow home, its keys): ``make airflow ARGS=...``.
+
+    :param args: the CLI's arguments (``dags list``, ``dags trigger symphonics_publish --conf '{...}'``...).
+    """
+    env = {**os.environ, **read_cli_environment()}
+    return subprocess.run(_python("airflow", *args), env=env, check=False).returncode
 
 
 def start_postgres(tcp_port: int | None, before_start: Callable[[], None] = lambda: None) -> localpg.PgServer:
@@ -719,10 +768,18 @@ def serve_logs(host: str, ports: list[int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.symphonics_devstack", description=__doc__)
-    parser.add_argument("command", choices=["run", "stop", "status", "serve-logs"])
+    parser.add_argument("command", choices=["run", "stop", "status", "serve-logs", "airflow"])
     parser.add_argument("--host", default=BIND_HOST, help="serve-logs: the address to bind")
     parser.add_argument("--port", type=int, action="append", default=[], help="serve-logs: a port (repeatable)")
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["airflow"]:
+        # Everything after it is Airflow's: argparse must not read its options.
+        try:
+            return airflow_cli(raw[1:])
+        except StackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    args = parser.parse_args(raw)
     if args.command == "serve-logs":
         serve_logs(args.host, args.port)
         return 0

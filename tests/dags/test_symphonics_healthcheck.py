@@ -78,7 +78,12 @@ def test_an_unreachable_database_turns_its_task_red(
     run = healthcheck_dag.test()
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"check_app_db": "failed", "check_sync_db": "success", "check_symphonics_api": "success"}
+    assert states == {
+        "check_params": "success",
+        "check_app_db": "failed",
+        "check_sync_db": "success",
+        "check_symphonics_api": "success",
+    }
     checks = _checks(sync_dsn, run.run_id)
     assert checks["app_db"][0] is False
     assert "nonexistent-socket-dir" in checks["app_db"][1]

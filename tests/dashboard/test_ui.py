@@ -204,7 +204,7 @@ def test_failed_runs_come_from_airflows_api_with_the_viewers_token(
     run = next(r for r in panel["runs"] if r["run_id"] == failed_publish_run)
     assert run["dag_id"] == "symphonics_publish"
     assert run["logical_date"] is None
-    assert [task["task_id"] for task in run["failed_tasks"]] == ["check_params"]
+    assert [task["task_id"] for task in run["failed_tasks"]] == ["choose_path"]  # the first task refuses it
     assert run["failed_tasks"][0]["try_number"] == 1
 
 
@@ -422,7 +422,7 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         # The failed run, with its failing task.
         failed = driver.find_element(By.ID, "panel-failed_runs").text
         assert failed_publish_run in failed
-        assert "check_params" in failed
+        assert "choose_path" in failed  # the run's first task refuses a bad param
 
         problems = driver.execute_script(OVERFLOW_SCRIPT)
         assert problems == [], "\n".join(problems)
@@ -433,5 +433,130 @@ def test_dashboard_renders_inside_the_ui_after_a_real_login(
         target = screenshot_path(tmp_path, width)
         assert driver.save_screenshot(str(target))
         assert target.stat().st_size > 10_000
+    finally:
+        driver.quit()
+
+
+#: Lines a cell's text takes (its height over its line height).
+LINES_SCRIPT = """
+return [...document.querySelectorAll(arguments[0])].map((cell) => {
+  const style = getComputedStyle(cell);
+  return Math.round((cell.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom))
+                    / parseFloat(style.lineHeight));
+});
+"""
+
+
+@pytest.fixture
+def newcomer_walk_rows(seeded_for_ui: Seeded) -> Iterator[str]:
+    """What issue 25's walk met, added to the seeded rows for one test and taken away after: a refusal by our own
+    confidence threshold, and a backfill of 25 runs that settled nothing (newer than every seeded run).
+
+    :return: the external id of the published row the partner rejected (seeded).
+    """
+    import psycopg
+
+    now = seeded_for_ui.now
+    with psycopg.connect(seeded_for_ui.url) as conn:
+        conn.execute(
+            "INSERT INTO symphonics.interventions_ledger (external_id, app_intervention_id, app_status,"
+            " app_updated_at, source, source_fingerprint, state, state_reason, state_detail, state_changed_at)"
+            " VALUES ('int_low_confidence', 999, 'completed', %(at)s, '{}', 'fp', 'rejected_validation',"
+            " 'pdl_lookup_low_confidence', 'lookup confidence 0.41', %(at)s)",
+            {"at": now - timedelta(minutes=5)},
+        )
+        backfill = [f"backfill__2026-12-{day + 1:02d}T00:00:00+00:00" for day in range(25)]
+        for minutes_ago, run_id in zip(range(30, 5, -1), backfill, strict=True):
+            started = now - timedelta(minutes=minutes_ago)
+            conn.execute(
+                "INSERT INTO symphonics.publish_runs (dag_id, run_id, run_type, started_at, finished_at)"
+                " VALUES ('symphonics_publish', %s, 'backfill', %s, %s)",
+                (run_id, started, started + timedelta(seconds=7)),
+            )
+        rejected = conn.execute(
+            "SELECT external_id FROM symphonics.status_history WHERE source = 'webhook' AND to_status = 'rejected'"
+            " ORDER BY id LIMIT 1"
+        ).fetchone()
+    assert rejected is not None
+    try:
+        yield str(rejected[0])
+    finally:
+        with psycopg.connect(seeded_for_ui.url) as conn:
+            conn.execute("DELETE FROM symphonics.interventions_ledger WHERE external_id = 'int_low_confidence'")
+            conn.execute("DELETE FROM symphonics.publish_runs WHERE run_id = ANY(%s)", (backfill,))
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+def test_the_walks_dashboard_defects_are_gone(api_server: ApiServer, newcomer_walk_rows: str, tmp_path: Path) -> None:
+    """Issue 25, point 9: our threshold is ours, a partner-rejected row's headline says so, an empty dry run is an
+    empty state (200, no 404), ids do not wrap, wide cards use the width, the runs chart survives a quiet backfill."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    rejected_row = newcomer_walk_rows
+    driver = chrome(tmp_path, 1280, 2600)
+    try:
+        wait = WebDriverWait(driver, 30)
+        log_in(driver, api_server.base_url, api_server.password)
+        driver.get(f"{api_server.base_url}/plugin/symphonics-dashboard")
+        frame = wait.until(expected_conditions.presence_of_element_located((By.TAG_NAME, "iframe")))
+        driver.switch_to.frame(frame)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+
+        # Our own confidence threshold is labelled ours, never the partner's.
+        notes = driver.execute_script(
+            "return [...document.querySelectorAll('#panel-rejections g.bar-row')].map((g) =>"
+            " [g.querySelector('title').textContent, g.nextElementSibling.nextElementSibling.textContent.trim()])"
+        )
+        assert ["pdl_lookup_low_confidence", "1 (1 our threshold)"] in notes, notes
+
+        # The latest dry run (manual__dry) planned nothing: an empty state, and the API answered 200.
+        empty = wait.until(expected_conditions.presence_of_element_located((By.ID, "dry-run-empty")))
+        assert "manual__dry" in empty.text
+        assert "planned nothing" in empty.text
+        statuses = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('api/dry_run', {credentials: 'same-origin'}).then((r) => done([r.status]));"
+        )
+        assert statuses == [200]
+
+        # The runs chart after a backfill of 25 runs that settled nothing: the seeded runs' bars are still drawn.
+        bars = driver.execute_script("return document.querySelectorAll('#panel-runs svg rect').length")
+        assert bars >= 3
+        left_out = driver.find_element(By.ID, "runs-chart-left-out").text
+        assert int(left_out.split(" ", 1)[0]) >= 25, left_out  # the backfill's, and the seeded dry run
+        assert "listed runs settled nothing and are not charted" in left_out
+
+        # Ids and run ids on one line each.
+        assert set(driver.execute_script(LINES_SCRIPT, "#panel-runs tbody td:first-child")) == {1}
+        assert set(driver.execute_script(LINES_SCRIPT, "#panel-ops_queue tbody td:first-child")) == {1}
+
+        # Wide cards take the grid's whole width; the small ones share rows with no hole left of a wide one.
+        edges = driver.execute_script(
+            "const grid = document.querySelector('main.grid').getBoundingClientRect();"
+            "return [...document.querySelectorAll('section.card.wide')].map((c) => {"
+            " const r = c.getBoundingClientRect(); return [r.left - grid.left, grid.right - r.right]; });"
+        )
+        assert edges
+        assert all(abs(left) <= 1 and abs(right) <= 1 for left, right in edges), edges
+
+        # A published row whose file the partner rejected: the headline says rejected, not published.
+        driver.find_element(By.ID, "story-key").send_keys(rejected_row)
+        driver.find_element(By.CSS_SELECTOR, "#story-search button[type=submit]").click()
+        title = wait.until(expected_conditions.presence_of_element_located((By.ID, "story-title")))
+        assert "now rejected by the partner" in title.text
+        assert "ledger: published" in title.text
+
+        problems = driver.execute_script(OVERFLOW_SCRIPT)
+        assert problems == [], "\n".join(problems)
+        driver.switch_to.default_content()
+        time.sleep(0.5)
+        target = screenshot_path(tmp_path, 1280).with_name("dashboard-walk-1280.png")
+        assert driver.save_screenshot(str(target))
+        shutil.copy(target, Path(os.environ.get("SYMPHONICS_SCREENSHOT_DIR", tmp_path)) / target.name)
     finally:
         driver.quit()

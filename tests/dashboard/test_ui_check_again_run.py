@@ -31,7 +31,7 @@ from tests.publish.conftest import (  # noqa: F401 (fixtures)
     fresh_app_db,
     publish_app_template,
     publish_dag,
-    run_pipeline,
+    validate_pipeline,
     world,
 )
 
@@ -94,8 +94,8 @@ def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
     server = check_again_server
     publish_world: PublishWorld = request.getfixturevalue("world")
     dag: Any = request.getfixturevalue("publish_dag")
-    # The backlog: a dry run validated every row and left the valid ones ready.
-    run_pipeline("check-warm", dry_run=True)
+    # The backlog: every row validated, the valid ones left ready.
+    validate_pipeline("check-warm")
     fixed = _a_row_refused_for_its_phone(publish_world.sync_dsn)
     with psycopg.connect(publish_world.app_dsn) as app:
         app.execute(
@@ -103,8 +103,8 @@ def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
             " WHERE id = (SELECT customer_id FROM public.interventions WHERE external_id = %s)",
             (FIXED_PHONE, fixed),
         )
-    # Ops dry-run the fixed row first: it passes the rules, the partner validates it (the answers are cached).
-    run_pipeline("check-fixed-dry", dry_run=True, external_ids=[fixed])
+    # The fixed row is checked again: it passes the rules, the partner validates it (the answers are cached).
+    validate_pipeline("check-fixed", external_ids=[fixed])
     before = _rows(publish_world.sync_dsn)
     backlog = sorted(external_id for external_id, row in before.items() if row["state"] == "ready")
     assert len(backlog) >= 10

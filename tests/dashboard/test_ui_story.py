@@ -393,7 +393,11 @@ def test_a_rows_story_in_the_browser(story_server: ApiServer, tmp_path: Path) ->
         box.send_keys(POLL_REQUEST)  # the request id of a poll finds the row it was about
         driver.find_element(By.CSS_SELECTOR, "#story-search button[type=submit]").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#story-events li"))
-        assert driver.find_element(By.ID, "story-title").text == f"{EXTERNAL_ID} — now published · {SYMPHONICS_ID}"
+        # Published, then rejected by the partner (the last poll): the headline says so (issue 25, point 9).
+        assert (
+            driver.find_element(By.ID, "story-title").text
+            == f"{EXTERNAL_ID} — now rejected by the partner · {SYMPHONICS_ID} · ledger: published"
+        )
         events = driver.execute_script(
             "return [...document.querySelectorAll('#story-events li')]"
             ".map((li) => [li.dataset.kind, li.querySelector('.title').textContent,"

@@ -80,3 +80,44 @@ def test_personal_data_is_masked_in_reasons_and_messages(view_rows: dict[str, li
     assert rejected_file["reason"] == "Contact j***@example.fr au ******78"
     assert rejected_file["partner_message"] == rejected_file["reason"]
     assert view_rows["int_2"][0]["partner_message"] == "lookup confidence 0.41"
+
+
+@pytest.fixture
+def rechecked_rows(make_scratch_database: Callable[[], str]) -> dict[str, list[dict[str, Any]]]:
+    """Refusals re-checked, unchanged or not (migration 0016: one refusal is one row until the answer changes)."""
+    url = make_scratch_database()
+    migrate.upgrade(url)
+    day = timedelta(days=1)
+    with psycopg.connect(url) as conn:
+        # Refused, recorded; re-checked twice (passing through pending, recorded mid-way), refused the same way.
+        _history(conn, "same", "publish", "rejected_validation", "pdl_invalid", NOW - 3 * day)
+        _history(conn, "same", "publish", "pending", "", NOW - 2 * day)
+        _history(conn, "same", "publish", "rejected_validation", "pdl_invalid", NOW - 2 * day + timedelta(minutes=1))
+        _ledger(conn, "same", "rejected_validation", "pdl_invalid", "PDL inconnu", NOW)
+        # Refused, then refused for another reason: the answer changed, two refusals.
+        _history(conn, "other", "publish", "rejected_validation", "pdl_invalid", NOW - 2 * day)
+        _ledger(conn, "other", "rejected_validation", "installer_unknown", "installateur inconnu", NOW)
+        # Refused, fixed and ready, refused again for the same reason: two refusals.
+        _history(conn, "again", "publish", "rejected_validation", "pdl_invalid", NOW - 3 * day)
+        _history(conn, "again", "publish", "ready", "", NOW - 2 * day)
+        _ledger(conn, "again", "rejected_validation", "pdl_invalid", "PDL inconnu", NOW)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        rows = conn.execute("SELECT * FROM analytics.rejections ORDER BY external_id, rejected_at").fetchall()
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_id.setdefault(row["external_id"], []).append(row)
+    return by_id
+
+
+def test_an_unchanged_refusal_rechecked_is_one_row_from_its_first_time(
+    rechecked_rows: dict[str, list[dict[str, Any]]],
+) -> None:
+    [same] = rechecked_rows["same"]
+    assert same["rejected_at"] == NOW - timedelta(days=3)
+    assert same["reason"] == "pdl_invalid"
+    assert same["partner_message"] == "PDL inconnu"  # the ledger's, the latest
+
+
+def test_a_changed_answer_is_a_new_refusal(rechecked_rows: dict[str, list[dict[str, Any]]]) -> None:
+    assert [row["reason"] for row in rechecked_rows["other"]] == ["pdl_invalid", "installer_unknown"]
+    assert [row["rejected_at"] for row in rechecked_rows["again"]] == [NOW - timedelta(days=3), NOW]

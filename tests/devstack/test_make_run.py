@@ -38,6 +38,7 @@ SECRET_FILES = (
     "airflow/airflow_settings.key",
     "airflow/airflow_settings.applied.json",
     "airflow/simple_auth_manager_passwords.json.generated",
+    "airflow.env",
 )
 
 
@@ -239,3 +240,69 @@ def test_the_sandbox_admin_api_needs_the_generated_token(stack: RunningStack) ->
             assert token not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except FileNotFoundError:
             continue
+
+
+def _another_shell(stack: RunningStack) -> dict[str, str]:
+    """A second shell's environment: none of the stack's settings, only where its local folder is."""
+    return {**_clean_environment(), "PYTHONPATH": str(REPO_ROOT), "SYMPHONICS_LOCAL_DIR": str(stack.local_dir)}
+
+
+def test_make_status_prints_the_port_the_stack_runs_on(stack: RunningStack) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "include.symphonics_devstack", "status"],
+        cwd=REPO_ROOT,
+        env=_another_shell(stack),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert f"Airflow UI http://localhost:{stack.ports['airflow']}," in shown
+    assert stack.ports["airflow"] != 8080  # the shell's default would print 8080
+
+
+def _dag_ids(output: str) -> set[str]:
+    """The DAG ids of ``airflow dags list --output json`` (its JSON is the last line; log lines may come first)."""
+    (listing,) = [line for line in output.splitlines() if line.startswith("[{")]
+    return {dag["dag_id"] for dag in json.loads(listing)}
+
+
+def test_airflows_cli_runs_against_the_stack_from_another_shell(stack: RunningStack) -> None:
+    # What the README's CLI examples use: `make airflow ARGS="..."` (the make target runs this module).
+    listed = subprocess.run(
+        [sys.executable, "-m", "include.symphonics_devstack", "airflow", "dags", "list", "--output", "json"],
+        cwd=REPO_ROOT,
+        env=_another_shell(stack),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    dag_ids = _dag_ids(listed.stdout)
+    assert {"symphonics_publish", "symphonics_reconcile", "symphonics_privacy_erasure"} <= dag_ids
+    assert "airflow db migrate" not in listed.stdout + listed.stderr
+    # The same settings, sourced by a shell.
+    sourced = subprocess.run(
+        ["bash", "-c", f'set -a; . {stack.local_dir / "airflow.env"}; set +a; echo "$AIRFLOW_HOME"'],
+        env=_another_shell(stack),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert sourced.stdout.strip() == str(stack.local_dir / "airflow")
+
+
+def test_airflows_cli_says_how_to_start_the_stack_when_it_is_not_running(tmp_path: Path) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "include.symphonics_devstack", "airflow", "dags", "list"],
+        cwd=REPO_ROOT,
+        env={**_clean_environment(), "PYTHONPATH": str(REPO_ROOT), "SYMPHONICS_LOCAL_DIR": str(tmp_path / "none")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "start it with `make run`" in refused.stderr

@@ -54,9 +54,23 @@ def test_a_bad_param_fails_the_run_at_once_naming_it(airflow_stack: AirflowStack
 
     states = airflow_stack.task_states("symphonics_publish", triggered["dag_run_id"])
     assert run["state"] == "failed"
-    assert states["check_params"] == ("failed", 1)
+    assert states["choose_path"] == ("failed", 1)  # the run's first task: nothing else runs
     assert states["extract"][0] == "upstream_failed"
-    assert "param 'from'" in _error_of(airflow_stack, "symphonics_publish", triggered["dag_run_id"], "check_params")
+    assert "param 'from'" in _error_of(airflow_stack, "symphonics_publish", triggered["dag_run_id"], "choose_path")
+
+
+def test_a_typod_param_fails_the_run_at_once_naming_it_and_nothing_runs(airflow_stack: AirflowStack) -> None:
+    triggered = _trigger(airflow_stack, "symphonics_publish", {"dryrun": True})
+
+    run = airflow_stack.wait_for_run("symphonics_publish", triggered["dag_run_id"])
+
+    states = airflow_stack.task_states("symphonics_publish", triggered["dag_run_id"])
+    assert run["state"] == "failed"
+    assert states.pop("choose_path") == ("failed", 1)
+    assert {state for state, _ in states.values()} <= {"upstream_failed", "skipped", None}, states
+    error = _error_of(airflow_stack, "symphonics_publish", triggered["dag_run_id"], "choose_path")
+    assert "param 'dryrun'" in error
+    assert "did you mean 'dry_run'" in error
 
 
 @pytest.mark.parametrize(
@@ -74,3 +88,13 @@ def test_a_param_outside_its_schema_is_refused_when_triggered(
 
     assert response.status_code == 400, response.text
     assert f"param {name}" in response.text
+
+
+def test_a_two_day_publish_backfill_is_refused_with_what_to_do_instead(airflow_stack: AirflowStack) -> None:
+    backfill = {"dag_id": "symphonics_publish", "from_date": "2026-12-03T00:00:00Z", "to_date": "2026-12-05T00:00:00Z"}
+    refused = airflow_stack.api("POST", "/backfills", json=backfill)
+
+    assert refused.status_code == 400, refused.text
+    assert "does not allow backfill runs" in refused.text
+    dag = airflow_stack.api("GET", "/dags/symphonics_publish").json()
+    assert "'from' and 'to'" in dag["description"]

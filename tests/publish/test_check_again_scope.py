@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 
 from include.symphonics.dashboard import check_again
 from include.symphonics.dashboard.settings import QuotaLimits
-from tests.publish.conftest import PublishWorld, run_pipeline
+from tests.publish.conftest import PublishWorld, run_pipeline, validate_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,8 @@ def _check_again(world: PublishWorld, run_id: str, named: list[str], backlog: li
 def test_a_run_given_external_ids_publishes_those_only_at_the_cost_shown(world: PublishWorld) -> None:
     from include.symphonics.publish import steps
 
-    # A dry run validates every row (the caches and the token are warm) and leaves the valid ones ready.
-    run_pipeline("scope-warm", dry_run=True)
+    # Validated up to the partner (the caches and the token are warm): the valid rows are ready.
+    validate_pipeline("scope-warm")
     valid = sorted(external_id for external_id, row in _rows(world.sync_dsn).items() if row["state"] == "ready")
     assert len(valid) >= 12
     named_dry, first, second, third = valid[0:2], valid[2:4], valid[4:7], valid[7:9]
@@ -111,7 +111,7 @@ def test_a_run_given_external_ids_publishes_those_only_at_the_cost_shown(world: 
 
 
 def test_a_run_given_external_ids_under_the_kill_switch_sends_nothing_and_claims_nothing(world: PublishWorld) -> None:
-    run_pipeline("scope-kill-warm", dry_run=True)
+    validate_pipeline("scope-kill-warm")
     ready = sorted(external_id for external_id, row in _rows(world.sync_dsn).items() if row["state"] == "ready")
     world.kill_switch("on")
     sandbox_calls = len(world.sandbox.calls())

@@ -83,7 +83,8 @@ def test_a_publish_run_reports_the_app_tables_as_inputs_and_the_partners_interve
 def test_a_dry_run_reports_no_partner_output(world: PublishWorld, tmp_path: Path) -> None:
     events = _publish_with_lineage(tmp_path, {"dry_run": True})
     assert world.creates() == []
-    assert _datasets(_task_event(events, "extract")["inputs"])
+    # The dry run's publish task read the app (in its one rolled-back transaction); it sent nothing.
+    assert _datasets(_task_event(events, "publish")["inputs"])
     assert _task_event(events, "publish")["outputs"] == []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import psycopg
+
 from include.symphonics_demo import ExpectedState
 from tests.publish.conftest import PublishWorld
 
@@ -58,9 +60,15 @@ def test_dry_run_and_kill_switch_send_no_create_and_the_runs_succeed(world: Publ
         world.expected.state_counts[state] for state in (ExpectedState.PUBLISHED, ExpectedState.REJECTED_VALIDATION)
     )
     world.kill_switch("off")
+    before = world.rows()
     dry = _run(publish_dag, dry_run=True)
     assert world.creates() == []
-    assert world.states()["ready"] == world.expected.state_counts[ExpectedState.PUBLISHED]
+    assert world.rows() == before  # a dry run changes nothing in the ledger
+    with psycopg.connect(world.sync_dsn) as conn:
+        planned = conn.execute(
+            "SELECT count(*) FROM symphonics.dry_run_results WHERE run_id = %s AND action = 'create'", (dry.run_id,)
+        ).fetchone()
+    assert planned == (world.expected.state_counts[ExpectedState.PUBLISHED],)
     summaries = _summaries(world)
     assert summaries[killed.run_id]["kill_switch"] is True
     assert summaries[dry.run_id]["dry_run"] is True

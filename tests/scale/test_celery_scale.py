@@ -151,6 +151,8 @@ def celery_airflow(
         "AIRFLOW_CONN_APP_DB": airflow_connection_json(stack.server, str(app_database)),
         "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(connection),
         "AIRFLOW_VAR_SYMPHONICS_KILL_SWITCH": "off",
+        # The scale scenario runs three backfill runs beside the scheduled one on purpose (refused by default).
+        "SYMPHONICS_PUBLISH_ALLOW_BACKFILL": "true",
     }
     started = start_celery_airflow(
         env,

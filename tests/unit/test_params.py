@@ -80,3 +80,32 @@ def test_the_declared_schemas_are_strict() -> None:
     assert params.EXTERNAL_IDS_SCHEMA["items"]["type"] == "string"
     assert params.EXTERNAL_IDS_SCHEMA["maxItems"] == params.MAX_EXTERNAL_IDS
     assert "sent only if" in params.EXTERNAL_IDS_DESCRIPTION
+
+
+@pytest.mark.parametrize(
+    ("conf", "named"),
+    [
+        ({"unknown_param": 1}, "unknown_param"),
+        ({"dryrun": True}, "dryrun"),
+        ({"dry_run": True, "zeta": 1, "alpha": 2}, "alpha, zeta"),
+    ],
+)
+def test_a_conf_key_the_dag_does_not_declare_is_refused_by_name(conf: dict[str, Any], named: str) -> None:
+    with pytest.raises(InvalidParam) as refused:
+        params.check_conf_keys(conf, ["dry_run", "external_ids", "force", "from", "to"])
+
+    assert refused.value.name == named
+    assert "unknown param" in str(refused.value)
+
+
+def test_a_declared_conf_or_no_conf_is_accepted() -> None:
+    params.check_conf_keys({"dry_run": True, "from": None}, ["dry_run", "from"])
+    params.check_conf_keys(None, [])
+    params.check_conf_keys({}, [])
+    with pytest.raises(InvalidParam, match="its params: none"):
+        params.check_conf_keys({"anything": 1}, [])
+
+
+def test_a_typo_names_the_param_it_is_close_to() -> None:
+    with pytest.raises(InvalidParam, match="did you mean 'dry_run'"):
+        params.check_conf_keys({"dryrun": True}, ["dry_run", "force"])

@@ -26,7 +26,11 @@ ACTIONS = ("create", "patch", "skip", "refuse")
 def dry_run(
     conn: psycopg.Connection, run_id: str | None, limits: QuotaLimits, now: datetime | None = None
 ) -> dict[str, Any] | None:
-    """The stored result of ``run_id`` (the latest dry run when ``None``); ``None`` when there is none.
+    """The stored result of ``run_id`` (the latest dry run when ``None``); ``None`` when ``run_id`` names no dry run.
+
+    Without ``run_id`` and no dry run stored, the answer is an empty result (``run_id`` None): the page shows its
+    empty state, not an error. A dry run that planned nothing (nothing to create, PATCH, refuse or skip) is an
+    empty result of its own run id, found by its run summary.
 
     :param conn: the ``sync`` database.
     :param run_id: the dry run's Airflow run id.
@@ -37,11 +41,12 @@ def dry_run(
     if not run_id:
         latest = _rows(conn, "dry_run_latest", {})
         if not latest:
-            return None
+            return _empty(None, None, now)
         run_id = str(latest[0]["run_id"])
     rows = _rows(conn, "dry_run_rows", {"run_id": run_id})
     if not rows:
-        return None
+        summary = _rows(conn, "dry_run_summary", {"run_id": run_id})
+        return _empty(run_id, summary[0]["recorded_at"], now) if summary else None
     counts = dict.fromkeys(ACTIONS, 0)
     for row in rows:
         counts[row["action"]] += 1
@@ -64,6 +69,19 @@ def dry_run(
         "publish_left_today": publish_left,
         "eta": backlog_eta(calls, 1.0, limits, used.get("publish", 0), day_used, now) if calls else now,
         "rows": rows,
+    }
+
+
+def _empty(run_id: str | None, recorded_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """A dry run with no row (``run_id``), or no dry run at all (``run_id`` None)."""
+    return {
+        "run_id": run_id,
+        "recorded_at": recorded_at,
+        "counts": dict.fromkeys(ACTIONS, 0),
+        "calls": 0,
+        "publish_left_today": None,
+        "eta": None,
+        "rows": [],
     }
 
 

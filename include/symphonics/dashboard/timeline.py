@@ -157,4 +157,7 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
     current["state_detail"] = _masked(row["state_detail"])
     steps = _rows(conn, "timeline_next_steps", {"external_id": external_id})
     current["next_steps"] = (steps[0]["next_steps"] if steps else None) or []
+    # The partner's latest status of the file (webhook or poll), for a truthful headline: published, then rejected.
+    statuses = [item for item in partner if item["source"] != "publish" and item["event_kind"] != "document"]
+    current["partner_status"] = statuses[-1]["to_status"] if statuses else None
     return {"external_id": external_id, "current": current, "events": events}

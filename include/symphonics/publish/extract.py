@@ -120,6 +120,7 @@ def _stage_and_upsert(
         cur.execute(query("ledger_upsert"), {"run_id": run_id, "force": force})
         touched = cur.fetchall()
         _record_subject_keys(cur, rows, {str(external_id) for external_id, _ in touched}, subject_keys)
+        cur.execute(query("ledger_unstage"))
     new = sum(1 for _, inserted in touched if inserted)
     return new, len(touched) - new
 
@@ -222,47 +223,71 @@ def extract(
     :param settings: the pipeline's settings.
     :param subject_keys: the keys of the erasure's index (default: the connection ``symphonics_subject_keys``).
     """
+    with psycopg.connect(app_dsn) as app, psycopg.connect(sync_dsn) as sync:
+        return extract_on(app, sync, request, run_id=run_id, settings=settings, subject_keys=subject_keys)
+
+
+def extract_on(
+    app: psycopg.Connection,
+    sync: psycopg.Connection,
+    request: ExtractRequest,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    subject_keys: SubjectKeys | None = None,
+    inside_transaction: bool = False,
+) -> ExtractCounts:
+    """:func:`extract` on open connections.
+
+    :param app: the app's database (set read-only here).
+    :param sync: the ``sync`` database.
+    :param request: as for :func:`extract`.
+    :param run_id: as for :func:`extract`.
+    :param settings: as for :func:`extract`.
+    :param subject_keys: as for :func:`extract`.
+    :param inside_transaction: ``sync`` is inside a transaction the caller ends (a dry run rolls it back): each
+        page is a savepoint, not a commit.
+    """
     settings = settings or PublishSettings()
     subject_keys = subject_keys or load_subject_keys()
     counts = ExtractCounts(mode=request.mode)
     force = request.force or bool(request.external_ids)
     selection = "select_external_ids" if request.external_ids else "select_changed"
     statement = extraction_query(selection)
-
-    with psycopg.connect(app_dsn) as app, psycopg.connect(sync_dsn) as sync:
-        app.read_only = True
-        after_at: Any = _MINUS_INFINITY
-        after_id = 0
-        if request.mode == "incremental":
-            mark = read_mark(sync)
-            if mark is not None:
-                # Re-read a little below the mark: a transaction that started before the last run and
-                # committed after it wrote an updated_at below the mark.
-                after_at, after_id = mark[0] - settings.overlap, 0
-        elif request.from_at is not None:
-            after_at = request.from_at
-        until_at: Any = request.to_at if request.to_at is not None else _INFINITY
+    app.read_only = True
+    after_at: Any = _MINUS_INFINITY
+    after_id = 0
+    if request.mode == "incremental":
+        mark = read_mark(sync)
+        if mark is not None:
+            # Re-read a little below the mark: a transaction that started before the last run and
+            # committed after it wrote an updated_at below the mark.
+            after_at, after_id = mark[0] - settings.overlap, 0
+    elif request.from_at is not None:
+        after_at = request.from_at
+    until_at: Any = request.to_at if request.to_at is not None else _INFINITY
+    if not inside_transaction:
         sync.commit()
 
-        pages = _read_pages(app, statement, after_at, after_id, until_at, request, settings)
-        found: set[str] = set()
-        for rows in pages:
-            counts.pages += 1
-            counts.extracted += len(rows)
-            found.update(str(row[2]) for row in rows)
-            with sync.transaction():
-                new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force, subject_keys=subject_keys)
-                last_at, last_id = max((row[1], int(row[0])) for row in rows)
-                if request.mode == "incremental":
-                    sync.execute(
-                        query("watermark_write"),
-                        {"pipeline": PIPELINE, "mark_at": last_at, "mark_id": last_id, "run_id": run_id},
-                    )
-            counts.new += new
-            counts.changed += changed
+    pages = _read_pages(app, statement, after_at, after_id, until_at, request, settings)
+    found: set[str] = set()
+    for rows in pages:
+        counts.pages += 1
+        counts.extracted += len(rows)
+        found.update(str(row[2]) for row in rows)
+        with sync.transaction():
+            new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force, subject_keys=subject_keys)
+            last_at, last_id = max((row[1], int(row[0])) for row in rows)
+            if request.mode == "incremental":
+                sync.execute(
+                    query("watermark_write"),
+                    {"pipeline": PIPELINE, "mark_at": last_at, "mark_id": last_id, "run_id": run_id},
+                )
+        counts.new += new
+        counts.changed += changed
 
-        final = read_mark(sync)
-        counts.mark = None if final is None else f"{final[0].isoformat()}#{final[1]}"
+    final = read_mark(sync)
+    counts.mark = None if final is None else f"{final[0].isoformat()}#{final[1]}"
     counts.skipped = counts.extracted - counts.new - counts.changed
     counts.missing_external_ids = [external_id for external_id in request.external_ids if external_id not in found]
     if counts.missing_external_ids:

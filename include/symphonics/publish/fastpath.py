@@ -85,7 +85,9 @@ def run_fast_path(
         )
         local = steps.run_prevalidate(run_id=run_id, params=params)
         partner = steps.run_partner_validation(run_id=run_id, params=params)
-        published = steps.run_publish(params, run_id=run_id)
+        published = steps.run_publish(
+            params, run_id=run_id, run_type=run_type, logical_date=logical_date, schedule=schedule
+        )
     finally:
         minimised = privacy_steps.run_minimise()
     run = RunInfo(dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date, started_at=started_at)

@@ -325,30 +325,52 @@ def validate_with_partner(
     :param settings: the pipeline's settings.
     :param external_ids: a run given external ids validates those rows only; empty: every row waiting.
     """
+    with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
+        return validate_on(sync, cache_conn, client, run_id=run_id, settings=settings, external_ids=external_ids)
+
+
+def validate_on(
+    sync: psycopg.Connection,
+    cache_conn: psycopg.Connection,
+    client: SymphonicsClient,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    external_ids: Sequence[str] = (),
+) -> ValidationCounts:
+    """:func:`validate_with_partner` on open connections (each batch a transaction, or a savepoint inside the
+    caller's); the caches are written through ``cache_conn`` (autocommit: a paid answer is kept, dry run or not).
+
+    :param sync: the ``sync`` database, for the ledger.
+    :param cache_conn: the ``sync`` database in autocommit, for the caches.
+    :param client: as for :func:`validate_with_partner`.
+    :param run_id: as for :func:`validate_with_partner`.
+    :param settings: as for :func:`validate_with_partner`.
+    :param external_ids: as for :func:`validate_with_partner`.
+    """
     settings = settings or PublishSettings()
     scope = claim_scope(external_ids)
     counts = ValidationCounts(reasons=Counter())
     after_id = 0
-    with psycopg.connect(sync_dsn) as sync, psycopg.connect(sync_dsn, autocommit=True) as cache_conn:
-        streak = ForbiddenStreak(settings.account_forbidden_after)
-        run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id, streak)
-        while counts.stopped is None:
-            with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
-                cur.execute(
-                    query("claim_for_partner_validation"),
-                    {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
-                )
-                rows = cur.fetchall()
-                if not rows:
-                    break
-                after_id = rows[-1]["id"]
-                stop = run.validate_batch(cur, rows)
-                if stop is not None:
-                    counts.stopped = stop.refusal
-                    log.warning("partner validation stopped: %s", stop)
-        run.record_held(sync)
-        if counts.stopped is not None:
-            counts.waiting = sync.execute(query("waiting_for_partner")).fetchone()[0]  # type: ignore[index]
+    streak = ForbiddenStreak(settings.account_forbidden_after)
+    run = _PartnerRun(_Caches(cache_conn, settings), client, settings, counts, run_id, streak)
+    while counts.stopped is None:
+        with sync.transaction(), sync.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                query("claim_for_partner_validation"),
+                {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
+            )
+            rows = cur.fetchall()
+            if not rows:
+                break
+            after_id = rows[-1]["id"]
+            stop = run.validate_batch(cur, rows)
+            if stop is not None:
+                counts.stopped = stop.refusal
+                log.warning("partner validation stopped: %s", stop)
+    run.record_held(sync)
+    if counts.stopped is not None:
+        counts.waiting = sync.execute(query("waiting_for_partner")).fetchone()[0]  # type: ignore[index]
     log.info(
         "partner validation: %s ready, %s rejected %s, %s waiting, %s cache hits, %s requests",
         counts.ready,

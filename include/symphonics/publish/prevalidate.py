@@ -145,27 +145,44 @@ def prevalidate(
     :param external_ids: a run given external ids works on those rows only; empty: every pending row.
     :return: rows per resulting state (``prevalidated`` = passed, on to the partner validation).
     """
+    with psycopg.connect(sync_dsn) as sync:
+        return prevalidate_on(sync, run_id=run_id, settings=settings, external_ids=external_ids)
+
+
+def prevalidate_on(
+    sync: psycopg.Connection,
+    *,
+    run_id: str,
+    settings: PublishSettings | None = None,
+    external_ids: Sequence[str] = (),
+) -> dict[str, int]:
+    """:func:`prevalidate` on an open connection (each batch a transaction, or a savepoint inside the caller's).
+
+    :param sync: the ``sync`` database.
+    :param run_id: as for :func:`prevalidate`.
+    :param settings: as for :func:`prevalidate`.
+    :param external_ids: as for :func:`prevalidate`.
+    """
     settings = settings or PublishSettings()
     counts: Counter[str] = Counter()
     after_id = 0
     scope = claim_scope(external_ids)
-    with psycopg.connect(sync_dsn) as sync:
-        compare_again(sync, scope)
-        while True:
-            with sync.transaction(), sync.cursor(row_factory=psycopg.rows.dict_row) as cur:
-                cur.execute(
-                    query("claim_for_prevalidation"),
-                    {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
-                )
-                rows = cur.fetchall()
-                if not rows:
-                    break
-                updates = []
-                for row in rows:
-                    decision = decide(row)
-                    counts[decision.state.value] += 1
-                    updates.append(decision.as_update(row["id"], run_id))
-                cur.executemany(query("prevalidation_update"), updates)
-                after_id = rows[-1]["id"]
+    compare_again(sync, scope)
+    while True:
+        with sync.transaction(), sync.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(
+                query("claim_for_prevalidation"),
+                {"after_id": after_id, "batch_size": settings.batch_size, "external_ids": scope},
+            )
+            rows = cur.fetchall()
+            if not rows:
+                break
+            updates = []
+            for row in rows:
+                decision = decide(row)
+                counts[decision.state.value] += 1
+                updates.append(decision.as_update(row["id"], run_id))
+            cur.executemany(query("prevalidation_update"), updates)
+            after_id = rows[-1]["id"]
     log.info("local rules: %s", dict(counts))
     return dict(counts)

@@ -78,7 +78,7 @@ class PublishCounts:
     not_found: int = 0
     would_create: int = 0
     would_patch: int = 0
-    #: What a dry run would send, one dict a row (stored by ``dry_run_record.sql`` for the dashboard).
+    #: What a dry run would send, one dict a row (``dry_run.py``; stored by ``dry_run_record.sql`` for the dashboard).
     planned: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
     backlog: int = 0
@@ -276,24 +276,6 @@ def _answered(outcome: dict[str, Any]) -> bool:
     if outcome["error_code"] is None:
         return outcome["state"] in (LedgerState.PUBLISHED, LedgerState.UPDATED, LedgerState.CONFLICT_UNRESOLVED)
     return status is not None and status < 500 and status not in (403, 429)
-
-
-def _dry_run(sync: psycopg.Connection, counts: PublishCounts, scope: list[str] | None) -> None:
-    with sync.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(query("ready_for_dry_run"), {"external_ids": scope}):
-            if row["symphonics_id"] is None:
-                counts.would_create += 1
-                # Which fields, not their values: the payload holds the customer's name, e-mail, phone and PDL.
-                log.info("dry run: would create %s with fields %s", row["external_id"], sorted(row["payload"]))
-                plan: dict[str, Any] = {"action": "create", "fields": sorted(row["payload"]), "new_documents": None}
-            else:
-                added = new_documents(row["payload"].get("documents") or [], row["sent_documents"] or [])
-                counts.would_patch += 1
-                log.info("dry run: would PATCH %s with %s new document(s)", row["external_id"], len(added))
-                plan = {"action": "patch", "fields": None, "new_documents": len(added)}
-            counts.planned.append({"external_id": row["external_id"], "state": row["state"], **plan})
-    sync.rollback()
-    log.info("dry run: %s create(s) and %s PATCH(es) would be sent", counts.would_create, counts.would_patch)
 
 
 def _eta(backlog: int, stop: SymphonicsError) -> str | None:
@@ -501,19 +483,18 @@ def publish(
     *,
     run_id: str,
     settings: PublishSettings | None = None,
-    dry_run: bool = False,
     metrics: MetricsSink | None = None,
     external_ids: Sequence[str] = (),
 ) -> PublishCounts:
     """Send every ready row (and resolve the ones a crash left in ``sending``) until done or told to stop.
 
-    Given external ids, only those rows are claimed (or planned, in a dry run): the backlog is left as it is.
+    Given external ids, only those rows are claimed: the backlog is left as it is. A dry run does not come here
+    (``dry_run.py``).
 
     :param sync_dsn: the ``sync`` database.
     :param client: the partner's client (its guard holds the kill switch and the run's budget).
     :param run_id: the Airflow run.
     :param settings: the pipeline's settings.
-    :param dry_run: send nothing: log what would be sent and store it (``dry_run_results``) for the dashboard.
     :param metrics: where the backlog and each completed -> published latency go (default: the client's sink).
     :param external_ids: the run's ``external_ids``; empty: every row to send.
     """
@@ -522,11 +503,6 @@ def publish(
     counts = PublishCounts()
     scope = claim_scope(external_ids)
     with psycopg.connect(sync_dsn) as sync:
-        if dry_run:
-            _dry_run(sync, counts, scope)
-            with sync.transaction():  # stored for the dashboard (the plan itself was read and rolled back)
-                sync.execute(query("dry_run_record"), {"run_id": run_id, "planned": Jsonb(counts.planned)})
-            return counts
         with claim_key_held(sync_dsn) as claim_key:
             run = _PublishRun(
                 sync,

@@ -87,6 +87,31 @@ def publish_schedule() -> str:
     return schedule_from_env("SYMPHONICS_PUBLISH_SCHEDULE", "*/15 * * * *")
 
 
+#: The environment variable that lets Airflow backfill the publish DAG (off by default: see :func:`publish_run_types`).
+ALLOW_BACKFILL_ENV = "SYMPHONICS_PUBLISH_ALLOW_BACKFILL"
+#: Where a refused backfill points: one run re-extracts a range.
+BACKFILL_INSTEAD = (
+    "Backfills are refused: re-publish a past range with ONE run, Trigger with params 'from' and 'to' "
+    "(a backfill would queue one run per 15-minute interval and hold up the completion events until its end)."
+)
+
+
+def publish_run_types() -> list[str] | None:
+    """The run types the publish DAG allows (its ``allowed_run_types``, read at parse time).
+
+    A backfill queues one run per schedule interval (about 96 a day), each of which re-extracts its own quarter
+    hour, and Airflow counts every queued run of the DAG, backfill runs included, against ``max_active_runs``
+    before it creates an asset-triggered run (``airflow/models/dag.py``: "Asset-triggered Dags at
+    max_active_runs, deferring"): a completion then waits for the whole backfill. So Airflow refuses backfills
+    of this DAG (``POST /api/v2/backfills``: 400, "does not allow backfill runs"); one run with ``from``/``to``
+    re-publishes a range at the cost of one run. ``SYMPHONICS_PUBLISH_ALLOW_BACKFILL=true`` allows them again
+    (None: every run type), for who accepts that cost.
+    """
+    if os.environ.get(ALLOW_BACKFILL_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    return ["scheduled", "manual", "asset_triggered"]
+
+
 def watcher_poll_interval() -> float:
     """Seconds between two probes of the completion watcher: ``SYMPHONICS_WATCHER_POLL_SECONDS``, else 2."""
     return _env_float("SYMPHONICS_WATCHER_POLL_SECONDS", 2.0)

@@ -15,6 +15,7 @@ from include.symphonics import lineage
 from include.symphonics.client import RunBudget, SymphonicsAuthError
 from include.symphonics.db import dsn
 from include.symphonics.params import publish_params
+from include.symphonics.publish import dry_run as dry_run_step
 from include.symphonics.publish import extract as extract_step
 from include.symphonics.publish import partner_validation, prevalidate, publisher, summary
 from include.symphonics.publish.settings import PIPELINE, PublishSettings
@@ -78,10 +79,23 @@ def extract_request(
     )
 
 
+#: What ``extract``, ``prevalidate`` and ``validate_with_partner`` return in a dry run: the publish task does their
+#: work in the dry run's one rolled-back transaction (``dry_run.py``) and reports their counts.
+DRY_RUN_STEP = {"dry_run": "done by the publish task, in one transaction rolled back"}
+#: The key of the publish task's result that holds the other steps' counts in a dry run.
+DRY_RUN_STEPS_KEY = "dry_run_steps"
+
+
+def _is_dry_run(params: Mapping[str, Any] | None) -> bool:
+    return params is not None and publish_params(params).dry_run
+
+
 def run_extract(
     params: Mapping[str, Any], *, run_id: str, run_type: str | None, logical_date: datetime | None, schedule: str
 ) -> dict[str, Any]:
-    """Task ``extract``."""
+    """Task ``extract`` (a dry run's is done by ``publish``)."""
+    if _is_dry_run(params):
+        return dict(DRY_RUN_STEP)
     settings = PublishSettings.from_environment()
     request = extract_request(params, run_type=run_type, logical_date=logical_date, schedule=schedule)
     counts = extract_step.extract(
@@ -98,7 +112,9 @@ def _external_ids(params: Mapping[str, Any] | None) -> tuple[str, ...]:
 
 
 def run_prevalidate(*, run_id: str, params: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Task ``prevalidate``: given ``external_ids``, those rows only."""
+    """Task ``prevalidate``: given ``external_ids``, those rows only (a dry run's is done by ``publish``)."""
+    if _is_dry_run(params):
+        return {}
     settings = PublishSettings.from_environment()
     return prevalidate.prevalidate(
         dsn(settings.sync_conn_id), run_id=run_id, settings=settings, external_ids=_external_ids(params)
@@ -171,7 +187,9 @@ def alert_account_refused(settings: PublishSettings, run_id: str, task: str, ref
 
 def run_partner_validation(*, run_id: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Task ``validate_with_partner`` (given ``external_ids``, those rows only): returns its counts, the requests
-    it sent and the kill switch it saw."""
+    it sent and the kill switch it saw (a dry run's is done by ``publish``)."""
+    if _is_dry_run(params):
+        return dict(DRY_RUN_STEP)
     settings = PublishSettings.from_environment()
     external_ids = _external_ids(params)
     hook = _hook(settings, run_id)
@@ -189,30 +207,51 @@ def run_partner_validation(*, run_id: str, params: Mapping[str, Any] | None = No
     return {**counts.as_dict(), "calls": hook.guard.admitted, "kill_switch": kill_switch}
 
 
-def run_publish(params: Mapping[str, Any], *, run_id: str) -> dict[str, Any]:
+def run_publish(
+    params: Mapping[str, Any],
+    *,
+    run_id: str,
+    run_type: str | None = None,
+    logical_date: datetime | None = None,
+    schedule: str | None = None,
+) -> dict[str, Any]:
     """Task ``publish``: spends what the run's earlier tasks left of its budget (read from the call log); given
-    ``external_ids``, sends those rows only."""
+    ``external_ids``, sends those rows only.
+
+    A dry run does the whole pipeline here, in one transaction rolled back (``dry_run.py``): its result holds the
+    other steps' counts under :data:`DRY_RUN_STEPS_KEY`. ``run_type``, ``logical_date`` and ``schedule`` are its
+    extraction's (a backfill's range), as for :func:`run_extract`.
+    """
     settings = PublishSettings.from_environment()
-    dry_run = bool(params.get("dry_run"))
-    external_ids = _external_ids(params)
     hook = _hook(settings, run_id)
     try:
         client = hook.get_conn()
+        if _is_dry_run(params):
+            request = extract_request(
+                params, run_type=run_type, logical_date=logical_date, schedule=schedule or "@daily"
+            )
+            planned = dry_run_step.dry_run(
+                dsn(settings.app_conn_id), dsn(settings.sync_conn_id), client, request, run_id=run_id, settings=settings
+            )
+            kill_switch = _kill_switch_said(hook, planned.publish.stopped)
+            # This task read the app (run_extract did not): its lineage says so; no partner output.
+            lineage.report_app_tables(settings.app_conn_id, lineage.APP_TABLES_READ, direction="input")
+            steps = {"extract": planned.extract, "local": planned.local, "partner": planned.partner}
+            return {
+                **planned.publish.as_dict(),
+                "calls": hook.guard.admitted,
+                "kill_switch": kill_switch,
+                DRY_RUN_STEPS_KEY: steps,
+            }
         try:
             counts = publisher.publish(
-                dsn(settings.sync_conn_id),
-                client,
-                run_id=run_id,
-                settings=settings,
-                dry_run=dry_run,
-                external_ids=external_ids,
+                dsn(settings.sync_conn_id), client, run_id=run_id, settings=settings, external_ids=_external_ids(params)
             )
         except SymphonicsAuthError as refused:
             alert_account_refused(settings, run_id, "publish", refused)
             raise
         kill_switch = _kill_switch_said(hook, counts.stopped)
-        if not dry_run:
-            lineage.report_partner_interventions(hook, client.base_url, direction="output")
+        lineage.report_partner_interventions(hook, client.base_url, direction="output")
     finally:
         hook.close()
     return {**counts.as_dict(), "calls": hook.guard.admitted, "kill_switch": kill_switch}
@@ -226,8 +265,12 @@ def run_summarise(
     partner: Mapping[str, Any],
     published: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Task ``summarise``."""
+    """Task ``summarise`` (a dry run's step counts come with the publish task's)."""
     settings = PublishSettings.from_environment()
+    done_by_publish = published.get(DRY_RUN_STEPS_KEY)
+    if done_by_publish:
+        extracted, local, partner = done_by_publish["extract"], done_by_publish["local"], done_by_publish["partner"]
+        published = {key: value for key, value in published.items() if key != DRY_RUN_STEPS_KEY}
     return summary.summarise(
         dsn(settings.sync_conn_id),
         run,

@@ -321,12 +321,22 @@
     },
     runs(p) {
       const keys = ["published", "updated", "rejected", "invalid", "conflict_unresolved", "failed_retryable", "dead_letter"];
-      const charted = p.runs.slice(0, 20).reverse();
+      // Runs that settled nothing (a backfill of quiet days, a dry run) would fill the chart with empty columns:
+      // it shows the last 20 runs that settled rows, and says how many it left out.
+      const settled = p.runs.filter((r) => keys.some((k) => r[k]));
+      const charted = settled.slice(0, 20).reverse();
+      const leftOut = p.runs.length - settled.length;
       return [
         runFilters(p),
         legend(keys),
-        stacked(charted.map((r) => ({ label: when(r.started_at).slice(5, 16), values: r })), keys,
-          { title: "outcomes per run (the last 20 shown)" }),
+        charted.length
+          ? stacked(charted.map((r) => ({ label: when(r.started_at).slice(5, 16), values: r })), keys,
+            { title: "outcomes per run (the last 20 that settled rows)" })
+          : el("p", { class: "no-data", id: "runs-chart-empty", text: `none of the ${fmt(p.runs.length)} run(s) ` +
+            "listed settled a row (published, updated, rejected…): nothing to chart" }),
+        ...(leftOut > 0 ? [el("p", { class: "meta", id: "runs-chart-left-out", text: `${plural(leftOut,
+          "listed run settled nothing and is", "listed runs settled nothing and are")} not charted (a backfill ` +
+          "of quiet days, a dry run); the table lists every run" })] : []),
         el("p", { class: "meta", text: `${fmt(p.runs.length)} run(s) listed, newest first` +
           (p.runs.length >= p.shown_limit ? ` (the last ${p.shown_limit})` : "") }),
         el("div", { class: "scroll" }, [table(["run", "kind", "started", "duration", "published", "updated", "rejected",
@@ -361,7 +371,10 @@
         return `${plural(k.refusals, one, many)}${k.decided_by === "sync" ? " (our threshold)" : ""}`;
       });
       // Each reason's rows by where they were held: our local rules, the partner's validation, a rejected file.
-      const split = (r) => [[r.invalid, "local", "local"], [r.rejected_validation, "partner", "partner"],
+      // A refusal by our own confidence threshold on a partner answer is ours, not the partner's.
+      const split = (r) => [[r.invalid, "local", "local"],
+        [r.rejected_validation - (r.decided_by_sync || 0), "partner", "partner"],
+        [r.decided_by_sync || 0, "our threshold", "our threshold"],
         [r.rejected_files, "rejected file", "rejected files"]].filter(([n]) => n).map(([n, one, many]) => plural(n, one, many));
       return [
         el("p", { class: "meta", text: `${plural(p.refusals, "refusal", "refusals")} in the last ${p.window_days} days` +
@@ -508,7 +521,11 @@
     try {
       const story = await getJson(`api/timeline?external_id=${encodeURIComponent(externalId)}`);
       const c = story.current;
-      const now = [c.state, c.state_reason, c.symphonics_id].filter(Boolean).join(" · ");
+      // The partner's word wins the headline: a published row whose file the partner rejected is "rejected".
+      const now = (c.partner_status === "rejected"
+        ? ["rejected by the partner", c.symphonics_id, `ledger: ${c.state}`]
+        : [c.state, c.state_reason, c.symphonics_id, c.partner_status && `partner: ${c.partner_status}`]
+      ).filter(Boolean).join(" · ");
       const items = story.events.map((event) => el("li", { class: `event ${event.kind}`, "data-kind": event.kind }, [
         el("span", { class: "at", text: event.at ? event.at.replace("T", " ").slice(0, 19) : "—" }),
         el("span", { class: "kind", text: event.kind.replace(/_/g, " ") }),
@@ -620,13 +637,22 @@
     link.hidden = true;
     try {
       const response = await fetch(`api/dry_run${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (response.status === 404) {
-        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-none",
-          text: runId ? `No stored dry run ${runId}.` : "No dry run stored yet." }));
+      if (response.status === 404) {  // only for a run id asked for: the latest answers 200, empty or not
+        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-none", text: `No stored dry run ${runId}.` }));
         return;
       }
       if (!response.ok) throw new Error(`${response.status}: ${response.statusText}`);
       const found = await response.json();
+      if (!found.run_id) {
+        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-none", text: "No dry run yet: trigger " +
+          "symphonics_publish with dry_run on (or Check again → Dry run) to see here what a run would send." }));
+        return;
+      }
+      if (!found.rows.length) {
+        body.replaceChildren(el("p", { class: "no-data", id: "dry-run-empty", text: `Dry run ${found.run_id} ` +
+          `(${when(found.recorded_at)}) planned nothing: no row to create, PATCH, refuse or skip.` }));
+        return;
+      }
       link.href = `api/dry_run.csv?run_id=${encodeURIComponent(found.run_id)}`;
       link.hidden = false;
       const c = found.counts;

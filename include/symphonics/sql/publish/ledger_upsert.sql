@@ -1,8 +1,8 @@
--- Upsert an extraction page into the ledger. A new row is pending; a row whose source changed (or every row
--- when %(force)s) goes back to pending to be checked again, except a row in `sending`, which only the
--- publisher resolves; conflict_unresolved waits for its id unless forced. Such a held row is flagged
--- (source_changed_while_held): its next transition sends it back to pending, to be compared again (migration
--- 0014). An unchanged row is left alone.
+-- Upsert an extraction page into the ledger. A new row is pending; a row whose source changed (or, when
+-- %(force)s, every row but a published one whose source did not change) goes back to pending to be checked again,
+-- except a row in `sending`, which only the publisher resolves; conflict_unresolved waits for its id unless forced.
+-- Such a held row is flagged (source_changed_while_held): its next transition sends it back to pending, to be
+-- compared again (migration 0014). An unchanged row is left alone.
 -- A row erased on request (erased_at) is never touched again, whatever the app still holds. A changed row comes
 -- back in clear (minimised_at reset): its next decision needs it.
 -- Returns one row per staged intervention that was inserted or changed.
@@ -39,6 +39,9 @@ SELECT external_id, app_intervention_id, app_status, app_updated_at, source, sou
        minimised_at = NULL,
        attempts = CASE WHEN l.state = 'sending' THEN l.attempts ELSE 0 END,
        source_changed_while_held = (l.state = 'sending' OR (l.state = 'conflict_unresolved' AND NOT %(force)s))
- WHERE (l.source_fingerprint IS DISTINCT FROM EXCLUDED.source_fingerprint OR %(force)s)
+ WHERE (l.source_fingerprint IS DISTINCT FROM EXCLUDED.source_fingerprint
+        -- Forced (or given by external_ids), a row is checked again, except one the partner holds unchanged: it
+        -- would go published -> pending -> published for nothing (never sent twice), and its history with it.
+        OR (%(force)s AND l.state NOT IN ('published', 'updated')))
    AND l.erased_at IS NULL
 RETURNING l.external_id, (xmax = 0) AS inserted

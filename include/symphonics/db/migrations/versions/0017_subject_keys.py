@@ -17,7 +17,7 @@ The hashes of rows extracted before this migration are written by
 the table and the indexes (the hashes are derived data: nothing else is lost).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
