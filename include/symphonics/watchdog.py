@@ -16,7 +16,6 @@ runs recorded), never Airflow's metadata database. What each alert means and wha
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
@@ -24,6 +23,8 @@ from types import SimpleNamespace
 import pendulum
 
 from include.symphonics.alerts import Alert
+from include.symphonics.core.config import ALERT_CONN_ENV, env_int, env_text
+from include.symphonics.db import SYNC_CONN_ID
 
 DEFAULT_PUBLISH_STALE_AFTER_MINUTES = 120
 DEFAULT_RECONCILE_DONE_BY = "06:00"
@@ -37,12 +38,8 @@ def publish_stale_after() -> timedelta:
 
     :raises ValueError: the value is not a positive whole number of minutes.
     """
-    raw = os.environ.get("SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", "").strip()
-    if not raw:
-        return timedelta(minutes=DEFAULT_PUBLISH_STALE_AFTER_MINUTES)
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES must be a whole number of minutes >= 1, not {raw!r}")
-    return timedelta(minutes=int(raw))
+    minutes = env_int("SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", DEFAULT_PUBLISH_STALE_AFTER_MINUTES, minimum=1)
+    return timedelta(minutes=minutes)
 
 
 def reconcile_done_by() -> time:
@@ -50,7 +47,7 @@ def reconcile_done_by() -> time:
 
     :raises ValueError: the value is not ``HH:MM``.
     """
-    raw = os.environ.get("SYMPHONICS_RECONCILE_DONE_BY", "").strip() or DEFAULT_RECONCILE_DONE_BY
+    raw = env_text("SYMPHONICS_RECONCILE_DONE_BY", DEFAULT_RECONCILE_DONE_BY) or DEFAULT_RECONCILE_DONE_BY
     try:
         return datetime.strptime(raw, "%H:%M").time()
     except ValueError:
@@ -117,14 +114,12 @@ def _raise(alert: Alert, dag_id: str, key: str, sync_conn_id: str) -> list[Alert
     """Through the notifier, under ``key`` as its run id: the alerts table keeps one per key and kind."""
     from include.symphonics.alerts import SymphonicsAlertNotifier
 
-    notifier = SymphonicsAlertNotifier(
-        [alert], sync_conn_id=sync_conn_id, conn_id=os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None
-    )
+    notifier = SymphonicsAlertNotifier([alert], sync_conn_id=sync_conn_id, conn_id=env_text(ALERT_CONN_ENV))
     notifier.notify({"dag_run": SimpleNamespace(dag_id=dag_id, run_id=key)})
     return notifier.raised
 
 
-def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_publish(now: datetime, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``publish_stalled`` when publishing stalled with rows waiting (once per stall).
 
     :param now: the time to judge at.
@@ -146,7 +141,7 @@ def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
     return _raise(alert, PUBLISH_DAG_ID, f"watchdog:publish_stalled:{since}", sync_conn_id)
 
 
-def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``reconcile_late`` when the last tick past its deadline has no snapshot built (once per tick).
 
     :param now: the time to judge at.
