@@ -38,7 +38,9 @@ def publish_stale_after() -> timedelta:
 
     :raises ValueError: the value is not a positive whole number of minutes.
     """
-    minutes = env_int("SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", DEFAULT_PUBLISH_STALE_AFTER_MINUTES, minimum=1)
+    minutes = env_int(
+        "SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", DEFAULT_PUBLISH_STALE_AFTER_MINUTES, minimum=1, unit="minutes"
+    )
     return timedelta(minutes=minutes)
 
 

@@ -75,12 +75,20 @@ def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None)
     return parse_flag(name, _raw(name, environ), default)
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, environ: Mapping[str, str] | None = None) -> int:
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    unit: str = "",
+    environ: Mapping[str, str] | None = None,
+) -> int:
     """The whole-number environment variable ``name``, ``default`` when unset or blank.
 
     :param name: the variable.
     :param default: the answer when it is unset or blank.
     :param minimum: the smallest value accepted, if any.
+    :param unit: what the number counts (``minutes``), for the error message.
     :param environ: the variables to read (default: ``os.environ``).
     :raises SettingError: not a whole number, or below ``minimum``.
     """
@@ -90,9 +98,9 @@ def env_int(name: str, default: int, *, minimum: int | None = None, environ: Map
     try:
         value = int(raw)
     except ValueError:
-        raise SettingError(f"{name} must be a whole number, not {raw!r}") from None
+        raise SettingError(f"{name} must be a whole number{f' of {unit}' if unit else ''}, not {raw!r}") from None
     if minimum is not None and value < minimum:
-        raise SettingError(f"{name} must be at least {minimum} (got {value})")
+        raise SettingError(f"{name} must be at least {minimum}{f' {unit}' if unit else ''} (got {value})")
     return value
 
 
