@@ -16,9 +16,10 @@ from psycopg import sql
 
 from include.symphonics.dashboard.settings import QuotaLimits
 from include.symphonics.db import migrate
+from tests.fixtures.airflow_ui import DASHBOARD_CLIENT_ID
 from tests.fixtures.stack import TestStack
 
-CLIENT_ID = "wfa-dashboard-test"
+CLIENT_ID = DASHBOARD_CLIENT_ID
 
 
 @dataclass(frozen=True)
