@@ -35,6 +35,8 @@ class Seeded:
 def _create_database(stack: TestStack, role: str, revision: str = "head") -> str:
     # The session's naming (pid in the name): dropped with the session's databases even after a crash.
     name = f"symphonics_scratch_{os.getpid()}_dashboard_{role}"
+    if revision == "head":
+        return stack.sync_database(name)
     stack.server.ensure_databases([name], recreate=True)
     url = stack.server.url(name)
     migrate.upgrade(url, revision)
