@@ -326,9 +326,9 @@ def render_reliability(figures: list[ScenarioFigures], xfailed: dict[str, str] |
         lines += [f"- {gap}" for gap in gaps]
     else:
         lines.append(
-            "None in this run (computed by `tests/faults/audit.py:known_gaps`): every fault test passed, none is a"
-            " declared `xfail`,\nand no case lost, duplicated, answered a 5xx or logged a secret. A gap found later"
-            " is written as a strict `xfail`\nof the suite; its reason is then listed here."
+            "None in this run (computed by `tests/faults/audit.py:known_gaps`): every fault test passed, none is\n"
+            "a declared `xfail`, and no case lost, duplicated, answered a 5xx or logged a secret. A gap found later\n"
+            "is written as a strict `xfail` of the suite; its reason is then listed here."
         )
     lines += ["", _OBSERVATIONS]
     return "\n".join(lines)
