@@ -10,15 +10,15 @@ the webhooks are received in one place only and the api-server carries no receiv
 
 from __future__ import annotations
 
-import os
-
 from airflow.plugins_manager import AirflowPlugin
 
+from include.symphonics.core.config import env_flag
 from include.symphonics.webhooks import MountRootMiddleware, create_webhook_app
 
 URL_PREFIX = "/symphonics/webhooks"
 MOUNT_ENV = "SYMPHONICS_WEBHOOKS_ON_API_SERVER"
-MOUNTED = os.environ.get(MOUNT_ENV, "true").strip().lower() not in ("false", "0", "no", "off")
+# An unreadable value stops the plugin from loading, with the setting named in Airflow's plugin errors.
+MOUNTED = env_flag(MOUNT_ENV, default=True)
 
 
 class SymphonicsWebhooksPlugin(AirflowPlugin):

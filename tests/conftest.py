@@ -21,7 +21,7 @@ from psycopg import sql
 
 from tests.fixtures import stack as test_stack
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.airflow_ui"]
 
 #: Fixtures that reach PostgreSQL or a server over loopback HTTP: a test that uses one (even through another
 #: fixture) is an integration test.
@@ -35,6 +35,8 @@ INTEGRATION_FIXTURES = frozenset(
         "scratch_db",
         "sandbox_server",
         "webhook_receiver",
+        "airflow_ui",
+        "failed_publish_run",
     }
 )
 

@@ -6,11 +6,12 @@ module's default), never from an Airflow Variable or a database read.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
+
+from include.symphonics.core.config import env_text
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -29,7 +30,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 def schedule_from_env(variable: str, default: str) -> str:
     """The schedule (cron or preset) in ``variable``, else ``default``; an empty value means ``default``."""
-    return os.environ.get(variable, "").strip() or default
+    return env_text(variable, default) or default
 
 
 HEALTHCHECK_SCHEDULE = schedule_from_env("SYMPHONICS_HEALTHCHECK_SCHEDULE", "@hourly")

@@ -42,6 +42,7 @@ from include.symphonics.client.errors import (
     SymphonicsUnavailable,
 )
 from include.symphonics.client.guard import DEFAULT_KILL_SWITCH_TTL
+from include.symphonics.core import config
 from include.symphonics.core.redaction import redact
 from include.symphonics.core.stats import AirflowStats
 from include.symphonics.db import SYNC_CONN_ID
@@ -55,8 +56,6 @@ from include.symphonics.partner_settings import (
 
 #: The Airflow Variable that stops every partner call when ``on``.
 KILL_SWITCH_VARIABLE = "symphonics_kill_switch"
-#: The Variable's values that mean "on".
-_ON = ("on", "true", "1", "yes")
 
 
 def _run_context_from_environment() -> RunContext:
@@ -124,12 +123,16 @@ class SymphonicsHook(BaseHook):
 
     @staticmethod
     def read_kill_switch() -> bool:
-        """Whether ops turned the kill switch on (Variable ``symphonics_kill_switch`` = ``on``), read now."""
+        """Whether ops turned the kill switch on (Variable ``symphonics_kill_switch``), read now.
+
+        Fails closed: unset or an off word (``off``, ``false``, ``0``, ``no``) lets calls through; an on word and any
+        other value (``enabled``, ``stop``, a typo) stops them.
+        """
         from airflow.sdk import Variable
 
         # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
         value = Variable.get(KILL_SWITCH_VARIABLE, default=None)
-        return str(value or "").strip().lower() in _ON
+        return config.kill_switch_on(f"Variable {KILL_SWITCH_VARIABLE}", value)
 
     def kill_switch_on(self) -> bool:
         """The kill switch as the client's guard sees it (read at most every ``kill_switch_ttl`` seconds)."""

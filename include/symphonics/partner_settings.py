@@ -18,6 +18,7 @@ The connection (``conn_type`` ``symphonics``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from include.symphonics.core.config import SettingError, parse_flag
 from include.symphonics.core.limits import (
     PRIORITY_RESERVES,
     PRIORITY_SHARES,
@@ -97,13 +99,10 @@ def _positive_number(name: str, value: Any) -> float:
 
 
 def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
+    # The words of every on/off setting; a blank extra is no answer here (the key was written on purpose).
+    if isinstance(value, bool) or str(value).strip():
+        with contextlib.suppress(SettingError):
+            return parse_flag(f"extra {name!r}", value, default=False)
     raise PartnerSettingsError(f"extra {name!r} must be true or false, not {value!r}")
 
 

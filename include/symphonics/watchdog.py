@@ -28,7 +28,6 @@ runs recorded), never Airflow's metadata database. What each alert means and wha
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
@@ -37,6 +36,8 @@ from typing import Any
 import pendulum
 
 from include.symphonics.alerts import Alert
+from include.symphonics.core.config import env_int, env_text
+from include.symphonics.db import SYNC_CONN_ID
 
 DEFAULT_PUBLISH_STALE_AFTER_MINUTES = 120
 DEFAULT_RECONCILE_DONE_BY = "06:00"
@@ -53,21 +54,10 @@ def publish_stale_after() -> timedelta:
 
     :raises ValueError: the value is not a positive whole number of minutes.
     """
-    raw = os.environ.get("SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", "").strip()
-    if not raw:
-        return timedelta(minutes=DEFAULT_PUBLISH_STALE_AFTER_MINUTES)
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES must be a whole number of minutes >= 1, not {raw!r}")
-    return timedelta(minutes=int(raw))
-
-
-def _whole_number(variable: str, default: int, minimum: int, unit: str) -> int:
-    raw = os.environ.get(variable, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise ValueError(f"{variable} must be a whole number of {unit} >= {minimum}, not {raw!r}")
-    return int(raw)
+    minutes = env_int(
+        "SYMPHONICS_PUBLISH_STALE_AFTER_MINUTES", DEFAULT_PUBLISH_STALE_AFTER_MINUTES, minimum=1, unit="minutes"
+    )
+    return timedelta(minutes=minutes)
 
 
 def partner_down_after() -> timedelta:
@@ -77,7 +67,9 @@ def partner_down_after() -> timedelta:
     :raises ValueError: the value is not a whole number of minutes >= 0.
     """
     return timedelta(
-        minutes=_whole_number("SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES", DEFAULT_PARTNER_DOWN_AFTER_MINUTES, 0, "minutes")
+        minutes=env_int(
+            "SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES", DEFAULT_PARTNER_DOWN_AFTER_MINUTES, minimum=0, unit="minutes"
+        )
     )
 
 
@@ -87,7 +79,9 @@ def dead_letter_alert_threshold() -> int:
 
     :raises ValueError: the value is not a whole number >= 1.
     """
-    return _whole_number("SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD", DEFAULT_DEAD_LETTER_ALERT_THRESHOLD, 1, "rows")
+    return env_int(
+        "SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD", DEFAULT_DEAD_LETTER_ALERT_THRESHOLD, minimum=1, unit="rows"
+    )
 
 
 def document_rejected_alert_after() -> timedelta:
@@ -96,7 +90,9 @@ def document_rejected_alert_after() -> timedelta:
     :raises ValueError: the value is not a whole number of days >= 0.
     """
     return timedelta(
-        days=_whole_number("SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS", DEFAULT_DOCUMENT_REJECTED_ALERT_DAYS, 0, "days")
+        days=env_int(
+            "SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS", DEFAULT_DOCUMENT_REJECTED_ALERT_DAYS, minimum=0, unit="days"
+        )
     )
 
 
@@ -105,7 +101,7 @@ def reconcile_done_by() -> time:
 
     :raises ValueError: the value is not ``HH:MM``.
     """
-    raw = os.environ.get("SYMPHONICS_RECONCILE_DONE_BY", "").strip() or DEFAULT_RECONCILE_DONE_BY
+    raw = env_text("SYMPHONICS_RECONCILE_DONE_BY", DEFAULT_RECONCILE_DONE_BY) or DEFAULT_RECONCILE_DONE_BY
     try:
         return datetime.strptime(raw, "%H:%M").time()
     except ValueError:
@@ -226,7 +222,7 @@ def _episode(alert: Alert | None, kind: str, dag_id: str, reason: str, sync_conn
     return [alert] if raise_episode(alert, dag_id=dag_id, sync_conn_id=sync_conn_id) else []
 
 
-def check_publish(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_publish(now: datetime, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``publish_stalled`` when publishing stalled with rows waiting (once per stall), resolve it after.
 
     :param now: the time to judge at.
@@ -265,7 +261,7 @@ def partner_unavailable_alert(
     )
 
 
-def check_partner(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_partner(now: datetime, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``partner_unavailable`` from the calls recorded in ``symphonics.api_calls``; resolve it when it answers.
 
     :param now: the time to judge at.
@@ -286,7 +282,7 @@ def check_partner(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
     return _episode(alert, "partner_unavailable", PUBLISH_DAG_ID, reason, sync_conn_id)
 
 
-def check_dead_letters(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_dead_letters(now: datetime, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``dead_letter_added`` when rows entered ``dead_letter`` since the last evaluation (at least the
     threshold); the episode ends when none of the rows that entered since it began is still in ``dead_letter``.
 
@@ -330,7 +326,7 @@ def check_dead_letters(now: datetime, sync_conn_id: str = "sync_db") -> list[Ale
     return raised
 
 
-def check_rejected_documents(now: datetime, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_rejected_documents(now: datetime, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``document_rejected_waiting`` when a rejected document had no PATCH with a new one for D days.
 
     :param now: the time to judge at.
@@ -366,7 +362,7 @@ def check_rejected_documents(now: datetime, sync_conn_id: str = "sync_db") -> li
     )
 
 
-def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = "sync_db") -> list[Alert]:
+def check_reconcile(now: datetime, schedule: str, sync_conn_id: str = SYNC_CONN_ID) -> list[Alert]:
     """Raise ``reconcile_late`` when the last tick past its deadline has no snapshot built (once per tick).
 
     :param now: the time to judge at.

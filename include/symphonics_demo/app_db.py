@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 
 import psycopg
 from psycopg import sql
 
 from include.symphonics.db import APP_CONN_ID
+from include.symphonics.sql import SqlFolder
 
 # The app's tables, parents first (the order of a bulk load) - the only tables `--reset` may drop.
 APP_TABLES: tuple[str, ...] = (
@@ -57,7 +57,7 @@ def resolve_app_dsn(dsn: str | None = None) -> str:
 
 def schema_sql() -> str:
     """The reference schema of the app's tables (include/symphonics/sql/app/schema.sql)."""
-    return resources.files("include.symphonics").joinpath("sql/app/schema.sql").read_text(encoding="utf-8")
+    return SqlFolder("app").text("schema")
 
 
 def apply_schema(conn: psycopg.Connection, *, reset: bool = False) -> None:

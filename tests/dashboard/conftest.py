@@ -16,9 +16,10 @@ from psycopg import sql
 
 from include.symphonics.dashboard.settings import QuotaLimits
 from include.symphonics.db import migrate
+from tests.fixtures.airflow_ui import DASHBOARD_CLIENT_ID
 from tests.fixtures.stack import TestStack
 
-CLIENT_ID = "wfa-dashboard-test"
+CLIENT_ID = DASHBOARD_CLIENT_ID
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Seeded:
 def _create_database(stack: TestStack, role: str, revision: str = "head") -> str:
     # The session's naming (pid in the name): dropped with the session's databases even after a crash.
     name = f"symphonics_scratch_{os.getpid()}_dashboard_{role}"
+    if revision == "head":
+        return stack.sync_database(name)
     stack.server.ensure_databases([name], recreate=True)
     url = stack.server.url(name)
     migrate.upgrade(url, revision)

@@ -1,7 +1,7 @@
 """End to end: the real api-server with the plugin, a real login, the dashboard inside the Airflow UI.
 
-The api-server runs as a subprocess on a free port, its ``sync_db`` connection pointed at the seeded database
-and its Symphonics connection carrying the tests' limits. One test speaks plain HTTP (401 without a login,
+The session's api-server (``tests/fixtures/airflow_ui.py``), its ``sync_db`` the session's ``sync`` database seeded
+here, and its Symphonics connection carrying the tests' limits. One test speaks plain HTTP (401 without a login,
 200 with a token from ``POST /auth/token``); the other logs in through the UI in headless Chromium, opens the
 external view at ``/plugin/symphonics-dashboard``, checks the seeded figures inside its iframe and takes a
 screenshot at 1280 and 1920 px: into the test's temporary folder, or into ``docs/dashboard-<width>.png`` when
@@ -10,156 +10,42 @@ screenshot at 1280 and 1920 px: into the test's temporary folder, or into ``docs
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from include.symphonics_devstack import localpg
-from tests.dashboard.conftest import CLIENT_ID, LONG_PARTNER_REASON, LONG_RUN_ID, Seeded
-from tests.fixtures.stack import TestStack, airflow_connection_json
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = localpg.PROJECT_ROOT / "docs" / "dashboard.png"
-DASHBOARD = "/symphonics/dashboard"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
+from tests.dashboard.conftest import CLIENT_ID, LONG_PARTNER_REASON, LONG_RUN_ID, seed, seed_newcomer_shapes
+from tests.fixtures.airflow_ui import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    DASHBOARD,
+    AirflowUi,
+    ApiServer,
+    chrome,
+    empty_sync_tables,
+    log_in,
+    screenshot_path,
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ApiServer:
-    """A running api-server, its demo login (an admin) and a viewer (who may not read connections)."""
-
-    def __init__(self, base_url: str, password: str, viewer_password: str = "") -> None:
-        self.base_url = base_url
-        self.username = "admin"
-        self.password = password
-        self.viewer_password = viewer_password
-
-    def token(self, username: str = "admin") -> str:
-        """A JWT from the simple auth manager's ``POST /auth/token``.
-
-        :param username: ``admin`` or ``viewer``.
-        """
-        password = self.password if username == "admin" else self.viewer_password
-        response = requests.post(
-            f"{self.base_url}/auth/token",
-            json={"username": username, "password": password},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-        return str(response.json()["access_token"])
-
-
 @pytest.fixture(scope="module")
-def failed_publish_run(sync_dsn: str) -> str:
-    """A run of ``symphonics_publish`` failed by a bad param, in the session's Airflow database: its run id.
-
-    :param sync_dsn: the session's ``sync`` database, migrated (the run's tasks that run whatever failed use it).
-    """
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.dags.test_dag_integrity import DAGS_DIR
-
-    dag = DagBag(dag_folder=str(DAGS_DIR / "symphonics_publish.py")).dags["symphonics_publish"]
-    run = dag.test(logical_date=None, run_conf={"from": "P1D"})
-    assert run.state == "failed"
-    return str(run.run_id)
-
-
-@pytest.fixture(scope="module")
-def api_server(stack: TestStack, seeded_for_ui: Seeded, failed_publish_run: str) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins, on a free port, for this module, reading the seeded rows
-    and the shapes that broke the page on a newcomer's demo."""
-    seeded = seeded_for_ui
-    port = _free_port()
-    password = secrets.token_urlsafe(12)
-    viewer_password = secrets.token_urlsafe(12)
-    # An Airflow home of its own: the password file must not leak into the session's other tests.
-    home = Path(tempfile.mkdtemp(prefix="symphonics-dashboard-airflow-"))
-    (home / "simple_auth_manager_passwords.json.generated").write_text(
-        json.dumps({"admin": password, "viewer": viewer_password})
-    )
-    day_start = seeded.now - timedelta(hours=2)
-    symphonics = {
-        "conn_type": "symphonics",
-        "host": "http://127.0.0.1:9",
-        "login": CLIENT_ID,
-        "password": "not-used-by-the-dashboard",
-        "extra": {"requests_per_minute": 100, "requests_per_day": 5000, "day_reset_utc": f"{day_start:%H:%M}"},
-    }
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW_CONN_SYNC_DB": airflow_connection_json(stack.server, urlsplit(seeded.url).path.lstrip("/")),
-        "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(symphonics),
-    }
-    log_path = home / "api-server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
-            env=env,
-            cwd=localpg.PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+def api_server(airflow_ui: AirflowUi, sync_dsn: str) -> Iterator[ApiServer]:
+    """The session's api-server, its dashboard reading the seeded rows and the shapes that broke the page on a
+    newcomer's demo (in the session's ``sync`` database, emptied before and after this module)."""
+    empty_sync_tables(sync_dsn)
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed(sync_dsn, now)
+    seed_newcomer_shapes(sync_dsn, now)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the api-server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the api-server did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield ApiServer(base_url, password, viewer_password)
+        yield airflow_ui
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(home, ignore_errors=True)
+        empty_sync_tables(sync_dsn)
 
 
 def test_dashboard_json_needs_the_airflow_login(api_server: ApiServer) -> None:
@@ -270,36 +156,6 @@ for (const node of [link, ...link.querySelectorAll("*")]) {
 }
 return problems;
 """
-
-
-def chrome(tmp_path: Path, width: int, height: int) -> Any:
-    """Headless Debian Chromium at ``width`` x ``height`` (skips without selenium)."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
-
-
-def log_in(driver: Any, base_url: str, password: str) -> None:
-    """The UI's login form, as a person fills it."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(driver, 30)
-    driver.get(f"{base_url}/auth/login")
-    wait.until(expected_conditions.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(lambda d: "/auth/login" not in d.current_url)
-
-
-def screenshot_path(tmp_path: Path, width: int) -> Path:
-    """``docs/dashboard-<width>.png`` with ``SYMPHONICS_WRITE_SCREENSHOT=1``, else the test's temporary folder."""
-    name = f"dashboard-{width}.png"
-    return SCREENSHOT.with_name(name) if os.environ.get("SYMPHONICS_WRITE_SCREENSHOT") == "1" else tmp_path / name
 
 
 @pytest.mark.skipif(
@@ -448,7 +304,7 @@ return [...document.querySelectorAll(arguments[0])].map((cell) => {
 
 
 @pytest.fixture
-def newcomer_walk_rows(seeded_for_ui: Seeded) -> Iterator[str]:
+def newcomer_walk_rows(api_server: ApiServer, sync_dsn: str) -> Iterator[str]:
     """What issue 25's walk met, added to the seeded rows for one test and taken away after: a refusal by our own
     confidence threshold, and a backfill of 25 runs that settled nothing (newer than every seeded run).
 
@@ -456,8 +312,8 @@ def newcomer_walk_rows(seeded_for_ui: Seeded) -> Iterator[str]:
     """
     import psycopg
 
-    now = seeded_for_ui.now
-    with psycopg.connect(seeded_for_ui.url) as conn:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with psycopg.connect(sync_dsn) as conn:
         conn.execute(
             "INSERT INTO symphonics.interventions_ledger (external_id, app_intervention_id, app_status,"
             " app_updated_at, source, source_fingerprint, state, state_reason, state_detail, state_changed_at)"
@@ -481,7 +337,7 @@ def newcomer_walk_rows(seeded_for_ui: Seeded) -> Iterator[str]:
     try:
         yield str(rejected[0])
     finally:
-        with psycopg.connect(seeded_for_ui.url) as conn:
+        with psycopg.connect(sync_dsn) as conn:
             conn.execute("DELETE FROM symphonics.interventions_ledger WHERE external_id = 'int_low_confidence'")
             conn.execute("DELETE FROM symphonics.publish_runs WHERE run_id = ANY(%s)", (backfill,))
 

@@ -8,7 +8,6 @@ Airflow stored for it (read back through the REST API).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,7 @@ import pytest
 import requests
 from psycopg.rows import dict_row
 
-from tests.dashboard.test_ui import (  # noqa: F401 (failed_publish_run: a fixture, the DAG in Airflow's database)
-    CHROMEDRIVER,
-    CHROMIUM,
-    ApiServer,
-    chrome,
-    failed_publish_run,
-)
-from tests.dashboard.test_ui_story import _forget_run, _publish_runs, log_in_as, running_api_server
-from tests.fixtures.stack import TestStack
+from tests.fixtures.airflow_ui import AirflowUi, ApiServer, chrome, forget_run, log_in_as, needs_chromium, publish_runs
 from tests.publish.conftest import (  # noqa: F401 (fixtures)
     PublishWorld,
     fresh_app_db,
@@ -35,13 +26,7 @@ from tests.publish.conftest import (  # noqa: F401 (fixtures)
     world,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
-    ),
-]
+pytestmark = [pytest.mark.integration, needs_chromium]
 
 FIXED_PHONE = "+33612345678"
 _ROWS = """
@@ -75,13 +60,10 @@ def _a_row_refused_for_its_phone(sync_dsn: str) -> str:
 
 
 @pytest.fixture
-def check_again_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
-    """The api-server whose dashboard reads the publish world's ``sync`` database (the sandbox's quota)."""
-    request.getfixturevalue("failed_publish_run")
-    publish_world: PublishWorld = request.getfixturevalue("world")
-    database = str(psycopg.conninfo.conninfo_to_dict(publish_world.sync_dsn)["dbname"])
-    with running_api_server(stack, database, None, "symphonics-check-again-airflow-") as server:
-        yield server
+def check_again_server(airflow_ui: AirflowUi, request: pytest.FixtureRequest) -> ApiServer:
+    """The session's api-server, whose dashboard reads the publish world's ``sync`` database (the session's)."""
+    request.getfixturevalue("world")
+    return airflow_ui
 
 
 def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
@@ -131,14 +113,14 @@ def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
         def kpi(name: str) -> str:
             return str(driver.find_element(By.CSS_SELECTOR, f'[data-kpi="{name}"] .value').text)
 
-        runs_before = {run["dag_run_id"] for run in _publish_runs(server)}
+        runs_before = {run["dag_run_id"] for run in publish_runs(server)}
 
         # The viewer: refused by Airflow, nothing starts.
         open_dashboard("viewer", server.viewer_password)
         driver.find_element(By.ID, "check-again-confirm").click()
         wait.until(lambda d: d.find_element(By.ID, "check-again-result").is_displayed())
         assert driver.find_element(By.ID, "check-again-result").text.startswith("Refused (403)")
-        assert {run["dag_run_id"] for run in _publish_runs(server)} == runs_before
+        assert {run["dag_run_id"] for run in publish_runs(server)} == runs_before
         driver.delete_all_cookies()
 
         # The admin: the cost is the fixed row's alone (its create: its validations are cached, a token is held).
@@ -147,7 +129,7 @@ def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
         assert shown_calls == 1
         driver.find_element(By.ID, "check-again-confirm").click()
         wait.until(lambda d: d.find_element(By.ID, "check-again-result").is_displayed())
-        new_runs = {run["dag_run_id"] for run in _publish_runs(server)} - runs_before
+        new_runs = {run["dag_run_id"] for run in publish_runs(server)} - runs_before
         assert len(new_runs) == 1, driver.find_element(By.ID, "check-again-result").text
     finally:
         driver.quit()
@@ -164,7 +146,7 @@ def test_check_again_as_admin_publishes_the_fixed_row_only_at_the_cost_shown(
         run = dag.test(run_conf=stored["conf"])
         assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     finally:
-        _forget_run(server, run_id)
+        forget_run(server, run_id)
 
     after = _rows(publish_world.sync_dsn)
     assert after[fixed]["state"] == "published"

@@ -5,39 +5,31 @@ temporary folder, or to ``docs/dashboard-timeline.png`` with ``SYMPHONICS_WRITE_
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 import requests
 
-from include.symphonics.db import migrate
 from include.symphonics.db.history import set_run
 from include.symphonics_devstack import localpg
-from tests.dashboard.test_ui import (  # noqa: F401 (failed_publish_run: a fixture, the DAG in Airflow's database)
+from tests.fixtures.airflow_ui import (
     CHROMEDRIVER,
     CHROMIUM,
     DASHBOARD,
+    AirflowUi,
     ApiServer,
-    _free_port,
     chrome,
-    failed_publish_run,
+    empty_sync_tables,
+    log_in_as,
 )
-from tests.fixtures.stack import TestStack, airflow_connection_json
+from tests.fixtures.airflow_ui import forget_run as _forget_run
+from tests.fixtures.airflow_ui import publish_runs as _publish_runs
 
 pytestmark = pytest.mark.integration
 
@@ -187,130 +179,17 @@ def _seed_story(url: str) -> None:
             )
 
 
-@contextmanager
-def running_api_server(
-    stack: TestStack, sync_database: str, symphonics: dict[str, Any] | None, prefix: str
-) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins and the simple auth manager's admin and viewer, its
-    dashboard reading ``sync_database``; stopped on the way out.
-
-    :param stack: the session's stack.
-    :param sync_database: the database behind ``sync_db``.
-    :param symphonics: the ``symphonics_default`` connection (None: the one in this process's environment).
-    :param prefix: of the temporary Airflow home.
-    """
-    port = _free_port()
-    password, viewer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    home = Path(tempfile.mkdtemp(prefix=prefix))
-    (home / "simple_auth_manager_passwords.json.generated").write_text(
-        json.dumps({"admin": password, "viewer": viewer_password})
-    )
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW_CONN_SYNC_DB": airflow_connection_json(stack.server, sync_database),
-    }
-    if symphonics is not None:
-        env["AIRFLOW_CONN_SYMPHONICS_DEFAULT"] = json.dumps(symphonics)
-    log_path = home / "api-server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
-            env=env,
-            cwd=localpg.PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the api-server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the api-server did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield ApiServer(base_url, password, viewer_password)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(home, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
-def story_server(stack: TestStack, request: pytest.FixtureRequest) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the project's plugins, reading a ``sync`` database holding one row's story; the
-    publish DAG is in Airflow's database (``failed_publish_run`` ran it), so it can be triggered."""
-    request.getfixturevalue("failed_publish_run")
-    name = f"symphonics_scratch_{os.getpid()}_dashboard_story"
-    stack.server.ensure_databases([name], recreate=True)
-    url = stack.server.url(name)
-    migrate.upgrade(url, "head")
-    _seed_story(url)
-    symphonics = {
-        "conn_type": "symphonics",
-        "host": "http://127.0.0.1:9",
-        "login": "wfa-story",
-        "password": "not-used-by-the-dashboard",
-        "extra": {"requests_per_minute": 100, "requests_per_day": 5000},
-    }
+def story_server(airflow_ui: AirflowUi, sync_dsn: str) -> Iterator[ApiServer]:
+    """The session's api-server, its dashboard reading a ``sync`` database holding one row's story (the session's,
+    emptied before and after this module); the publish DAG is in Airflow's database (``failed_publish_run`` ran it),
+    so it can be triggered."""
+    empty_sync_tables(sync_dsn)
+    _seed_story(sync_dsn)
     try:
-        with running_api_server(
-            stack, urlsplit(str(url)).path.lstrip("/"), symphonics, "symphonics-story-airflow-"
-        ) as server:
-            yield server
+        yield airflow_ui
     finally:
-        with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _publish_runs(server: ApiServer) -> list[dict[str, Any]]:
-    """The runs of ``symphonics_publish`` Airflow holds, as the admin reads them."""
-    response = requests.get(
-        f"{server.base_url}/api/v2/dags/symphonics_publish/dagRuns",
-        params={"limit": 100},
-        headers={"Authorization": f"Bearer {server.token('admin')}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return list(response.json()["dag_runs"])
-
-
-def _forget_run(server: ApiServer, run_id: str) -> None:
-    """Delete a run the test triggered (no scheduler runs it here; the session's Airflow database is shared)."""
-    requests.delete(
-        f"{server.base_url}/api/v2/dags/symphonics_publish/dagRuns/{run_id}",
-        headers={"Authorization": f"Bearer {server.token('admin')}"},
-        timeout=10,
-    )
-
-
-def log_in_as(driver: Any, base_url: str, username: str, password: str) -> None:
-    """The UI's login form, as a person fills it."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(driver, 30)
-    driver.get(f"{base_url}/auth/login")
-    wait.until(expected_conditions.presence_of_element_located((By.NAME, "username"))).send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(lambda d: "/auth/login" not in d.current_url)
+        empty_sync_tables(sync_dsn)
 
 
 def test_check_again_shows_its_cost_and_triggers_as_the_viewer(story_server: ApiServer) -> None:
@@ -532,13 +411,13 @@ BIDI_NOTE = "Facture \u202egpj.exe\u202c jointe, voir \u2067client"
     reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
 )
 def test_bidi_controls_in_partner_text_are_neutralised_in_the_timeline(
-    story_server: ApiServer, stack: TestStack, tmp_path: Path
+    story_server: ApiServer, sync_dsn: str, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url = stack.server.url(f"symphonics_scratch_{os.getpid()}_dashboard_story")
+    url = sync_dsn
     occurred = datetime.now(UTC) - timedelta(days=3)
     with psycopg.connect(url) as conn:  # arranged as the owner, after the other tests read their figures
         conn.execute(

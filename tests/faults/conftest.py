@@ -54,6 +54,8 @@ class ReliabilityCollector:
 
     figures: list[ScenarioFigures] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
+    #: The reason of each fault test that xfailed (a declared gap), by node id.
+    xfailed: dict[str, str] = field(default_factory=dict)
     collected: int = 0
 
     def record(
@@ -113,6 +115,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             outcomes[item.nodeid] = "failed"
         elif report.skipped and hasattr(report, "wasxfail"):
             outcomes[item.nodeid] = "xfailed"
+            _collector(item.config).xfailed[item.nodeid] = str(report.wasxfail)
         elif report.skipped:
             outcomes[item.nodeid] = "skipped"
         elif report.when == "call" and item.nodeid not in outcomes:
@@ -129,7 +132,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = session.config.stash.get(_COLLECTOR_KEY, None)
     if not reliability_write_wanted() or collector is None or not collector.complete():
         return
-    RELIABILITY_DOC.write_text(render_reliability(collector.figures), encoding="utf-8")
+    RELIABILITY_DOC.write_text(render_reliability(collector.figures, collector.xfailed), encoding="utf-8")
 
 
 @pytest.fixture

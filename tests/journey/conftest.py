@@ -28,7 +28,6 @@ import pytest
 import requests
 from psycopg import sql
 
-from include.symphonics.db import migrate
 from include.symphonics_demo.generator import seed_database
 from include.symphonics_devstack import localpg
 from tests.fixtures.sandbox import SandboxAdmin, SandboxProcess, free_port
@@ -112,13 +111,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="package")
 def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[AirflowStack]:
     """The running stack, shared by this folder's modules."""
-    app_db, sync_db = _scratch(stack, "app"), _scratch(stack, "sync")
+    app_db, sync_db = _scratch(stack, "app"), f"symphonics_scratch_{os.getpid()}_journey_sync"
     # A metadata database of its own: the session's holds what other suites' dag.test() runs left behind (a
-    # publish run left running there would hold this stack's runs queued: one active run at a time).
-    airflow_db = _scratch(stack, "airflow")
-    app_dsn, sync_dsn = stack.server.url(app_db), stack.server.url(sync_db)
+    # publish run left running there would hold this stack's runs queued: one active run at a time). Both are
+    # copies of the session's migrated templates.
+    airflow_db = stack.airflow_database(f"symphonics_scratch_{os.getpid()}_journey_airflow")
+    app_dsn, sync_dsn = stack.server.url(app_db), stack.sync_database(sync_db)
     seed_database(app_dsn, interventions=DEMO_INTERVENTIONS, seed=7)
-    migrate.upgrade(sync_dsn)
     sandbox = SandboxAdmin(sandbox_server.url)
     sandbox.reset()
     sandbox.configure(
@@ -162,16 +161,6 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        migrated = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env,
-            cwd=localpg.PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert migrated.returncode == 0, migrated.stderr[-3000:]
         for component in COMPONENTS:
             argv = [sys.executable, "-m", "airflow", component]
             if component == "api-server":

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.dashboard.test_ui import CHROMEDRIVER, CHROMIUM, chrome, log_in, screenshot_path
+from tests.fixtures.airflow_ui import CHROMEDRIVER, CHROMIUM, chrome, log_in, screenshot_path
 from tests.journey.conftest import AirflowStack
 
 pytestmark = [

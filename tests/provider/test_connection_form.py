@@ -1,23 +1,16 @@
 """End to end: the ``symphonics`` connection type in the real Airflow UI, driven in headless Chromium.
 
-The api-server runs as a subprocess with the Test button enabled (``AIRFLOW__CORE__TEST_CONNECTION``), the
-project's provider discovered from its installed distribution, and ``symphonics_default`` stored in the session's
-metadata database pointing at the sandbox with its demo credentials. Its ``sync_db`` connection logs in as the
-pipeline's role, as ``make run``'s does. A person opens the connection's edit form, reads the labelled fields,
-saves, and presses Test; the Test button's request (``POST /api/v2/connections/test``) is also sent directly.
+The session's api-server (``tests/fixtures/airflow_ui.py``) runs with the Test button enabled
+(``AIRFLOW__CORE__TEST_CONNECTION``), the project's provider discovered from its installed distribution, and
+``symphonics_default`` stored in the session's metadata database pointing at the sandbox with its demo credentials.
+Its ``sync_db`` connection logs in as the pipeline's role, as ``make run``'s does. A person opens the connection's
+edit form, reads the labelled fields, saves, and presses Test; the Test button's request
+(``POST /api/v2/connections/test``) is also sent directly.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,12 +21,8 @@ import pytest
 import requests
 
 from include.symphonics.core.quota_policy import CHECK_OPERATION
-from include.symphonics.db import roles
-from include.symphonics_devstack import localpg
-from tests.dashboard.test_ui import ApiServer, _free_port, chrome, log_in
-from tests.fixtures.roles import login_in
+from tests.fixtures.airflow_ui import AirflowUi, ApiServer, chrome, free_port, log_in
 from tests.fixtures.sandbox import SandboxAdmin
-from tests.fixtures.stack import TestStack
 
 pytestmark = pytest.mark.integration
 
@@ -42,69 +31,16 @@ WEBHOOK_SECRET = "ui-form-webhook-secret-1"
 PREVIOUS_WEBHOOK_SECRET = "ui-form-previous-webhook-secret-0"
 
 
-@pytest.fixture(scope="module")
-def pipeline_sync_conn(stack: TestStack, sync_dsn: str) -> Iterator[str]:
-    """``AIRFLOW_CONN_SYNC_DB`` (JSON form) logging in as the pipeline's role, as in ``make run``."""
-    parts = urlsplit(sync_dsn)
-    with login_in(stack.server, roles.PIPELINE_ROLE) as (login, password):
-        conn = json.loads(os.environ["AIRFLOW_CONN_SYNC_DB"])
-        yield json.dumps({**conn, "login": login, "password": password, "schema": parts.path.lstrip("/")})
-
-
-@pytest.fixture(scope="module")
-def api_server(pipeline_sync_conn: str) -> Iterator[ApiServer]:
-    """``airflow api-server`` with the Test button on, on a free port, for this module."""
-    port = _free_port()
-    password = secrets.token_urlsafe(12)
-    home = Path(tempfile.mkdtemp(prefix="symphonics-connection-form-"))
-    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({"admin": password}))
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_SYMPHONICS_DEFAULT"},
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW_CONN_SYNC_DB": pipeline_sync_conn,
-    }
-    log_path = home / "api-server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
-            env=env,
-            cwd=localpg.PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the api-server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the api-server did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield ApiServer(base_url, password)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(home, ignore_errors=True)
+@pytest.fixture
+def api_server(airflow_ui: AirflowUi) -> AirflowUi:
+    """The session's api-server (``tests/fixtures/airflow_ui.py``: the Test button on)."""
+    return airflow_ui
 
 
 @pytest.fixture
-def stored_connection(api_server: ApiServer, sandbox: SandboxAdmin) -> Iterator[dict[str, Any]]:
-    """``symphonics_default`` in the metadata database: the sandbox and its demo credentials."""
+def stored_connection(api_server: AirflowUi, sandbox: SandboxAdmin) -> Iterator[dict[str, Any]]:
+    """``symphonics_default`` in the metadata database: the sandbox and its demo credentials (the dashboard's put
+    back afterwards: the server is the session's)."""
     headers = {"Authorization": f"Bearer {api_server.token()}"}
     body = {
         "connection_id": CONN_ID,
@@ -128,7 +64,7 @@ def stored_connection(api_server: ApiServer, sandbox: SandboxAdmin) -> Iterator[
     response = requests.post(f"{api_server.base_url}/api/v2/connections", json=body, headers=headers, timeout=10)
     assert response.status_code == 201, response.text
     yield body
-    requests.delete(f"{api_server.base_url}/api/v2/connections/{CONN_ID}", headers=headers, timeout=10)
+    api_server.store_dashboard_connection()
 
 
 def _headers(api_server: ApiServer) -> dict[str, str]:
@@ -333,7 +269,7 @@ def test_the_test_request_with_a_wrong_secret_is_one_attempt_recorded_as_an_ops_
 def test_the_test_request_to_an_unreachable_host_is_one_attempt(
     api_server: ApiServer, stored_connection: dict[str, Any], clean_client_state: str
 ) -> None:
-    closed_port = _free_port()  # nothing listens there: the connection is refused
+    closed_port = free_port()  # nothing listens there: the connection is refused
     answer = _test_through_the_api(
         api_server, {**stored_connection, "host": f"http://127.0.0.1:{closed_port}", "port": closed_port}
     )

@@ -51,6 +51,14 @@ def _sql_files() -> list[Path]:
     return sorted(SQL_ROOT.rglob("*.sql"))
 
 
+def test_the_scan_reads_the_one_sql_tree_of_the_product() -> None:
+    """Every ``.sql`` file of the product sits in the one tree the scans below read (the receiver's too)."""
+    everywhere = sorted((ROOT / "include").rglob("*.sql"))
+    assert [path for path in everywhere if not path.is_relative_to(SQL_ROOT)] == []
+    read = {path.parent.relative_to(SQL_ROOT).as_posix() for path in _sql_files()}
+    assert read >= {"client", "dashboard", "db", "privacy", "publish", "reconcile", "webhooks"}
+
+
 def _migration(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, VERSIONS / f"{name}.py")
     assert spec is not None

@@ -167,7 +167,7 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
     airflow_name = f"{app_name}_airflow"
     with psycopg.connect(stack.server.admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {app_name} TEMPLATE {publish_app_template}")
-        conn.execute(f"CREATE DATABASE {airflow_name}")
+    stack.airflow_database(airflow_name)  # migrated: a copy of the session's before any run
     clean_pipeline_tables(sync_dsn)
     with psycopg.connect(sync_dsn) as conn:
         conn.execute("DELETE FROM symphonics.completion_watchers")
@@ -230,15 +230,6 @@ def live(stack: Any, sync_dsn: str, publish_app_template: str, sandbox_server: S
             ).fetchall()
         live.templates = [int(row[0]) for row in rows]
         assert live.templates, "the seed published nothing"
-        migrated = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert migrated.returncode == 0, migrated.stderr[-2000:]
         for component in ("api-server", "dag-processor", "scheduler", "triggerer"):
             live.start(component)
         _wait_http(f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health", 300)

@@ -231,7 +231,7 @@ def test_settings_refuse_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYMPHONICS_PARTNER_DOWN_AFTER_MINUTES", "0")
     assert watchdog.partner_down_after() == timedelta(0)
     monkeypatch.setenv("SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD", "0")
-    with pytest.raises(ValueError, match="SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD must be a whole number of rows >= 1"):
+    with pytest.raises(ValueError, match="SYMPHONICS_DEAD_LETTER_ALERT_THRESHOLD must be at least 1 rows"):
         watchdog.dead_letter_alert_threshold()
     monkeypatch.setenv("SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS", "two")
     with pytest.raises(ValueError, match="SYMPHONICS_DOCUMENT_REJECTED_ALERT_DAYS"):

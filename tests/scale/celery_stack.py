@@ -164,7 +164,7 @@ def start_celery_airflow(
     visibility_timeout: int,
     heartbeat_timeout: int,
 ) -> CeleryAirflow:
-    """Migrate the metadata database and serialize the DAGs; start the api-server, scheduler, Celery workers.
+    """Serialize the DAGs into the (migrated) metadata database; start the api-server, scheduler, Celery workers.
 
     :param env: the environment (the session's plus the test's connections and variables).
     :param broker: the session's Redis.
@@ -197,16 +197,6 @@ def start_celery_airflow(
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     }
-    migrated = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert migrated.returncode == 0, f"airflow db migrate failed:\n{migrated.stderr[-3000:]}"
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "reserialize"],
         env=env,

@@ -119,7 +119,6 @@ def celery_airflow(
     fresh_app_db: Callable[[], str],  # noqa: F811
     scale_sandbox: SandboxProcess,
     broker: TestBroker,
-    make_scratch_database: Callable[[], str],
     tmp_path: Path,
 ) -> Iterator[CeleryAirflow]:
     """Airflow on three Celery workers, the demo data in ``app_db``, an empty ledger, the sandbox behind
@@ -143,8 +142,9 @@ def celery_airflow(
             "connect_timeout": 2.0,
         },
     }
-    # A metadata database of its own: the session's holds other suites' runs of the same DAGs.
-    metadata = psycopg.conninfo.conninfo_to_dict(make_scratch_database()).get("dbname")
+    # A metadata database of its own: the session's holds other suites' runs of the same DAGs (a copy of it as it
+    # was migrated, before any run).
+    metadata = stack.airflow_database(f"symphonics_scratch_{os.getpid()}_scale_airflow")
     env = {
         **os.environ,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.server.sqlalchemy_url(str(metadata)),

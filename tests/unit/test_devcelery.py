@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -79,23 +78,3 @@ def test_without_any_redis_one_line_says_how_to_get_one(monkeypatch: pytest.Monk
     assert str(raised.value) == devcelery.NO_REDIS_HINT
     assert "\n" not in devcelery.NO_REDIS_HINT
     assert "apt-get install redis-server" in devcelery.NO_REDIS_HINT
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server on the PATH")
-def test_a_redis_server_from_the_path_is_started_when_none_answers(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.delenv(devcelery.REDIS_URL_ENV, raising=False)
-    monkeypatch.setattr(devcelery, "LOCAL_REDIS_URL", "redis://127.0.0.1:9/0")
-    broker = devcelery.find_broker(tmp_path / "redis", tmp_path / "redis.log")
-    try:
-        assert broker.process is not None
-        assert devcelery.redis_answers(broker.url)
-        assert "redis-server started" in broker.how
-        assert devcelery.live_workers(broker.url, timeout=0.5) == []  # no worker on a fresh broker
-    finally:
-        assert broker.process is not None
-        broker.process.terminate()
-        broker.process.wait(timeout=10)
-    assert not devcelery.redis_answers(broker.url)

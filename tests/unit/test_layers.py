@@ -8,6 +8,7 @@ imports them, never a neighbour's copy, and the dashboard reaches the partner on
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,14 @@ def test_publish_and_privacy_do_not_import_each_others_rules() -> None:
         if module.startswith(f"include.symphonics.{other}")
     }
     assert tied == set()
+
+
+def test_one_sql_loader_reads_the_sql_files() -> None:
+    """Only ``include/symphonics/sql/__init__.py`` opens a ``.sql`` file; every area asks its ``SqlFolder``."""
+    loader = PRODUCT / "sql" / "__init__.py"
+    reading = {
+        str(path.relative_to(PRODUCT.parent))
+        for path in PRODUCT.parent.rglob("*.py")
+        if path != loader and re.search(r"\.sql\b", text := path.read_text()) and re.search(r"read_text|open\(", text)
+    }
+    assert reading == set()

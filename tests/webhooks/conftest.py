@@ -22,7 +22,6 @@ import requests
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from include.symphonics.db import migrate
 from include.symphonics.webhooks import WebhookSettings, create_webhook_app
 from tests.fixtures.sandbox import REPO_ROOT, free_port, stop_process
 from tests.fixtures.stack import TestStack
@@ -96,11 +95,8 @@ def signed_headers(body: bytes, secret: str = SECRET, content_type: str = "appli
 
 @pytest.fixture(scope="session")
 def webhook_dsn(stack: TestStack) -> str:
-    """A database of this suite's own, migrated to head (tests here empty its webhook tables at will)."""
-    stack.server.ensure_databases([WEBHOOK_DATABASE], recreate=True)
-    url = stack.server.url(WEBHOOK_DATABASE)
-    migrate.upgrade(url)
-    return url
+    """A database of this suite's own, at head (tests here empty its webhook tables at will)."""
+    return stack.sync_database(WEBHOOK_DATABASE)
 
 
 @pytest.fixture

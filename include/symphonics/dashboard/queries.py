@@ -12,9 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
-from importlib import resources
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,6 +22,7 @@ from include.symphonics.core.states import OPS_STATES as LEDGER_OPS_STATES
 from include.symphonics.core.states import WORK_STATES as LEDGER_WORK_STATES
 from include.symphonics.core.states import LedgerState
 from include.symphonics.dashboard.settings import QuotaLimits
+from include.symphonics.sql import SqlFolder
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +67,8 @@ PANEL_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-@cache
-def sql(name: str) -> LiteralString:
-    """The statement in ``sql/dashboard/<name>.sql`` (values are bound as parameters, never formatted in).
-
-    :param name: the file's name without ``.sql``.
-    """
-    text = resources.files("include.symphonics").joinpath(f"sql/dashboard/{name}.sql").read_text(encoding="utf-8")
-    return cast("LiteralString", text)
+#: The statement in ``sql/dashboard/<name>.sql`` (values are bound as parameters, never formatted in).
+sql = SqlFolder("dashboard").literal
 
 
 def _rows(conn: psycopg.Connection, name: str, params: Mapping[str, Any]) -> list[Row]:

@@ -153,8 +153,8 @@ DASHBOARD_DSN_ENV = "SYMPHONICS_DASHBOARD_DSN"
 def sync_dsn_from_airflow() -> str:
     """The ``sync`` database's connection string: ``SYMPHONICS_DASHBOARD_DSN`` (the dashboard's least-privilege
     login) when set, else the Airflow connection ``sync_db``."""
-    import os
 
+    from include.symphonics.core.config import env_text
     from include.symphonics.db import SYNC_CONN_ID, dsn
 
-    return os.environ.get(DASHBOARD_DSN_ENV) or dsn(SYNC_CONN_ID)
+    return env_text(DASHBOARD_DSN_ENV) or dsn(SYNC_CONN_ID)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from include.symphonics.sql import SqlFolder
+
 if TYPE_CHECKING:
     import psycopg
 
-#: The setting the trigger reads.
+#: The setting the trigger reads (``sql/db/set_run.sql`` sets it).
 RUN_SETTING = "symphonics.run_id"
 
 
@@ -23,4 +25,4 @@ def set_run(conn: psycopg.Connection, run_id: str | None) -> None:
     :param conn: a connection inside a transaction.
     :param run_id: the Airflow run id; ``None`` clears it.
     """
-    conn.execute("SELECT set_config(%s, %s, true)", (RUN_SETTING, run_id or ""))
+    conn.execute(SqlFolder("db").query("set_run"), {"run_id": run_id or ""})

@@ -18,6 +18,8 @@ import logging
 import psycopg
 from psycopg import sql
 
+from include.symphonics.sql import SqlFolder
+
 log = logging.getLogger(__name__)
 
 ANALYST_ROLE = "symphonics_analyst"
@@ -66,14 +68,11 @@ def ensure_login(conn: psycopg.Connection, login: str, role: str, password: str)
     :param role: the group role it becomes a member of (made by a migration).
     :param password: its password (stored as a SCRAM verifier).
     """
-    exists = conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (login,)).fetchone()
+    query = SqlFolder("db").query
+    exists = conn.execute(query("login_role_exists"), {"login": login}).fetchone()
     verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-    conn.execute(
-        sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD {}").format(
-            verb, sql.Identifier(login), sql.Literal(password)
-        )
-    )
-    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(login)))
+    conn.execute(query("login_upsert").format(verb=verb, login=sql.Identifier(login), password=sql.Literal(password)))
+    conn.execute(query("login_grant").format(role=sql.Identifier(role), login=sql.Identifier(login)))
     if role in PERSON_ROLES:
         limit_person_login(conn, login)
     else:

@@ -332,7 +332,7 @@ def erase(
         external_ids = sorted(subject.external_ids)
         with sync.transaction():
             # Snapshots are immutable except to an erasure (migration 0009): for this transaction only.
-            sync.execute("SELECT set_config('symphonics.erasure', 'on', true)")
+            sync.execute(query("erasure_allow"))
             row = sync.execute(
                 query("erasure_record_start"),
                 {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from include.symphonics.core.config import env_float, env_int
 from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
 
 #: Days a finished row keeps its (pseudonymised) personal data when ``SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS``
@@ -35,10 +35,6 @@ class PrivacySettings:
 
         :raises ValueError: a retention under one day or a batch size under 1 (a typo must not erase data early).
         """
-        days = float(os.environ.get("SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS", "").strip() or DEFAULT_RETENTION_DAYS)
-        batch_size = int(os.environ.get("SYMPHONICS_PRIVACY_BATCH_SIZE", "").strip() or 5000)
-        if days < 1:
-            raise ValueError(f"SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS must be at least 1 (got {days:g})")
-        if batch_size < 1:
-            raise ValueError(f"SYMPHONICS_PRIVACY_BATCH_SIZE must be at least 1 (got {batch_size})")
+        days = env_float("SYMPHONICS_PERSONAL_DATA_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=1)
+        batch_size = env_int("SYMPHONICS_PRIVACY_BATCH_SIZE", 5000, minimum=1)
         return cls(retention=timedelta(days=days), batch_size=batch_size)

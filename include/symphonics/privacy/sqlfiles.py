@@ -5,6 +5,5 @@ from __future__ import annotations
 from include.symphonics.sql import SqlFolder
 
 _FOLDER = SqlFolder("privacy")
-SQL_DIR = _FOLDER.path
 text_of = _FOLDER.text
 query = _FOLDER.query

@@ -17,10 +17,11 @@ still sees and clears each step. ``SYMPHONICS_PUBLISH_FAST_PATH=false`` sends as
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from include.symphonics.core.config import env_flag
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,11 @@ FAST_PATH_ENV = "SYMPHONICS_PUBLISH_FAST_PATH"
 
 
 def fast_path_enabled() -> bool:
-    """Whether asset-triggered runs take the one-task path: ``SYMPHONICS_PUBLISH_FAST_PATH`` (default on)."""
-    return os.environ.get(FAST_PATH_ENV, "").strip().lower() not in ("0", "false", "no", "off")
+    """Whether asset-triggered runs take the one-task path: ``SYMPHONICS_PUBLISH_FAST_PATH`` (default on).
+
+    :raises SettingError: a value that is neither on nor off.
+    """
+    return env_flag(FAST_PATH_ENV, default=True)
 
 
 def choose_path(run_type: Any) -> list[str]:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from include.symphonics.core.config import env_flag, env_float, env_int
 from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
 from include.symphonics.partner_settings import PARTNER_CONN_ID
 
 PIPELINE = "symphonics_publish"
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -67,16 +51,16 @@ class PublishSettings:
     def from_environment(cls) -> PublishSettings:
         """The settings, with ``SYMPHONICS_PUBLISH_*`` environment variables overriding the defaults."""
         return cls(
-            overlap=timedelta(seconds=_env_int("SYMPHONICS_PUBLISH_OVERLAP_SECONDS", 300)),
-            page_size=_env_int("SYMPHONICS_PUBLISH_PAGE_SIZE", 5000),
-            batch_size=_env_int("SYMPHONICS_PUBLISH_BATCH_SIZE", 200),
-            call_budget=_env_int("SYMPHONICS_PUBLISH_CALL_BUDGET", 3000),
-            lookup_confidence=_env_float("SYMPHONICS_LOOKUP_MIN_CONFIDENCE", 0.8),
-            pdl_ttl=timedelta(hours=_env_float("SYMPHONICS_PDL_CACHE_TTL_HOURS", 24 * 30)),
-            lookup_ttl=timedelta(hours=_env_float("SYMPHONICS_LOOKUP_CACHE_TTL_HOURS", 24 * 30)),
-            user_ttl=timedelta(hours=_env_float("SYMPHONICS_USER_CACHE_TTL_HOURS", 24)),
-            max_attempts=_env_int("SYMPHONICS_PUBLISH_MAX_ATTEMPTS", 5),
-            account_forbidden_after=_env_int("SYMPHONICS_ACCOUNT_FORBIDDEN_AFTER", 3),
+            overlap=timedelta(seconds=env_int("SYMPHONICS_PUBLISH_OVERLAP_SECONDS", 300)),
+            page_size=env_int("SYMPHONICS_PUBLISH_PAGE_SIZE", 5000),
+            batch_size=env_int("SYMPHONICS_PUBLISH_BATCH_SIZE", 200),
+            call_budget=env_int("SYMPHONICS_PUBLISH_CALL_BUDGET", 3000),
+            lookup_confidence=env_float("SYMPHONICS_LOOKUP_MIN_CONFIDENCE", 0.8),
+            pdl_ttl=timedelta(hours=env_float("SYMPHONICS_PDL_CACHE_TTL_HOURS", 24 * 30)),
+            lookup_ttl=timedelta(hours=env_float("SYMPHONICS_LOOKUP_CACHE_TTL_HOURS", 24 * 30)),
+            user_ttl=timedelta(hours=env_float("SYMPHONICS_USER_CACHE_TTL_HOURS", 24)),
+            max_attempts=env_int("SYMPHONICS_PUBLISH_MAX_ATTEMPTS", 5),
+            account_forbidden_after=env_int("SYMPHONICS_ACCOUNT_FORBIDDEN_AFTER", 3),
         )
 
 
@@ -107,16 +91,16 @@ def publish_run_types() -> list[str] | None:
     re-publishes a range at the cost of one run. ``SYMPHONICS_PUBLISH_ALLOW_BACKFILL=true`` allows them again
     (None: every run type), for who accepts that cost.
     """
-    if os.environ.get(ALLOW_BACKFILL_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if env_flag(ALLOW_BACKFILL_ENV, default=False):
         return None
     return ["scheduled", "manual", "asset_triggered"]
 
 
 def watcher_poll_interval() -> float:
     """Seconds between two probes of the completion watcher: ``SYMPHONICS_WATCHER_POLL_SECONDS``, else 2."""
-    return _env_float("SYMPHONICS_WATCHER_POLL_SECONDS", 2.0)
+    return env_float("SYMPHONICS_WATCHER_POLL_SECONDS", 2.0)
 
 
 def watcher_max_rows() -> int:
     """Index entries one probe of the completion watcher reads at most: ``SYMPHONICS_WATCHER_MAX_ROWS``, else 500."""
-    return _env_int("SYMPHONICS_WATCHER_MAX_ROWS", 500)
+    return env_int("SYMPHONICS_WATCHER_MAX_ROWS", 500)

@@ -9,7 +9,6 @@ from psycopg import sql
 from include.symphonics.sql import SqlFolder
 
 _FOLDER = SqlFolder("publish")
-SQL_DIR = _FOLDER.path
 text_of = _FOLDER.text
 query = _FOLDER.query
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from include.symphonics.core.config import ALERT_CONN_ENV, env_flag, env_float, env_int, env_text, parse_flag
 from include.symphonics.db import APP_CONN_ID, SYNC_CONN_ID
 from include.symphonics.partner_settings import PARTNER_CONN_ID
 
@@ -13,22 +13,6 @@ __all__ = ["APP_CONN_ID", "SYNC_CONN_ID"]
 
 WRITEBACK_VARIABLE = "symphonics_writeback"
 WRITEBACK_ENV = "SYMPHONICS_WRITEBACK"
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -82,22 +66,22 @@ class ReconcileSettings:
     def from_environment(cls) -> ReconcileSettings:
         """The settings, with ``SYMPHONICS_*`` environment variables overriding the defaults."""
         return cls(
-            poll_quiet_for=timedelta(hours=_env_float("SYMPHONICS_RECONCILE_POLL_AFTER_HOURS", 48)),
-            max_polls=_env_int("SYMPHONICS_RECONCILE_MAX_POLLS", 1000),
-            stale_days=_env_int("SYMPHONICS_STALE_AFTER_DAYS", 30),
-            webhook_body_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_BODY_RETENTION_DAYS", 30)),
-            api_calls_retention=timedelta(days=_env_float("SYMPHONICS_API_CALLS_RETENTION_DAYS", 90)),
-            webhook_refusal_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_REFUSAL_RETENTION_DAYS", 30)),
-            webhook_event_retention=timedelta(days=_env_float("SYMPHONICS_WEBHOOK_EVENT_RETENTION_DAYS", 400)),
-            ledger_history_retention=timedelta(days=_env_float("SYMPHONICS_LEDGER_HISTORY_RETENTION_DAYS", 400)),
-            dry_run_retention=timedelta(days=_env_float("SYMPHONICS_DRY_RUN_RETENTION_DAYS", 30)),
-            purge_batch_size=_env_int("SYMPHONICS_PURGE_BATCH_SIZE", 10_000),
-            alert_window=timedelta(hours=_env_float("SYMPHONICS_ALERT_WINDOW_HOURS", 24)),
-            rejected_share_threshold=_env_float("SYMPHONICS_ALERT_REJECTED_SHARE", 0.25),
-            rejected_min_decided=_env_int("SYMPHONICS_ALERT_REJECTED_MIN_DECIDED", 20),
-            signature_failures_threshold=_env_int("SYMPHONICS_ALERT_SIGNATURE_FAILURES", 10),
-            late_share_threshold=_env_float("SYMPHONICS_ALERT_LATE_SHARE", 0.05),
-            alert_conn_id=os.environ.get("SYMPHONICS_ALERT_CONN_ID", "").strip() or None,
+            poll_quiet_for=timedelta(hours=env_float("SYMPHONICS_RECONCILE_POLL_AFTER_HOURS", 48)),
+            max_polls=env_int("SYMPHONICS_RECONCILE_MAX_POLLS", 1000),
+            stale_days=env_int("SYMPHONICS_STALE_AFTER_DAYS", 30),
+            webhook_body_retention=timedelta(days=env_float("SYMPHONICS_WEBHOOK_BODY_RETENTION_DAYS", 30)),
+            api_calls_retention=timedelta(days=env_float("SYMPHONICS_API_CALLS_RETENTION_DAYS", 90)),
+            webhook_refusal_retention=timedelta(days=env_float("SYMPHONICS_WEBHOOK_REFUSAL_RETENTION_DAYS", 30)),
+            webhook_event_retention=timedelta(days=env_float("SYMPHONICS_WEBHOOK_EVENT_RETENTION_DAYS", 400)),
+            ledger_history_retention=timedelta(days=env_float("SYMPHONICS_LEDGER_HISTORY_RETENTION_DAYS", 400)),
+            dry_run_retention=timedelta(days=env_float("SYMPHONICS_DRY_RUN_RETENTION_DAYS", 30)),
+            purge_batch_size=env_int("SYMPHONICS_PURGE_BATCH_SIZE", 10_000),
+            alert_window=timedelta(hours=env_float("SYMPHONICS_ALERT_WINDOW_HOURS", 24)),
+            rejected_share_threshold=env_float("SYMPHONICS_ALERT_REJECTED_SHARE", 0.25),
+            rejected_min_decided=env_int("SYMPHONICS_ALERT_REJECTED_MIN_DECIDED", 20),
+            signature_failures_threshold=env_int("SYMPHONICS_ALERT_SIGNATURE_FAILURES", 10),
+            late_share_threshold=env_float("SYMPHONICS_ALERT_LATE_SHARE", 0.05),
+            alert_conn_id=env_text(ALERT_CONN_ENV),
         )
 
 
@@ -109,12 +93,14 @@ def reconcile_schedule() -> str:
 
 
 def writeback_enabled() -> bool:
-    """Whether the write-back to the app's database is on: Variable ``symphonics_writeback`` or
-    ``SYMPHONICS_WRITEBACK`` = ``on`` (read when the task runs; off by default)."""
-    value = os.environ.get(WRITEBACK_ENV, "").strip()
-    if not value:
-        from airflow.sdk import Variable
+    """Whether the write-back to the app's database is on: ``SYMPHONICS_WRITEBACK`` when set, else the Variable
+    ``symphonics_writeback`` (read when the task runs; off by default).
 
-        # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
-        value = str(Variable.get(WRITEBACK_VARIABLE, default=None) or "")
-    return value.strip().lower() in ("on", "true", "1", "yes")
+    :raises SettingError: a value that is neither on nor off (the write-back changes the app's data: no guessing).
+    """
+    if env_text(WRITEBACK_ENV):
+        return env_flag(WRITEBACK_ENV, default=False)
+    from airflow.sdk import Variable
+
+    # No "off" default: Airflow masks a missing Variable's default and warns when it is under 5 characters.
+    return parse_flag(f"Variable {WRITEBACK_VARIABLE}", Variable.get(WRITEBACK_VARIABLE, default=None), default=False)

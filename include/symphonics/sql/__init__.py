@@ -1,4 +1,5 @@
-"""The project's SQL files, one folder per concern (``client/``, ``publish/``, ``reconcile/``, ``dashboard/``...).
+"""The project's SQL files, one folder per concern (``client/``, ``publish/``, ``reconcile/``, ``dashboard/``,
+``webhooks/``...), read by one loader, :class:`SqlFolder`.
 
 SQL lives in files, never in Python strings; values are bound as parameters and identifiers never come
 from input, so a statement read from here is safe to compose.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, LiteralString, cast
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -28,6 +29,10 @@ class SqlFolder:
     def text(self, name: str) -> str:
         """The text of ``<folder>/<name>.sql``."""
         return _read(self.path / f"{name}.sql")
+
+    def literal(self, name: str) -> LiteralString:
+        """The text of ``<folder>/<name>.sql`` typed as a literal (psycopg's ``execute`` accepts it as it is)."""
+        return cast("LiteralString", self.text(name))  # a file of ours, never input
 
     def query(self, name: str) -> sql.SQL:
         """The statement in ``<folder>/<name>.sql``, for ``cursor.execute`` with bound parameters."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from include.symphonics.core.config import SettingError, env_float, env_int
 from include.symphonics.db import SYNC_CONN_ID
 from include.symphonics.partner_settings import PARTNER_CONN_ID, PartnerSettingsError, parse_extras
 
@@ -147,13 +148,12 @@ class WebhookSettings:
 
 
 def _number(env: Mapping[str, str], name: str, default: float, kind: Callable[[str], float]) -> Any:
-    raw = env.get(name)
-    if not raw:
-        return default
     try:
-        return kind(raw)
-    except ValueError:
-        raise WebhookConfigurationError(f"{name} must be a number, not {raw!r}") from None
+        if kind is int:
+            return env_int(name, int(default), environ=env)
+        return env_float(name, default, environ=env)
+    except SettingError as exc:
+        raise WebhookConfigurationError(str(exc)) from None
 
 
 def _secrets_from_connection(previous_from_env: str | None) -> tuple[str, str | None]:

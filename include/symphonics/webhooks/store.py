@@ -13,12 +13,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import psycopg
 
+from include.symphonics.sql import SqlFolder
 from include.symphonics.webhooks.events import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,8 @@ class StoreUnavailable(RuntimeError):
     """The database did not take the write: the sender should retry later (503), nothing was lost by us."""
 
 
-@cache
-def statement(name: str) -> str:
-    """The SQL of ``sql/<name>.sql``.
-
-    :param name: the file's stem.
-    """
-    return resources.files("include.symphonics.webhooks").joinpath(f"sql/{name}.sql").read_text(encoding="utf-8")
+#: The SQL of ``include/symphonics/sql/webhooks/<name>.sql``.
+statement = SqlFolder("webhooks").literal
 
 
 @dataclass(frozen=True)
