@@ -28,8 +28,10 @@ import pytest
 import requests
 from psycopg import sql
 
+from include.symphonics.db import roles
 from include.symphonics_demo.generator import seed_database
 from include.symphonics_devstack import localpg
+from tests.fixtures.roles import as_login, login_in
 from tests.fixtures.sandbox import SandboxAdmin, SandboxProcess, free_port
 from tests.fixtures.stack import TestStack, airflow_connection_json
 from tests.publish.conftest import FAST_EXTRAS
@@ -38,6 +40,8 @@ from tests.publish.conftest import FAST_EXTRAS
 NEVER = "0 0 29 2 *"
 DEMO_INTERVENTIONS = 40
 COMPONENTS = ("dag-processor", "scheduler", "api-server")
+#: Every DAG of the project: the stack is ready when the api-server serves them all.
+DAG_FILES = sorted((localpg.PROJECT_ROOT / "dags").glob("symphonics_*.py"))
 
 
 @dataclass
@@ -110,7 +114,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="package")
 def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[AirflowStack]:
-    """The running stack, shared by this folder's modules."""
+    """The running stack, shared by this folder's modules.
+
+    Its components reach ``sync`` as ``make run``'s do: the DAGs (``sync_db``) as a login of the pipeline's role, the
+    dashboard as a login of the dashboard's role; never as the owner, which only migrates and arranges.
+    """
+    with (
+        login_in(stack.server, roles.PIPELINE_ROLE) as pipeline,
+        login_in(stack.server, roles.DASHBOARD_ROLE) as dashboard,
+    ):
+        yield from _airflow_stack(stack, sandbox_server, pipeline, dashboard)
+
+
+def _airflow_stack(
+    stack: TestStack, sandbox_server: SandboxProcess, pipeline: tuple[str, str], dashboard: tuple[str, str]
+) -> Iterator[AirflowStack]:
     app_db, sync_db = _scratch(stack, "app"), f"symphonics_scratch_{os.getpid()}_journey_sync"
     # A metadata database of its own: the session's holds what other suites' dag.test() runs left behind (a
     # publish run left running there would hold this stack's runs queued: one active run at a time). Both are
@@ -151,7 +169,14 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW_CONN_SYNC_DB": airflow_connection_json(stack.server, sync_db),
+        "AIRFLOW_CONN_SYNC_DB": json.dumps(
+            {
+                **json.loads(airflow_connection_json(stack.server, sync_db)),
+                "login": pipeline[0],
+                "password": pipeline[1],
+            }
+        ),
+        "SYMPHONICS_DASHBOARD_DSN": as_login(sync_dsn, *dashboard),
         "AIRFLOW_CONN_APP_DB": airflow_connection_json(stack.server, app_db),
         "AIRFLOW_CONN_SYMPHONICS_DEFAULT": json.dumps(partner),
         "AIRFLOW_VAR_SYMPHONICS_KILL_SWITCH": "off",
@@ -185,7 +210,7 @@ def airflow_stack(stack: TestStack, sandbox_server: SandboxProcess) -> Iterator[
                     pytest.fail(f"airflow {component} exited ({process.returncode}):\n{log_text}")
             try:
                 ready = running.api("GET", "/dags", params={"dag_id_pattern": "symphonics_%"})
-                if ready.status_code == 200 and ready.json()["total_entries"] >= 3:
+                if ready.status_code == 200 and ready.json()["total_entries"] >= len(DAG_FILES):
                     break
             except requests.RequestException:
                 pass

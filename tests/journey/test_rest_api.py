@@ -98,3 +98,37 @@ def test_a_two_day_publish_backfill_is_refused_with_what_to_do_instead(airflow_s
     assert "does not allow backfill runs" in refused.text
     dag = airflow_stack.api("GET", "/dags/symphonics_publish").json()
     assert "'from' and 'to'" in dag["description"]
+
+
+def test_an_erasure_runs_under_the_pipelines_role_and_leaves_nothing_of_the_person(airflow_stack: AirflowStack) -> None:
+    """Issue 25's walk: under ``make run``'s roles the erasure failed on every try (``ledger_history``)."""
+    import psycopg
+
+    with psycopg.connect(airflow_stack.app_dsn) as conn:
+        row = conn.execute(
+            "SELECT c.id, c.email FROM public.customers AS c JOIN public.interventions AS i ON i.customer_id = c.id"
+            " WHERE c.email IS NOT NULL ORDER BY c.id LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    customer_id, email = int(row[0]), str(row[1])
+    # Their interventions reach the ledger first (the publish's extraction), as on a deployment.
+    published = _trigger(airflow_stack, "symphonics_publish")
+    assert airflow_stack.wait_for_run("symphonics_publish", published["dag_run_id"])["state"] == "success"
+
+    erasure = _trigger(airflow_stack, "symphonics_privacy_erasure", {"customer_id": customer_id, "reference": "T-1"})
+    run = airflow_stack.wait_for_run("symphonics_privacy_erasure", erasure["dag_run_id"])
+
+    states = airflow_stack.task_states("symphonics_privacy_erasure", erasure["dag_run_id"])
+    assert run["state"] == "success", states
+    assert states["erase"] == ("success", 1), states  # the first try: nothing refused, nothing retried
+    with psycopg.connect(airflow_stack.sync_dsn) as conn:  # inspected as the owner
+        recorded = conn.execute(
+            "SELECT interventions, finished_at IS NOT NULL FROM symphonics.privacy_erasures WHERE reference = 'T-1'"
+        ).fetchone()
+        left = conn.execute(
+            "SELECT count(*) FROM symphonics.interventions_ledger WHERE source::text ILIKE %s", (f"%{email}%",)
+        ).fetchone()
+    assert recorded is not None
+    assert recorded[0] >= 1
+    assert recorded[1] is True
+    assert left == (0,)
