@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from include.symphonics.hook import _ON as KILL_SWITCH_ON_VALUES
+from include.symphonics.core.config import ON_WORDS as KILL_SWITCH_ON_VALUES
 from include.symphonics_devstack import localpg
 
 ROOT = Path(__file__).resolve().parents[2]
