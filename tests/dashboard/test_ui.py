@@ -11,7 +11,6 @@ screenshot at 1280 and 1920 px: into the test's temporary folder, or into ``docs
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -411,8 +410,8 @@ def test_the_walks_dashboard_defects_are_gone(api_server: ApiServer, newcomer_wa
         assert problems == [], "\n".join(problems)
         driver.switch_to.default_content()
         time.sleep(0.5)
-        target = screenshot_path(tmp_path, 1280).with_name("dashboard-walk-1280.png")
+        # Kept where a person can look at it: SYMPHONICS_SCREENSHOT_DIR, else the test's temporary folder.
+        target = Path(os.environ.get("SYMPHONICS_SCREENSHOT_DIR", tmp_path)) / "dashboard-walk-1280.png"
         assert driver.save_screenshot(str(target))
-        shutil.copy(target, Path(os.environ.get("SYMPHONICS_SCREENSHOT_DIR", tmp_path)) / target.name)
     finally:
         driver.quit()
