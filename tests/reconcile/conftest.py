@@ -22,7 +22,7 @@ RECONCILE_TABLES = (
     "symphonics.intervention_sync_state",
     "symphonics.app_interventions_copy",
     "symphonics.alerts",
-    "analytics.reconciliation_snapshots",
+    "analytics.snapshot_changes",
     "analytics.snapshot_builds",
     "symphonics.webhook_rejections",
     "symphonics.webhook_refusals",
