@@ -11,9 +11,9 @@
 WITH interventions AS (
     SELECT n, format('int_%%s', lpad(n::text, 8, '0')) AS external_id, format('sym_%%s', lpad(n::text, 8, '0')) AS sid,
            n %% 20 AS kind,
-           %(start)s::timestamptz + ((n - %(first_number)s) / %(per_day)s) * interval '1 day'
-               + interval '8 hours' + ((n - %(first_number)s) %% %(per_day)s) * interval '1 second' AS done
-      FROM generate_series(%(first_number)s::bigint, %(first_number)s::bigint + %(days)s * %(per_day)s - 1) AS n
+           %(start)s::timestamptz + ((n - %(first_number)s) / %(per_day)s::int) * interval '1 day'
+               + interval '8 hours' + ((n - %(first_number)s) %% %(per_day)s::int) * interval '1 second' AS done
+      FROM generate_series(%(first_number)s::bigint, %(first_number)s::bigint + %(days)s::int * %(per_day)s::int - 1) AS n
 ), app AS (
     INSERT INTO symphonics.app_interventions_copy (
         external_id, app_updated_at, app_intervention_id, status, completed_at, postal_code, city, installer_id,
@@ -38,10 +38,11 @@ WITH interventions AS (
          VALUES
              -- the ledger
              (NULL, NULL, NULL, NULL, 'pending', 'publish', NULL::text, interval '10 minutes', true),
-             (NULL, NULL, NULL, 'pending',
+             (CASE WHEN i.kind NOT IN (0, 1, 16, 17) THEN i.sid END, NULL, NULL, 'pending',
               CASE i.kind WHEN 0 THEN 'invalid' WHEN 1 THEN 'dead_letter' WHEN 16 THEN 'pending'
                           WHEN 17 THEN 'out_of_scope' ELSE 'published' END,
-              'publish', CASE i.kind WHEN 0 THEN 'missing_document' WHEN 1 THEN 'too_many_attempts' END,
+              'publish', CASE i.kind WHEN 0 THEN 'missing_document' WHEN 1 THEN 'too_many_attempts'
+                                    WHEN 17 THEN 'not_completed' END,
               interval '1 hour', i.kind NOT IN (16)),
              (i.sid, NULL, NULL, 'published', 'changed_after_publish', 'publish', 'cancelled_after_publish',
               interval '5 days 1 hour', i.kind = 18),

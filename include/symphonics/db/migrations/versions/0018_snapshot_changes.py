@@ -8,10 +8,12 @@ changes a day. The upgrade:
 * creates ``analytics.snapshot_changes``: one row per intervention and date on which its state (everything a
   snapshot row holds but the time-derived columns) differs from the one before, ``valid_from`` that date; a row
   with ``present`` false says the intervention left the snapshots (out of scope) from that date. The end of a
-  version is derived with ``lead()``, never stored: the table is insert-only (a trigger refuses ``UPDATE`` and
+  version is derived (``lead()``), never stored: the table is insert-only (a trigger refuses ``UPDATE`` and
   ``DELETE``, an erasure on request excepted, as 0009 allowed for the old table);
 * keeps each night's parameters where they were, ``analytics.snapshot_builds`` (``as_of``, ``known_at``,
   ``stale_days``);
+* adds the view ``analytics.snapshot_versions``: the change rows with each version's end (``valid_to``, the next
+  row's ``valid_from``, derived with ``lead()``);
 * replaces the table by a view of the same name and columns, which computes the time-derived ones
   (``days_since_completion``, ``days_in_partner_status``, the ``stale`` category) from each build's parameters:
   the analysts' queries are unchanged, and so are their grants (analyst and dashboard roles read it);
@@ -90,12 +92,19 @@ _SNAPSHOT_COLUMNS = (
     *_STATE_COLUMNS[13:],
 )
 
+#: Each intervention's versions, the end of each derived with ``lead()`` (the store never holds it): the analysts'
+#: history of one intervention, as dbt snapshots model it.
+_VERSIONS_VIEW = """
+CREATE VIEW analytics.snapshot_versions AS
+SELECT c.*, lead(c.valid_from) OVER (PARTITION BY c.external_id ORDER BY c.valid_from) AS valid_to
+  FROM analytics.snapshot_changes AS c
+"""
+
+#: Every built date's full snapshot: for each build, each intervention's latest change row on or before its date
+#: (the version whose ``valid_to`` is after it), read through the primary key's order; a filter on
+#: ``snapshot_date`` reads the store once, one on ``external_id`` reads that intervention's rows only.
 _VIEW = """
 CREATE VIEW analytics.reconciliation_snapshots AS
-WITH versions AS (
-    SELECT c.*, lead(c.valid_from) OVER (PARTITION BY c.external_id ORDER BY c.valid_from) AS valid_to
-      FROM analytics.snapshot_changes AS c
-)
 SELECT b.snapshot_date,
        v.external_id,
        b.as_of,
@@ -127,7 +136,12 @@ SELECT b.snapshot_date,
        v.company_id,
        v.postal_code
   FROM analytics.snapshot_builds AS b
-  JOIN versions AS v ON v.valid_from <= b.snapshot_date AND (v.valid_to IS NULL OR b.snapshot_date < v.valid_to)
+ CROSS JOIN LATERAL (
+     SELECT DISTINCT ON (c.external_id) c.*
+       FROM analytics.snapshot_changes AS c
+      WHERE c.valid_from <= b.snapshot_date
+      ORDER BY c.external_id DESC, c.valid_from DESC
+ ) AS v
  WHERE v.present
 """
 
@@ -246,6 +260,7 @@ def upgrade() -> None:
     columns = ", ".join(_SNAPSHOT_COLUMNS)
     op.execute("ALTER TABLE analytics.reconciliation_snapshots RENAME TO reconciliation_snapshots_0005")
     op.execute(_VIEW)
+    op.execute(_VERSIONS_VIEW)
     # Not one stored row lost or changed: the view gives the old table back, both ways, every column.
     op.execute(
         f"""
@@ -274,7 +289,7 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT ON analytics.reconciliation_snapshots, analytics.snapshot_changes TO {PIPELINE_ROLE}")
     op.execute(f"GRANT INSERT, UPDATE ON analytics.snapshot_changes TO {PIPELINE_ROLE}")
     # Masked data only, as the old table: the store itself is the analysts' too (a date's versions in one scan).
-    op.execute(f"GRANT SELECT ON analytics.snapshot_changes TO {ANALYST_ROLE}")
+    op.execute(f"GRANT SELECT ON analytics.snapshot_changes, analytics.snapshot_versions TO {ANALYST_ROLE}")
 
 
 def downgrade() -> None:
@@ -340,6 +355,7 @@ def downgrade() -> None:
     op.execute(f"GRANT SELECT ON analytics.reconciliation_snapshots TO {ANALYST_ROLE}, {DASHBOARD_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON analytics.reconciliation_snapshots TO {PIPELINE_ROLE}")
     op.execute("DROP VIEW analytics.reconciliation_snapshots_0018")
+    op.execute("DROP VIEW analytics.snapshot_versions")
     op.execute("DROP TABLE analytics.snapshot_changes")
     op.execute("DROP FUNCTION analytics.refuse_snapshot_change()")
     op.execute("DROP INDEX symphonics.app_interventions_copy_copied_at_idx")
