@@ -101,7 +101,7 @@ def run(dsn: str, interventions: int) -> tuple[int, int, float]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE symphonics.interventions_ledger, symphonics.status_history, symphonics.intervention_sync_state,"
-            " symphonics.app_interventions_copy, analytics.reconciliation_snapshots, analytics.snapshot_builds"
+            " symphonics.app_interventions_copy, analytics.snapshot_changes, analytics.snapshot_builds"
         )
         started = time.perf_counter()
         for statement in GENERATE.split(";\n"):

@@ -16,10 +16,11 @@ Nightly: what became of each published intervention, the analysts' snapshot, dat
 * **copy_app_state**: the app's changed interventions (personal data masked) copied with COPY into
   `symphonics.app_interventions_copy`; then the optional write-back to the app's `symphonics_sync` schema
   (Variable `symphonics_writeback` or `SYMPHONICS_WRITEBACK` = `on`; off by default).
-* **build_snapshot**: `analytics.reconciliation_snapshots` of the date, one `INSERT … SELECT`, written once.
+* **build_snapshot**: the date's change rows (`analytics.snapshot_changes`, read through the view
+  `analytics.reconciliation_snapshots`), one `INSERT … SELECT` of what changed since the last build, written once.
   The date is the param `snapshot_date`, else the run's logical date (Europe/Paris), else, for a run
   triggered without one (REST API `"logical_date": null`), the schedule's last tick before the run started;
-  rebuilding a date reads the history as of then and gives the same rows.
+  a date built before keeps its rows; a date older than the newest build, never built, is refused.
 * **checks** (common-sql): one app intervention per external id, ledger ids unique and complete, snapshot vs ledger.
 * **purge** (runs whatever the checks said): raw webhook bodies, `api_calls`, processed webhook events, ledger
   history and dry-run results past their retention, in bounded batches (docs/OPERATIONS.md, "Retention").

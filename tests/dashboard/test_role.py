@@ -42,7 +42,7 @@ def test_the_dashboard_role_reads_every_panel(dashboard_url: str, seeded: Seeded
         "UPDATE symphonics.interventions_ledger SET state = 'pending'",
         "DELETE FROM symphonics.publish_runs",
         "UPDATE symphonics.webhook_events SET processed_at = now()",
-        "DELETE FROM analytics.reconciliation_snapshots",
+        "DELETE FROM analytics.snapshot_changes",
         "CREATE TABLE symphonics.planted (id int)",
         # The ledger's copies of the app's rows (personal data) are not the dashboard's to read.
         "SELECT source FROM symphonics.interventions_ledger LIMIT 1",

@@ -23,7 +23,7 @@ RECONCILE_TABLES = (
     "symphonics.app_interventions_copy",
     "symphonics.alerts",
     "symphonics.watchdog_marks",
-    "analytics.reconciliation_snapshots",
+    "analytics.snapshot_changes",
     "analytics.snapshot_builds",
     "symphonics.webhook_rejections",
     "symphonics.webhook_refusals",

@@ -76,16 +76,27 @@ def _context(run_id: str, dag_id: str = "symphonics_reconcile") -> dict[str, Any
 
 
 def _plant_snapshot(dsn: str, categories: dict[str, int], snapshot_date: date = SNAPSHOT_DATE) -> None:
+    """The date's snapshot holds exactly these rows: change rows from that date, gone the day after (0022)."""
     as_of = datetime.combine(snapshot_date, datetime.min.time(), UTC)
+    ids = [
+        (f"{snapshot_date}-{category}-{index}", category)
+        for category, count in categories.items()
+        for index in range(count)
+    ]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO analytics.snapshot_builds (snapshot_date, as_of, known_at, stale_days, row_count) "
+            "VALUES (%s, %s, %s, 30, %s)",
+            (snapshot_date, as_of, as_of, len(ids)),
+        )
         cur.executemany(
-            "INSERT INTO analytics.reconciliation_snapshots (snapshot_date, external_id, as_of, category, "
-            "ledger_state) VALUES (%s, %s, %s, %s, 'published')",
-            [
-                (snapshot_date, f"{snapshot_date}-{category}-{index}", as_of, category)
-                for category, count in categories.items()
-                for index in range(count)
-            ],
+            "INSERT INTO analytics.snapshot_changes (external_id, valid_from, present, category, ledger_state, "
+            "rejected_documents) VALUES (%s, %s, true, %s, 'published', '{}')",
+            [(external_id, snapshot_date, category) for external_id, category in ids],
+        )
+        cur.executemany(
+            "INSERT INTO analytics.snapshot_changes (external_id, valid_from, present) VALUES (%s, %s, false)",
+            [(external_id, snapshot_date + timedelta(days=1)) for external_id, _ in ids],
         )
 
 

@@ -119,7 +119,7 @@ def test_reconcile_categorises_every_intervention(reconciled: tuple[PublishWorld
     assert _rows(world.sync_dsn, "SELECT kind FROM symphonics.alerts") == []
 
 
-def test_a_snapshot_is_never_changed_and_a_rebuild_gives_the_same_rows(
+def test_a_snapshot_is_never_changed_and_a_run_again_gives_the_same_rows(
     reconciled: tuple[PublishWorld, Any, set[str]], reconcile_dag: Any, webhook_feed: WebhookFeed
 ) -> None:
     world, _, _ = reconciled
@@ -147,13 +147,14 @@ def test_a_snapshot_is_never_changed_and_a_rebuild_gives_the_same_rows(
     # The same date again: the snapshot is complete, nothing changes.
     _run(reconcile_dag, snapshot_date=day.isoformat())
     assert _snapshot(world.sync_dsn, day) == before
-    with pytest.raises(psycopg.errors.IntegrityConstraintViolation), psycopg.connect(world.sync_dsn) as conn:
-        conn.execute(
-            "UPDATE analytics.reconciliation_snapshots SET category = 'stale' WHERE snapshot_date = %s", (day,)
-        )
-
-    # Deleted and rebuilt (as a backfill would): the history as of then gives the same rows.
-    with psycopg.connect(world.sync_dsn) as conn:
+    # The store is insert-only (0022): a change row is neither changed nor deleted; the view is not writable.
+    for statement in (
+        "UPDATE analytics.snapshot_changes SET category = 'in_sync' WHERE valid_from = %s",
+        "DELETE FROM analytics.snapshot_changes WHERE valid_from = %s",
+    ):
+        with pytest.raises(psycopg.errors.IntegrityConstraintViolation), psycopg.connect(world.sync_dsn) as conn:
+            conn.execute(statement, (day,))
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState), psycopg.connect(world.sync_dsn) as conn:
         conn.execute("DELETE FROM analytics.reconciliation_snapshots WHERE snapshot_date = %s", (day,))
     _run(reconcile_dag, snapshot_date=day.isoformat())
     assert _snapshot(world.sync_dsn, day) == before
@@ -219,7 +220,7 @@ def test_the_analyst_role_reads_the_views_and_nothing_else(reconciled: tuple[Pub
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 _as_analyst(conn, statement)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            _as_analyst(conn, sql.SQL("DELETE FROM analytics.reconciliation_snapshots RETURNING 1"))
+            _as_analyst(conn, sql.SQL("DELETE FROM analytics.snapshot_changes RETURNING 1"))
 
 
 def test_the_purge_removes_only_old_rows(reconcile_world: PublishWorld) -> None:

@@ -64,7 +64,7 @@ COVERAGE: dict[tuple[str, str], str] = {
     ("symphonics", "status_history"): ROWS_OF_INTERVENTION,
     ("symphonics", "intervention_sync_state"): ROWS_OF_INTERVENTION,
     ("symphonics", "dry_run_results"): ROWS_OF_INTERVENTION,
-    ("analytics", "reconciliation_snapshots"): ROWS_OF_INTERVENTION,
+    ("analytics", "snapshot_changes"): ROWS_OF_INTERVENTION,  # the snapshots' store (0022; insert-only but for this)
     ("symphonics", "alerts"): SWEPT_WHOLE,
     ("symphonics", "webhook_rejections"): SWEPT_WHOLE,  # bodies of refused requests, blanked after 30 days
     ("symphonics", "ledger_history"): NO_PERSONAL_DATA,  # and read-only to the pipeline's role (0011)
@@ -87,7 +87,7 @@ COVERAGE: dict[tuple[str, str], str] = {
 FREE_TEXT_OF_ROWS = {
     ("symphonics", "status_history", "notes"),
     ("symphonics", "intervention_sync_state", "partner_notes"),
-    ("analytics", "reconciliation_snapshots", "partner_notes"),
+    ("analytics", "snapshot_changes", "partner_notes"),
 }
 
 

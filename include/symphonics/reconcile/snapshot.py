@@ -1,8 +1,13 @@
-"""The daily reconciliation snapshot: one set-based ``INSERT … SELECT`` per date, written once, never changed.
+"""The daily reconciliation snapshot: the date's change rows, one set-based ``INSERT … SELECT``, written once.
 
 A snapshot of date D shows each intervention as of an instant ``as_of`` (the run's logical date), as known at
-``known_at`` (when it was first built). Both are kept in ``analytics.snapshot_builds``: a rebuild of D (rows
-deleted, or a backfill run again) reads the append-only history with the same two instants and gives the same rows.
+``known_at`` (when it was built). Both are kept in ``analytics.snapshot_builds`` with the stale threshold. Since
+migration 0022 the rows are not copied every night: ``analytics.snapshot_changes`` holds, per intervention, a row
+on each date its state changed (insert-only), and the view ``analytics.reconciliation_snapshots`` gives every
+built date's full snapshot, its time-derived columns computed from the date's build. A build reads only the
+interventions whose history or app copy gained a row since the previous build, and inserts a change row where the
+state differs: a night with nothing new adds nothing. Dates are built in order: a date older than the newest build
+is never built afterwards (its change rows would alter the nights after it), and a built date is never rebuilt.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ class SnapshotResult:
 
     :param snapshot_date: the date.
     :param as_of: the instant the snapshot describes.
-    :param rows: rows the date's snapshot holds now.
-    :param inserted: rows this build added (0 when the date was complete already).
+    :param rows: rows the date's snapshot holds (the view's rows of that date).
+    :param inserted: change rows this build added (0 when the date was built before).
     :param ledger_history_rows: ledger transitions recorded before the build.
     """
 
@@ -109,38 +114,55 @@ def last_tick(moment: datetime, schedule: str) -> pendulum.DateTime:
     return pendulum.instance(previous).in_timezone(TIMEZONE)
 
 
+class SnapshotOrderError(ValueError):
+    """A date older than the newest built one, never built: building it now would change the nights after it."""
+
+
 def build_snapshot(
     sync_dsn: str, snapshot_date: date, as_of: datetime, *, stale_days: int, run_id: str | None
 ) -> SnapshotResult:
-    """Record the ledger's moved states in the history, then write the date's snapshot if it is not complete.
+    """Record the ledger's moved states in the history, then write the date's change rows if it was not built.
 
     :param sync_dsn: the ``sync`` database.
     :param snapshot_date: the date.
     :param as_of: the instant it describes (ignored for a date built before: its own is kept).
     :param stale_days: days without news after which a published intervention is ``stale``.
     :param run_id: the Airflow run.
+    :raises SnapshotOrderError: when the date is older than the newest build and was never built.
     """
     with psycopg.connect(sync_dsn) as conn, conn.transaction():
         ledger_rows = conn.execute(query("record_ledger_history"), {"run_id": run_id}).rowcount
         previous = conn.execute(query("snapshot_build_read"), {"snapshot_date": snapshot_date}).fetchone()
+        inserted = 0
         if previous is not None:
-            built_as_of, known_at, stale_days, row_count = previous
+            # Written once: the date's change rows and build stay as they are (insert-only, migration 0022).
+            built_as_of, _known_at, _stale_days, rows = previous
             if built_as_of != as_of:
-                log.info("snapshot %s was built as of %s: rebuilt as of that instant", snapshot_date, built_as_of)
+                log.info("snapshot %s was built as of %s: kept as it is", snapshot_date, built_as_of)
             as_of = built_as_of
         else:
+            latest = conn.execute(query("snapshot_build_latest")).fetchone()
+            if latest is not None and latest[0] > snapshot_date:
+                raise SnapshotOrderError(
+                    f"snapshot {snapshot_date} was never built and is older than the newest build ({latest[0]}): "
+                    "snapshots are built in date order (a past night is read from analytics.reconciliation_snapshots)"
+                )
             known_row = conn.execute(query("transaction_time")).fetchone()
             known_at = known_row[0] if known_row else None
-            row_count = None
-        inserted = 0
-        if previous is None or _rows(conn, snapshot_date) != row_count:
-            # Written once: an existing row is left as it is (ON CONFLICT DO NOTHING), only missing ones are added.
             inserted = conn.execute(
-                query("build_snapshot"),
-                {"snapshot_date": snapshot_date, "as_of": as_of, "known_at": known_at, "stale_days": stale_days},
+                query("snapshot_changes_insert"),
+                {
+                    "snapshot_date": snapshot_date,
+                    "as_of": as_of,
+                    "known_at": known_at,
+                    "since_as_of": latest[1] if latest else None,
+                    "since_known_at": latest[2] if latest else None,
+                },
             ).rowcount
-        rows = _rows(conn, snapshot_date)
-        if previous is None:
+            count = conn.execute(
+                query("snapshot_rows"), {"snapshot_date": snapshot_date, "previous_rows": latest[3] if latest else 0}
+            ).fetchone()
+            rows = int(count[0]) if count else 0
             conn.execute(
                 query("snapshot_build_write"),
                 {
@@ -152,19 +174,12 @@ def build_snapshot(
                     "run_id": run_id,
                 },
             )
-        elif row_count != rows:
-            log.warning("snapshot %s holds %s rows, its build recorded %s", snapshot_date, rows, row_count)
     log.info(
-        "snapshot %s as of %s: %s row(s), %s added; %s ledger transition(s) recorded",
+        "snapshot %s as of %s: %s row(s), %s change row(s) added; %s ledger transition(s) recorded",
         snapshot_date,
         as_of,
         rows,
         inserted,
         ledger_rows,
     )
-    return SnapshotResult(snapshot_date, as_of, rows, inserted, ledger_rows)
-
-
-def _rows(conn: psycopg.Connection, snapshot_date: date) -> int:
-    row = conn.execute(query("snapshot_rows"), {"snapshot_date": snapshot_date}).fetchone()
-    return int(row[0]) if row else 0
+    return SnapshotResult(snapshot_date, as_of, int(rows), inserted, ledger_rows)

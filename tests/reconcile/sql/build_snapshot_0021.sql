@@ -1,3 +1,5 @@
+-- The nightly build as it was before migration 0022 (one row per intervention per night), kept for the tests that
+-- fill the old table to compare it with the change rows: never run by the product.
 -- The snapshot of one date in one set-based pass: for each intervention the ledger knew at %(as_of)s (out of scope
 -- excepted), the app's state beside the partner's, and a category. Everything is read as of %(as_of)s and as known
 -- at %(known_at)s, from history tables that are only appended to, so a rebuild of the date gives the same rows.
