@@ -186,10 +186,10 @@ def run(dsn: str, days: int, per_day: int) -> str:
             steps[number] = _night_steps(dsn, day)
         if number % 30 == 0 or number == days:
             print(f"night {number}: build {seconds:.1f} s, {result.inserted:,} change rows, {result.rows:,} rows")
-    # Tonight takes in what happened since the last night; the night after it has nothing new (no event is
-    # generated after now): the store's growth on a night without change.
+    # Tonight and tomorrow night take in what happened since the last night up to now; the night after has nothing
+    # new (no event is generated after now): the store's growth on a night without change.
     last_day, last_as_of = nights[-1]
-    for offset in (1, 2):
+    for offset in (1, 2, 3):
         quiet = snapshot.build_snapshot(
             dsn,
             last_day + timedelta(days=offset),
