@@ -198,7 +198,11 @@ def test_a_save_keeps_the_secrets_masked_and_intact(
 
 
 def test_the_test_button_answers_ok_then_names_wrong_credentials(
-    api_server: ApiServer, stored_connection: dict[str, Any], sandbox: SandboxAdmin, tmp_path: Path
+    api_server: ApiServer,
+    stored_connection: dict[str, Any],
+    sandbox: SandboxAdmin,
+    clean_client_state: str,
+    tmp_path: Path,
 ) -> None:
     driver = chrome(tmp_path, 1400, 1000)
     try:
