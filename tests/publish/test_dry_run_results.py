@@ -67,7 +67,8 @@ def test_a_dry_run_is_stored_and_shown_with_its_cost(world: PublishWorld) -> Non
         exported = client.get("/api/dry_run.csv", params={"run_id": "d-dry"})
         missing = client.get("/api/dry_run", params={"run_id": "no-such-run"})
 
-    assert latest == named
+    # The eta is counted from the moment of each request, so the two answers may be a second apart on it.
+    assert {k: v for k, v in latest.items() if k != "eta"} == {k: v for k, v in named.items() if k != "eta"}
     assert named["run_id"] == "d-dry"
     actions: dict[str, set[str]] = {}
     for row in named["rows"]:
