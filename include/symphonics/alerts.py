@@ -160,7 +160,15 @@ class SymphonicsAlertNotifier(BaseNotifier):
                 "failed_run",
                 "critical",
                 f"a run of {dag_id} failed (first failed task: {task_id})",
-                {"first_failed_task": task_id, "try_number": getattr(ti, "try_number", None)},
+                # ``failed_tasks`` as the reconcile DAG's own ``failed_run`` alert has it: whichever raises first.
+                {
+                    "first_failed_task": task_id,
+                    "failed_tasks": [task_id],
+                    "try_number": getattr(ti, "try_number", None),
+                    # The error's class only: its message may quote a row's personal data or a URL's secret.
+                    "error": type(error).__name__ if (error := context.get("exception")) is not None else None,
+                    "log_url": getattr(ti, "log_url", None),
+                },
             )
         ]
 

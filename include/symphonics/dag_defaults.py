@@ -11,6 +11,7 @@ from typing import Any
 
 import pendulum
 
+from include.symphonics.alerts import SymphonicsAlertNotifier
 from include.symphonics.core.config import env_text
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -25,6 +26,9 @@ DEFAULT_ARGS: dict[str, Any] = {
     "max_retry_delay": timedelta(minutes=30),
     # Every DAG runs one run at a time: a task stuck on a lock or a socket would otherwise block it for good.
     "execution_timeout": timedelta(minutes=45),
+    # One alert per failed run, as it fails: a task's last try (never a retry) records a ``failed_run`` row for its
+    # run and sends it through ``SYMPHONICS_ALERT_CONN_ID``; the run's other failed tasks find the row and send nothing.
+    "on_failure_callback": SymphonicsAlertNotifier(),
 }
 
 
