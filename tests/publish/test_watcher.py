@@ -128,20 +128,22 @@ print(json.dumps(watchers))
 """
 
 
-def _parse_watchers() -> list:
-    result = subprocess.run(
-        [sys.executable, "-c", _PARSE, str(ROOT / "dags" / "symphonics_publish.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def _parse_watchers(parses: int) -> list[list]:
+    """Each parse's watchers, the parses in separate processes started together (each pays Airflow's import)."""
+    command = [sys.executable, "-c", _PARSE, str(ROOT / "dags" / "symphonics_publish.py")]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(parses)
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr[-2000:]
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 def test_two_parses_give_the_same_watcher_kwargs() -> None:
-    first, second = _parse_watchers(), _parse_watchers()
+    first, second = _parse_watchers(2)
     assert first == second
     assert len(first) == 1
     name, (classpath, kwargs) = first[0]
