@@ -1,7 +1,8 @@
 """The Symphonics ops dashboard in the Airflow UI: the app at ``/symphonics/dashboard/``, shown as an external view.
 
 Only glue: the app and its figures live in ``include.symphonics.dashboard``. Every route of the app requires an
-Airflow login (a plugin's routes get none unless they ask for the user; this one asks, see its ``app.py``).
+Airflow login (a plugin's routes get none unless they ask for the user; this one's router asks, see its
+``routes.py`` and ``auth.py``).
 Nothing is read or connected at import: the ``sync`` database and the limits are resolved on the first request.
 The UI renders the view inside its own page at ``/plugin/symphonics-dashboard``.
 """

@@ -62,13 +62,30 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
         return None
     row = rows[0]
     changes = _rows(conn, "timeline_changes", {"external_id": external_id})
-    request_ids = sorted({c["request_id"] for c in changes if c["request_id"]} | {row["last_request_id"]} - {None})
-    symphonics_id = row["symphonics_id"] or next((c["symphonics_id"] for c in changes if c["symphonics_id"]), None)
-    calls = _rows(conn, "timeline_calls", {"request_ids": request_ids, "symphonics_id": symphonics_id})
+    calls = _rows(conn, "timeline_calls", _call_keys(row, changes))
     partner = _rows(conn, "timeline_partner", {"external_id": external_id})
     snapshots = _rows(conn, "timeline_snapshots", {"external_id": external_id})
+    events = [
+        *_row_events(row),
+        *_state_events(changes),
+        *map(_call_event, calls),
+        *_partner_events(partner),
+        *map(_snapshot_event, snapshots),
+    ]
+    events.sort(key=lambda event: event["at"])  # stable: same-instant events keep the order they were gathered in
+    return {"external_id": external_id, "current": _current(conn, external_id, row, partner), "events": events}
 
-    events: list[dict[str, Any]] = [
+
+def _call_keys(row: Row, changes: list[Row]) -> dict[str, Any]:
+    """What finds the partner calls about the row: every request id it had, and its Symphonics id."""
+    request_ids = sorted({c["request_id"] for c in changes if c["request_id"]} | {row["last_request_id"]} - {None})
+    symphonics_id = row["symphonics_id"] or next((c["symphonics_id"] for c in changes if c["symphonics_id"]), None)
+    return {"request_ids": request_ids, "symphonics_id": symphonics_id}
+
+
+def _row_events(row: Row) -> list[dict[str, Any]]:
+    """The row's extraction, then its local rules and partner validation when it went through them."""
+    events = [
         _event(
             row["first_seen_at"],
             "extracted",
@@ -90,6 +107,12 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
         )
     if row["validated_at"] is not None:
         events.append(_event(row["validated_at"], "partner_validation", "validated with the partner"))
+    return events
+
+
+def _state_events(changes: list[Row]) -> list[dict[str, Any]]:
+    """The ledger's state changes, oldest first as read."""
+    events = []
     previous_request: str | None = None
     for change in changes:
         title = f"{change['from_state'] or 'new'} → {change['to_state']}"
@@ -110,23 +133,30 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
                 payload_fingerprint=change["payload_fingerprint"],
             )
         )
-    for call in calls:
-        answer = call["status"] if call["status"] is not None else "no reply"
-        events.append(
-            _event(
-                call["called_at"],
-                "call",
-                f"{call['operation']} {call['method']} → {answer}",
-                path=call["path"],
-                status=call["status"],
-                error_code=call["error_code"],
-                request_id=call["request_id"],
-                latency_ms=None if call["latency_ms"] is None else round(float(call["latency_ms"]), 1),
-                attempt=call["attempt"],
-                priority_class=call["priority_class"],
-                run_id=call["run_id"],
-            )
-        )
+    return events
+
+
+def _call_event(call: Row) -> dict[str, Any]:
+    """One partner call (``no reply`` when it got none)."""
+    answer = call["status"] if call["status"] is not None else "no reply"
+    return _event(
+        call["called_at"],
+        "call",
+        f"{call['operation']} {call['method']} → {answer}",
+        path=call["path"],
+        status=call["status"],
+        error_code=call["error_code"],
+        request_id=call["request_id"],
+        latency_ms=None if call["latency_ms"] is None else round(float(call["latency_ms"]), 1),
+        attempt=call["attempt"],
+        priority_class=call["priority_class"],
+        run_id=call["run_id"],
+    )
+
+
+def _partner_events(partner: list[Row]) -> list[dict[str, Any]]:
+    """The partner's statuses and documents by webhook and by poll, their notes masked."""
+    events = []
     for item in partner:
         if item["source"] == "publish":
             continue  # the reconciliation's copy of the ledger's state: the state changes above say it first-hand
@@ -142,17 +172,22 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
                 run_id=item["run_id"],
             )
         )
-    for snap in snapshots:
-        events.append(
-            _event(
-                snap["as_of"],
-                "snapshot",
-                f"snapshot {snap['snapshot_date']}: {snap['category']}",
-                ledger_state=snap["ledger_state"],
-                partner_status=snap["partner_status"],
-            )
-        )
-    events.sort(key=lambda event: event["at"])  # stable: same-instant events keep the order they were gathered in
+    return events
+
+
+def _snapshot_event(snap: Row) -> dict[str, Any]:
+    """One daily snapshot the row is in."""
+    return _event(
+        snap["as_of"],
+        "snapshot",
+        f"snapshot {snap['snapshot_date']}: {snap['category']}",
+        ledger_state=snap["ledger_state"],
+        partner_status=snap["partner_status"],
+    )
+
+
+def _current(conn: psycopg.Connection, external_id: str, row: Row, partner: list[Row]) -> dict[str, Any]:
+    """The row as it is now: its state (detail masked), the next steps the partner gave, its latest status."""
     current = {key: row[key] for key in ("state", "state_reason", "symphonics_id", "attempts", "last_run_id")}
     current["state_detail"] = _masked(row["state_detail"])
     steps = _rows(conn, "timeline_next_steps", {"external_id": external_id})
@@ -160,4 +195,4 @@ def timeline(conn: psycopg.Connection, external_id: str) -> dict[str, Any] | Non
     # The partner's latest status of the file (webhook or poll), for a truthful headline: published, then rejected.
     statuses = [item for item in partner if item["source"] != "publish" and item["event_kind"] != "document"]
     current["partner_status"] = statuses[-1]["to_status"] if statuses else None
-    return {"external_id": external_id, "current": current, "events": events}
+    return current
