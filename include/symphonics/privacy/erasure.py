@@ -326,51 +326,14 @@ def erase(
     :param keys: the erasure index's keys (default: the connection ``symphonics_subject_keys``).
     """
     keys = keys or load_subject_keys()
-    counts: dict[str, int] = {}
     with psycopg.connect(sync_dsn) as sync:
         subject = find_subject(request, sync, app_dsn, keys)
         external_ids = sorted(subject.external_ids)
         with sync.transaction():
             # Snapshots are immutable except to an erasure (migration 0009): for this transaction only.
             sync.execute(query("erasure_allow"))
-            row = sync.execute(
-                query("erasure_record_start"),
-                {
-                    "subject_kind": request.subject_kind,
-                    "reference": request.reference,
-                    "requested_by": request.requested_by,
-                },
-            ).fetchone()
-            assert row is not None
-            erasure_id = int(row[0])
-            marker = Jsonb(removal_marker("erasure"))
-            erased = sync.execute(
-                query("erase_ledger"), {"external_ids": external_ids, "paths": dotted_paths(), "marker": marker}
-            ).fetchall()
-            counts["symphonics.interventions_ledger"] = len(erased)
-            symphonics_ids = [str(sid) for (sid,) in erased if sid is not None]
-            counts["symphonics.app_interventions_copy"] = sync.execute(
-                query("erase_app_copy"), {"external_ids": external_ids}
-            ).rowcount
-            events = sync.execute(
-                query("erase_webhooks"), {"external_ids": external_ids, "symphonics_ids": symphonics_ids}
-            ).fetchone()
-            counts["symphonics.webhook_events"], counts["symphonics.webhook_rejections"] = (
-                (int(events[0]), int(events[1])) if events else (0, 0)
-            )
-            caches = sync.execute(
-                query("erase_caches"),
-                {
-                    "pdls": sorted(subject.pdls),
-                    "lookup_keys": sorted(subject.lookup_keys),
-                    "last_names": sorted(subject.last_names),
-                    "streets": sorted(subject.streets),
-                    "emails": sorted(subject.emails),
-                },
-            ).fetchone()
-            if caches:
-                counts["symphonics.pdl_validations"], counts["symphonics.pdl_lookups"] = int(caches[0]), int(caches[1])
-                counts["symphonics.installer_validations"] = int(caches[2])
+            erasure_id = _record_start(sync, request)
+            counts, symphonics_ids = _erase_own_steps(sync, subject)
             _redact_rows(sync, subject, counts)
             counts["symphonics.subject_keys"] = sync.execute(
                 query("erase_subject_keys"), {"external_ids": external_ids}
@@ -390,3 +353,62 @@ def erase(
         rows_changed,
     )
     return result
+
+
+def _record_start(sync: psycopg.Connection, request: ErasureRequest) -> int:
+    """Open the erasure's record (what kind of request, its reference, who ran it; never whom); return its id.
+
+    :param sync: the ``sync`` database, in the erasure's transaction.
+    :param request: the request.
+    """
+    row = sync.execute(
+        query("erasure_record_start"),
+        {
+            "subject_kind": request.subject_kind,
+            "reference": request.reference,
+            "requested_by": request.requested_by,
+        },
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _erase_own_steps(sync: psycopg.Connection, subject: Subject) -> tuple[dict[str, int], list[str]]:
+    """The statements of their own (:data:`OWN_STEP`) that come before the sweeps: the person's ledger rows, app
+    copy, webhook events and rejections, and the partner's cached answers about them.
+
+    :param sync: the ``sync`` database, in the erasure's transaction.
+    :param subject: the person.
+    :return: the rows changed per table, and the partner's ids of the person's interventions.
+    """
+    external_ids = sorted(subject.external_ids)
+    counts: dict[str, int] = {}
+    marker = Jsonb(removal_marker("erasure"))
+    erased = sync.execute(
+        query("erase_ledger"), {"external_ids": external_ids, "paths": dotted_paths(), "marker": marker}
+    ).fetchall()
+    counts["symphonics.interventions_ledger"] = len(erased)
+    symphonics_ids = [str(sid) for (sid,) in erased if sid is not None]
+    counts["symphonics.app_interventions_copy"] = sync.execute(
+        query("erase_app_copy"), {"external_ids": external_ids}
+    ).rowcount
+    events = sync.execute(
+        query("erase_webhooks"), {"external_ids": external_ids, "symphonics_ids": symphonics_ids}
+    ).fetchone()
+    counts["symphonics.webhook_events"], counts["symphonics.webhook_rejections"] = (
+        (int(events[0]), int(events[1])) if events else (0, 0)
+    )
+    caches = sync.execute(
+        query("erase_caches"),
+        {
+            "pdls": sorted(subject.pdls),
+            "lookup_keys": sorted(subject.lookup_keys),
+            "last_names": sorted(subject.last_names),
+            "streets": sorted(subject.streets),
+            "emails": sorted(subject.emails),
+        },
+    ).fetchone()
+    if caches:
+        counts["symphonics.pdl_validations"], counts["symphonics.pdl_lookups"] = int(caches[0]), int(caches[1])
+        counts["symphonics.installer_validations"] = int(caches[2])
+    return counts, symphonics_ids

@@ -101,69 +101,7 @@ def poll_statuses(
         counts.candidates = len(candidates)
         if not candidates:
             return counts
-        reader = reader_factory()
-        unavailable_in_a_row = 0
-        for index, candidate in enumerate(candidates):
-            not_found: SymphonicsNotFound | None = None
-            next_steps: list[dict[str, Any]] | None = None
-            try:
-                intervention = reader.get_intervention(candidate["symphonics_id"], priority=RECONCILE)
-                status, notes, occurred_at = intervention.status or "unknown", None, _moment(intervention.updated_at)
-                next_steps = [asdict(step) for step in getattr(intervention, "next_steps", ())]
-                unavailable_in_a_row = 0
-            except SymphonicsNotFound as exc:
-                status, notes, occurred_at = NOT_FOUND, "the partner answered 404", datetime.now(UTC)
-                not_found = exc
-                counts.not_found += 1
-            except SymphonicsError as exc:
-                if exc.nothing_sent:
-                    counts.stopped = exc.refusal
-                    counts.quota_exhausted = exc.refusal == "quota"
-                    counts.deferred = len(candidates) - index
-                    log.warning(
-                        "polls stopped (%s): %s; %s poll(s) left for the next run", exc.refusal, exc, counts.deferred
-                    )
-                    break
-                counts.errors += 1
-                if not exc.retryable:
-                    log.warning("poll of %s refused: %s", candidate["external_id"], exc)
-                    continue
-                unavailable_in_a_row += 1
-                log.warning("poll of %s failed: %s", candidate["external_id"], exc)
-                if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
-                    counts.stopped = "unavailable"
-                    counts.deferred = len(candidates) - index - 1
-                    log.warning("the partner is unavailable: %s poll(s) left for the next run", counts.deferred)
-                    break
-                continue
-            counts.polled += 1
-            with conn.transaction():
-                conn.execute(
-                    query("record_poll"),
-                    {
-                        "external_id": candidate["external_id"],
-                        "symphonics_id": candidate["symphonics_id"],
-                        "status": status,
-                        "notes": notes,
-                        "occurred_at": occurred_at,
-                        "run_id": run_id,
-                        "next_steps": None if next_steps is None else Jsonb(next_steps),
-                    },
-                )
-                if not_found is not None:
-                    conn.execute(
-                        query("ledger_not_found"),
-                        {
-                            "external_id": candidate["external_id"],
-                            "symphonics_id": candidate["symphonics_id"],
-                            "message": not_found.message,
-                            "request_id": not_found.request_id,
-                            "run_id": run_id,
-                            "from_states": NOT_FOUND_FROM,
-                        },
-                    )
-                if candidate["queue_id"] is not None:
-                    conn.execute(query("finish_queued_poll"), {"queue_id": candidate["queue_id"]})
+        _poll_candidates(conn, reader_factory(), candidates, counts, run_id=run_id)
     counts.changed = _changes_recorded(sync_dsn, run_id)
     log.info(
         "polls: %s candidate(s), %s polled, %s status change(s), %s not found, %s error(s), %s deferred",
@@ -175,6 +113,142 @@ def poll_statuses(
         counts.deferred,
     )
     return counts
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The partner's answer about one intervention, as recorded: its status, or ``not_found`` after a 404."""
+
+    status: str
+    notes: str | None
+    occurred_at: datetime
+    next_steps: list[dict[str, Any]] | None = None
+    #: The 404, which also moves the ledger row to dead_letter.
+    not_found: SymphonicsNotFound | None = None
+
+
+def _poll_candidates(
+    conn: psycopg.Connection[dict[str, Any]],
+    reader: StatusReader,
+    candidates: list[dict[str, Any]],
+    counts: PollCounts,
+    *,
+    run_id: str | None,
+) -> None:
+    """Poll the candidates in order, recording each answer, until the end or until a failure stops the pass.
+
+    :param conn: the ``sync`` database (autocommit: each answer is its own transaction).
+    :param reader: the partner client.
+    :param candidates: the rows of ``poll_candidates.sql``.
+    :param counts: updated in place.
+    :param run_id: the Airflow run, recorded on the history rows.
+    """
+    unavailable_in_a_row = 0
+    for index, candidate in enumerate(candidates):
+        try:
+            answer = _ask_partner(reader, candidate["symphonics_id"])
+        except SymphonicsError as exc:
+            stop, unavailable_in_a_row = _count_failure(
+                exc, candidate["external_id"], len(candidates) - index, counts, unavailable_in_a_row
+            )
+            if stop:
+                break
+            continue
+        if answer.not_found is None:
+            # Only a real answer ends a run of unavailable ones (a 404 leaves the count as it was).
+            unavailable_in_a_row = 0
+        else:
+            counts.not_found += 1
+        counts.polled += 1
+        _record_answer(conn, candidate, answer, run_id=run_id)
+
+
+def _ask_partner(reader: StatusReader, symphonics_id: str) -> _Answer:
+    """One ``GET``: the status the partner holds, or ``not_found`` when it answers 404; other failures raise.
+
+    :param reader: the partner client.
+    :param symphonics_id: the partner's id of the intervention.
+    """
+    try:
+        intervention = reader.get_intervention(symphonics_id, priority=RECONCILE)
+    except SymphonicsNotFound as exc:
+        return _Answer(NOT_FOUND, "the partner answered 404", datetime.now(UTC), not_found=exc)
+    return _Answer(
+        intervention.status or "unknown",
+        None,
+        _moment(intervention.updated_at),
+        [asdict(step) for step in getattr(intervention, "next_steps", ())],
+    )
+
+
+def _count_failure(
+    exc: SymphonicsError, external_id: str, remaining: int, counts: PollCounts, unavailable_in_a_row: int
+) -> tuple[bool, int]:
+    """Count a poll that got no answer; return whether the pass stops there, and the unavailable answers in a row.
+
+    :param exc: the client's error.
+    :param external_id: the app's id of the intervention (logged).
+    :param remaining: the candidates not yet answered, this one included.
+    :param counts: updated in place.
+    :param unavailable_in_a_row: the retryable failures just before this one.
+    """
+    if exc.nothing_sent:
+        counts.stopped = exc.refusal
+        counts.quota_exhausted = exc.refusal == "quota"
+        counts.deferred = remaining
+        log.warning("polls stopped (%s): %s; %s poll(s) left for the next run", exc.refusal, exc, counts.deferred)
+        return True, unavailable_in_a_row
+    counts.errors += 1
+    if not exc.retryable:
+        log.warning("poll of %s refused: %s", external_id, exc)
+        return False, unavailable_in_a_row
+    unavailable_in_a_row += 1
+    log.warning("poll of %s failed: %s", external_id, exc)
+    if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
+        counts.stopped = "unavailable"
+        counts.deferred = remaining - 1
+        log.warning("the partner is unavailable: %s poll(s) left for the next run", counts.deferred)
+        return True, unavailable_in_a_row
+    return False, unavailable_in_a_row
+
+
+def _record_answer(
+    conn: psycopg.Connection[dict[str, Any]], candidate: dict[str, Any], answer: _Answer, *, run_id: str | None
+) -> None:
+    """Record one answer in one transaction: the status, the ledger's dead_letter after a 404, the queue entry done.
+
+    :param conn: the ``sync`` database.
+    :param candidate: the row of ``poll_candidates.sql``.
+    :param answer: what the partner said.
+    :param run_id: the Airflow run, recorded on the history rows.
+    """
+    with conn.transaction():
+        conn.execute(
+            query("record_poll"),
+            {
+                "external_id": candidate["external_id"],
+                "symphonics_id": candidate["symphonics_id"],
+                "status": answer.status,
+                "notes": answer.notes,
+                "occurred_at": answer.occurred_at,
+                "run_id": run_id,
+                "next_steps": None if answer.next_steps is None else Jsonb(answer.next_steps),
+            },
+        )
+        if answer.not_found is not None:
+            conn.execute(
+                query("ledger_not_found"),
+                {
+                    "external_id": candidate["external_id"],
+                    "symphonics_id": candidate["symphonics_id"],
+                    "message": answer.not_found.message,
+                    "request_id": answer.not_found.request_id,
+                    "run_id": run_id,
+                    "from_states": NOT_FOUND_FROM,
+                },
+            )
+        if candidate["queue_id"] is not None:
+            conn.execute(query("finish_queued_poll"), {"queue_id": candidate["queue_id"]})
 
 
 def _changes_recorded(sync_dsn: str, run_id: str | None) -> int:

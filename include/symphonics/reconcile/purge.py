@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -57,30 +58,11 @@ def purge(
         "ledger_history": ("purge_ledger_history", ledger_history_retention),
         "dry_run_results": ("purge_dry_run_results", dry_run_retention),
     }
-    result: dict[str, int] = {}
-    batches = 0
     with psycopg.connect(sync_dsn, autocommit=True) as conn:
-        for key, (function, retention) in batched.items():
-            result[key] = 0
-            if retention is None:
-                continue
-            statement = query("purge_batch").format(function=sql.Identifier("symphonics", function))
-            while True:
-                row = conn.execute(statement, {"before": now - retention, "batch_size": batch_size}).fetchone()
-                done = int(row[0]) if row and row[0] is not None else 0
-                result[key] += done
-                batches += 1
-                if done < batch_size:
-                    break
-        with conn.transaction():
-            result["rejection_bodies"] = conn.execute(
-                query("purge_rejection_bodies"), {"before": now - body_retention}
-            ).rowcount
-            refusals = None
-            if refusal_retention is not None:
-                refusals = conn.execute(query("purge_webhook_refusals"), {"before": now - refusal_retention}).fetchone()
-    result["refusal_counts"] = int(refusals[0]) if refusals else 0
-    result["refusal_samples"] = int(refusals[1]) if refusals else 0
+        result, batches = _purge_in_batches(conn, batched, now=now, batch_size=batch_size)
+        result.update(
+            _purge_small_tables(conn, now=now, body_retention=body_retention, refusal_retention=refusal_retention)
+        )
     result["batches"] = batches
     log.info(
         "purge: %(webhook_bodies)s webhook bodies, %(rejection_bodies)s rejection bodies, %(api_calls)s calls, "
@@ -90,3 +72,62 @@ def purge(
         result,
     )
     return result
+
+
+def _purge_in_batches(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    batched: dict[str, tuple[str, timedelta | None]],
+    *,
+    now: datetime,
+    batch_size: int,
+) -> tuple[dict[str, int], int]:
+    """Call each table's purge function until a batch removes fewer than ``batch_size`` rows.
+
+    :param conn: the ``sync`` database, in autocommit (each batch its own transaction).
+    :param batched: per result key, the function of migration 0020 and the table's retention (None: kept forever).
+    :param now: the clock.
+    :param batch_size: rows per batch.
+    :return: the rows purged per key (0 for a table kept forever), and how many batches were run.
+    """
+    purged: dict[str, int] = {}
+    batches = 0
+    for key, (function, retention) in batched.items():
+        purged[key] = 0
+        if retention is None:
+            continue
+        statement = query("purge_batch").format(function=sql.Identifier("symphonics", function))
+        while True:
+            row = conn.execute(statement, {"before": now - retention, "batch_size": batch_size}).fetchone()
+            done = int(row[0]) if row and row[0] is not None else 0
+            purged[key] += done
+            batches += 1
+            if done < batch_size:
+                break
+    return purged, batches
+
+
+def _purge_small_tables(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    *,
+    now: datetime,
+    body_retention: timedelta,
+    refusal_retention: timedelta | None,
+) -> dict[str, int]:
+    """Blank old rejection bodies and delete old refusal counts and samples, one statement each, in one transaction.
+
+    :param conn: the ``sync`` database.
+    :param now: the clock.
+    :param body_retention: how long a raw body is kept.
+    :param refusal_retention: how long refusal counts and samples are kept (None: forever).
+    :return: ``rejection_bodies``, ``refusal_counts`` and ``refusal_samples``: the rows changed.
+    """
+    with conn.transaction():
+        rejection_bodies = conn.execute(query("purge_rejection_bodies"), {"before": now - body_retention}).rowcount
+        refusals = None
+        if refusal_retention is not None:
+            refusals = conn.execute(query("purge_webhook_refusals"), {"before": now - refusal_retention}).fetchone()
+    return {
+        "rejection_bodies": rejection_bodies,
+        "refusal_counts": int(refusals[0]) if refusals else 0,
+        "refusal_samples": int(refusals[1]) if refusals else 0,
+    }

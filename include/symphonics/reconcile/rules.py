@@ -39,62 +39,109 @@ def evaluate(sync_dsn: str, snapshot_date: date | None, run: RunFacts, settings:
     :param run: facts from Airflow.
     :param settings: the thresholds.
     """
-    alerts: list[Alert] = []
-    if run.failed_tasks:
-        alerts.append(
-            Alert(
-                "failed_run",
-                "critical",
-                f"this reconciliation run has {len(run.failed_tasks)} failed task(s): {', '.join(run.failed_tasks)}",
-                {"failed_tasks": list(run.failed_tasks)},
-            )
-        )
+    alerts = _failed_run_alerts(run)
     since = datetime.now(UTC) - settings.alert_window
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
-        for dag_id, total in sorted(run.failed_runs_total.items()):
-            seen_row = conn.execute(query("failed_runs_seen"), {"dag_id": dag_id}).fetchone()
-            seen = int(next(iter(seen_row.values()))) if seen_row else 0
-            if total > seen:
-                alerts.append(
-                    Alert(
-                        f"failed_runs_{dag_id}",
-                        "critical",
-                        f"{total - seen} new failed run(s) of {dag_id}",
-                        {"dag_id": dag_id, "failed_runs_total": total, "new_failed_runs": total - seen},
-                    )
-                )
+        alerts.extend(_failed_runs_alerts(conn, run))
         facts = conn.execute(query("alert_facts"), {"snapshot_date": snapshot_date, "since": since}).fetchone() or {}
+    alerts.extend(_rejected_share_alerts(facts, settings))
+    alerts.extend(_quota_alerts(facts, run))
+    alerts.extend(_webhook_alerts(facts, settings))
+    return alerts
 
-    decided, rejected = int(facts.get("decided") or 0), int(facts.get("rejected") or 0)
-    if decided >= settings.rejected_min_decided and rejected / decided > settings.rejected_share_threshold:
-        alerts.append(
-            Alert(
-                "rejected_share",
-                "warning",
-                f"{rejected} of {decided} decided interventions are rejected ({rejected / decided:.0%}, "
-                f"threshold {settings.rejected_share_threshold:.0%})",
-                {"decided": decided, "rejected": rejected, "threshold": settings.rejected_share_threshold},
-            )
+
+def _failed_run_alerts(run: RunFacts) -> list[Alert]:
+    """``failed_run``: this run has failed tasks.
+
+    :param run: facts from Airflow.
+    """
+    if not run.failed_tasks:
+        return []
+    return [
+        Alert(
+            "failed_run",
+            "critical",
+            f"this reconciliation run has {len(run.failed_tasks)} failed task(s): {', '.join(run.failed_tasks)}",
+            {"failed_tasks": list(run.failed_tasks)},
         )
+    ]
 
+
+def _failed_runs_alerts(conn: psycopg.Connection[dict[str, Any]], run: RunFacts) -> list[Alert]:
+    """``failed_runs_<dag_id>``: a watched DAG has more failed runs than the alerts have reported so far.
+
+    :param conn: the ``sync`` database.
+    :param run: facts from Airflow.
+    """
+    alerts: list[Alert] = []
+    for dag_id, total in sorted(run.failed_runs_total.items()):
+        seen_row = conn.execute(query("failed_runs_seen"), {"dag_id": dag_id}).fetchone()
+        seen = int(next(iter(seen_row.values()))) if seen_row else 0
+        if total > seen:
+            alerts.append(
+                Alert(
+                    f"failed_runs_{dag_id}",
+                    "critical",
+                    f"{total - seen} new failed run(s) of {dag_id}",
+                    {"dag_id": dag_id, "failed_runs_total": total, "new_failed_runs": total - seen},
+                )
+            )
+    return alerts
+
+
+def _rejected_share_alerts(facts: Mapping[str, Any], settings: ReconcileSettings) -> list[Alert]:
+    """``rejected_share``: too large a share of the decided interventions are rejected.
+
+    :param facts: the row of ``alert_facts.sql``.
+    :param settings: the thresholds.
+    """
+    decided, rejected = int(facts.get("decided") or 0), int(facts.get("rejected") or 0)
+    if not (decided >= settings.rejected_min_decided and rejected / decided > settings.rejected_share_threshold):
+        return []
+    return [
+        Alert(
+            "rejected_share",
+            "warning",
+            f"{rejected} of {decided} decided interventions are rejected ({rejected / decided:.0%}, "
+            f"threshold {settings.rejected_share_threshold:.0%})",
+            {"decided": decided, "rejected": rejected, "threshold": settings.rejected_share_threshold},
+        )
+    ]
+
+
+def _quota_alerts(facts: Mapping[str, Any], run: RunFacts) -> list[Alert]:
+    """``quota_before_backlog``: status polls or publish runs were deferred because the quota was spent.
+
+    :param facts: the row of ``alert_facts.sql``.
+    :param run: facts from Airflow (the poll task's counts).
+    """
     poll = run.poll or {}
     deferred_polls = int(poll.get("deferred") or 0) if poll.get("quota_exhausted") else 0
     publish_deferred = int(facts.get("publish_runs_deferred") or 0)
-    if deferred_polls or publish_deferred:
-        alerts.append(
-            Alert(
-                "quota_before_backlog",
-                "warning",
-                "the quota was spent before the backlog was drained "
-                f"({deferred_polls} status poll(s) deferred, {publish_deferred} publish run(s) deferred by quota)",
-                {
-                    "deferred_polls": deferred_polls,
-                    "publish_runs_deferred": publish_deferred,
-                    "publish_backlog": facts.get("publish_backlog"),
-                },
-            )
+    if not (deferred_polls or publish_deferred):
+        return []
+    return [
+        Alert(
+            "quota_before_backlog",
+            "warning",
+            "the quota was spent before the backlog was drained "
+            f"({deferred_polls} status poll(s) deferred, {publish_deferred} publish run(s) deferred by quota)",
+            {
+                "deferred_polls": deferred_polls,
+                "publish_runs_deferred": publish_deferred,
+                "publish_backlog": facts.get("publish_backlog"),
+            },
         )
+    ]
 
+
+def _webhook_alerts(facts: Mapping[str, Any], settings: ReconcileSettings) -> list[Alert]:
+    """``webhook_signature_failures`` and ``webhook_late_events``: requests badly signed, events come late.
+
+    :param facts: the row of ``alert_facts.sql``.
+    :param settings: the thresholds.
+    """
+    alerts: list[Alert] = []
     signature_failures = int(facts.get("signature_failures") or 0)
     if signature_failures > settings.signature_failures_threshold:
         alerts.append(
