@@ -289,30 +289,6 @@ def test_webhook_late_events_alert_above_their_rate(
     assert alert.details["webhook_events"] == 20
 
 
-def test_failed_runs_of_publish_and_reconcile_alert_once_each_new_failure(alert_db: str) -> None:
-    from include.symphonics.alerts import SymphonicsAlertNotifier
-
-    no_failure = RunFacts(failed_runs_total={"symphonics_publish": 0, "symphonics_reconcile": 0})
-    assert evaluate(alert_db, None, no_failure, SETTINGS) == []
-
-    facts = RunFacts(failed_runs_total={"symphonics_publish": 2, "symphonics_reconcile": 1})
-    alerts = evaluate(alert_db, None, facts, SETTINGS)
-    assert _kinds(alerts) == ["failed_runs_symphonics_publish", "failed_runs_symphonics_reconcile"]
-    publish = _one(alerts, "failed_runs_symphonics_publish")
-    assert publish.severity == "critical"
-    assert publish.details["new_failed_runs"] == 2
-    assert _one(alerts, "failed_runs_symphonics_reconcile").details["new_failed_runs"] == 1
-    SymphonicsAlertNotifier(alerts, sync_conn_id=alert_db).notify(_context("night-1"))
-
-    # The next night, no new failure: silence.
-    assert evaluate(alert_db, None, facts, SETTINGS) == []
-    # One more failed publish run: one alert about that one only.
-    later = RunFacts(failed_runs_total={"symphonics_publish": 3, "symphonics_reconcile": 1})
-    alerts = evaluate(alert_db, None, later, SETTINGS)
-    assert _kinds(alerts) == ["failed_runs_symphonics_publish"]
-    assert alerts[0].details["new_failed_runs"] == 1
-
-
 def test_failed_tasks_of_the_run_raise_one_critical_alert(alert_db: str) -> None:
     alerts = evaluate(alert_db, None, RunFacts(failed_tasks=("poll_statuses", "purge")), SETTINGS)
     assert _kinds(alerts) == ["failed_run"]
@@ -334,7 +310,6 @@ def _plant_every_rule(dsn: str, receiver: Receiver) -> None:
 
 EVERY_KIND = {
     "failed_run",
-    "failed_runs_symphonics_publish",
     "rejected_share",
     "quota_before_backlog",
     "webhook_signature_failures",
@@ -348,7 +323,6 @@ def test_every_rule_raises_exactly_once_per_run_into_the_table(alert_db: str, re
     _plant_every_rule(alert_db, receiver)
     facts = RunFacts(
         failed_tasks=("quality_checks.check_app_copy",),
-        failed_runs_total={"symphonics_publish": 1, "symphonics_reconcile": 0},
         poll={"quota_exhausted": True, "deferred": 2},
     )
     alerts = evaluate(alert_db, SNAPSHOT_DATE, facts, SETTINGS)
@@ -379,35 +353,29 @@ def test_every_rule_raises_exactly_once_per_run_into_the_table(alert_db: str, re
 
 
 class FakeTaskInstance:
-    """What ``run_evaluate_alerts`` asks of the task instance: task states of the run, failed-run counts."""
+    """What ``run_evaluate_alerts`` asks of the task instance: the task states of the run."""
 
     task_id = "evaluate_alerts"
 
-    def __init__(self, run_id: str, states: dict[str, str], failed_runs: dict[str, int]) -> None:
+    def __init__(self, run_id: str, states: dict[str, str]) -> None:
         self.run_id = run_id
         self.states = states
-        self.failed_runs = failed_runs
 
     def get_task_states(self, *, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, str]]:
         assert run_ids == [self.run_id]
         return {self.run_id: self.states}
-
-    def get_dr_count(self, *, dag_id: str, states: list[str]) -> int:
-        assert states == ["failed"]
-        return self.failed_runs.get(dag_id, 0)
 
 
 def _run_task(
     run_id: str,
     *,
     states: dict[str, str] | None = None,
-    failed_runs: dict[str, int] | None = None,
     snapshot: bool = True,
     poll: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from include.symphonics.reconcile import steps
 
-    ti = FakeTaskInstance(run_id, states or {"evaluate_alerts": "running"}, failed_runs or {})
+    ti = FakeTaskInstance(run_id, states or {"evaluate_alerts": "running"})
     context = {"ti": ti, "dag_run": SimpleNamespace(dag_id="symphonics_reconcile", run_id=run_id), "run_id": run_id}
     snapshot_result = {"snapshot_date": SNAPSHOT_DATE.isoformat()} if snapshot else None
     return steps.run_evaluate_alerts(context, snapshot_result, poll)
@@ -439,7 +407,6 @@ def test_all_quiet_raises_nothing(alert_db: str, receiver: Receiver) -> None:
         assert receiver.post(_event(index), signature="valid") == 200
     result = _run_task(
         "quiet-run",
-        failed_runs={"symphonics_publish": 0, "symphonics_reconcile": 0},
         poll={"quota_exhausted": False, "deferred": 0},
     )
     assert result == {"alerts": [], "failed_tasks": []}
@@ -453,7 +420,6 @@ def test_the_apprise_channel_receives_each_alert_once_even_when_the_task_is_retr
     _apprise_connection(monkeypatch, local_channel.port)
     task = {
         "states": {"poll_statuses": "failed", "build_snapshot": "success", "evaluate_alerts": "running"},
-        "failed_runs": {"symphonics_publish": 1},
         "poll": {"quota_exhausted": True, "deferred": 2},
     }
 
@@ -461,9 +427,8 @@ def test_the_apprise_channel_receives_each_alert_once_even_when_the_task_is_retr
     retried = _run_task("channel-run", **task)  # type: ignore[arg-type]
 
     assert set(result["alerts"]) == EVERY_KIND
-    # The rules still see the same conditions (the failed publish run is counted already); the notifier finds
-    # each alert of the run raised and sends nothing.
-    assert set(retried["alerts"]) == EVERY_KIND - {"failed_runs_symphonics_publish"}
+    # The rules still see the same conditions; the notifier finds each alert of the run raised and sends nothing.
+    assert set(retried["alerts"]) == EVERY_KIND
     assert result["failed_tasks"] == ["poll_statuses"]
     posts = [local_channel.received.get(timeout=5) for _ in EVERY_KIND]
     assert local_channel.received.empty()  # the retry sent nothing

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,12 +22,10 @@ class RunFacts:
     """What Airflow tells the rules about runs.
 
     :param failed_tasks: tasks of this run that failed (or could not run because an upstream failed).
-    :param failed_runs_total: per watched DAG, its failed runs so far (None: Airflow could not be asked).
     :param poll: the poll task's counts (None when it did not run).
     """
 
     failed_tasks: tuple[str, ...] = ()
-    failed_runs_total: Mapping[str, int] = field(default_factory=dict)
     poll: Mapping[str, Any] | None = None
 
 
@@ -42,7 +40,6 @@ def evaluate(sync_dsn: str, snapshot_date: date | None, run: RunFacts, settings:
     alerts = _failed_run_alerts(run)
     since = datetime.now(UTC) - settings.alert_window
     with psycopg.connect(sync_dsn, row_factory=dict_row) as conn:
-        alerts.extend(_failed_runs_alerts(conn, run))
         facts = conn.execute(query("alert_facts"), {"snapshot_date": snapshot_date, "since": since}).fetchone() or {}
     alerts.extend(_rejected_share_alerts(facts, settings))
     alerts.extend(_quota_alerts(facts, run))
@@ -65,28 +62,6 @@ def _failed_run_alerts(run: RunFacts) -> list[Alert]:
             {"failed_tasks": list(run.failed_tasks)},
         )
     ]
-
-
-def _failed_runs_alerts(conn: psycopg.Connection[dict[str, Any]], run: RunFacts) -> list[Alert]:
-    """``failed_runs_<dag_id>``: a watched DAG has more failed runs than the alerts have reported so far.
-
-    :param conn: the ``sync`` database.
-    :param run: facts from Airflow.
-    """
-    alerts: list[Alert] = []
-    for dag_id, total in sorted(run.failed_runs_total.items()):
-        seen_row = conn.execute(query("failed_runs_seen"), {"dag_id": dag_id}).fetchone()
-        seen = int(next(iter(seen_row.values()))) if seen_row else 0
-        if total > seen:
-            alerts.append(
-                Alert(
-                    f"failed_runs_{dag_id}",
-                    "critical",
-                    f"{total - seen} new failed run(s) of {dag_id}",
-                    {"dag_id": dag_id, "failed_runs_total": total, "new_failed_runs": total - seen},
-                )
-            )
-    return alerts
 
 
 def _rejected_share_alerts(facts: Mapping[str, Any], settings: ReconcileSettings) -> list[Alert]:

@@ -14,9 +14,6 @@ from include.symphonics.reconcile.settings import ReconcileSettings, reconcile_s
 
 log = logging.getLogger(__name__)
 
-#: The DAGs whose failed runs raise an alert.
-WATCHED_DAGS = ("symphonics_publish", "symphonics_reconcile")
-
 
 def run_apply_webhooks(*, run_id: str) -> dict[str, int]:
     """Task ``apply_webhooks``."""
@@ -94,17 +91,6 @@ def _failed_tasks(ti: Any, dag_id: str, run_id: str) -> tuple[str, ...]:
     return tuple(sorted(task for task, state in per_task.items() if str(state) in rules.FAILED_STATES))
 
 
-def _failed_runs(ti: Any) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for dag_id in WATCHED_DAGS:
-        try:
-            totals[dag_id] = int(ti.get_dr_count(dag_id=dag_id, states=["failed"]))
-        except Exception as exc:
-            # A DAG not deployed, or an API that does not answer, must not hide the other rules.
-            log.warning("failed runs of %s unknown: %s", dag_id, type(exc).__name__)
-    return totals
-
-
 def run_evaluate_alerts(
     context: Mapping[str, Any], snapshot_result: Mapping[str, Any] | None, poll_result: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -115,7 +101,7 @@ def run_evaluate_alerts(
     ti = context["ti"]
     dag_run = context["dag_run"]
     failed = tuple(t for t in _failed_tasks(ti, dag_run.dag_id, dag_run.run_id) if t != ti.task_id)
-    facts = rules.RunFacts(failed_tasks=failed, failed_runs_total=_failed_runs(ti), poll=poll_result)
+    facts = rules.RunFacts(failed_tasks=failed, poll=poll_result)
     snapshot_date = date.fromisoformat(str(snapshot_result["snapshot_date"])) if snapshot_result else None
     alerts = rules.evaluate(dsn(settings.sync_conn_id), snapshot_date, facts, settings)
     notifier = SymphonicsAlertNotifier(alerts, sync_conn_id=settings.sync_conn_id, conn_id=settings.alert_conn_id)
