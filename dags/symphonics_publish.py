@@ -59,13 +59,67 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, g
 from include.symphonics import params as run_params
 from include.symphonics.dag_defaults import DEFAULT_ARGS, START_DATE
 from include.symphonics.publish.assets import COMPLETIONS_ASSET, LEDGER_ASSET
+from include.symphonics.publish.sequence import (
+    CHECK_PARAMS_TASK,
+    CHOOSE_PATH_TASK,
+    FAST_TASK,
+    PUBLISH_STEPS,
+    PublishStep,
+)
 from include.symphonics.publish.settings import BACKFILL_INSTEAD, publish_run_types, publish_schedule
 
 SCHEDULE = publish_schedule()
 
+#: The rule of a step that runs after the one before it whatever it did, but not after a refused run:
+#: choose_path is an upstream, and its success is the "one success" (a refused conf leaves every upstream failed).
+AFTER_WHATEVER_HAPPENED = "all_done_min_one_success"
 
-def _run_id() -> str:
-    return str(get_current_context()["run_id"])
+
+def step_task(step: PublishStep) -> Any:
+    """The task of one publish step, named by its task id: its body runs the step on the task's run.
+
+    :param step: the step (``include/symphonics/publish/sequence.py``).
+    """
+    options: dict[str, Any] = {"task_id": step.task_id, "multiple_outputs": False}
+    if step.runs_whatever_happened:
+        options["trigger_rule"] = AFTER_WHATEVER_HAPPENED
+    if step.updates_ledger_asset:
+        options["outlets"] = [LEDGER_ASSET]
+    if step.doc_md:
+        options["doc_md"] = step.doc_md
+
+    @task(**options)
+    def run_step(earlier: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        # No docstring: it would become the doc of every step's task.
+        from include.symphonics.publish import sequence
+
+        return sequence.run_in_task(step, get_current_context(), schedule=SCHEDULE, earlier=earlier or {})
+
+    return run_step
+
+
+def step_by_step_path(checked: Any) -> list[Any]:
+    """The steps in their order after ``check_params``; the path's first tasks (what the branch follows).
+
+    Each step reads the ledger, not its predecessor's counts: a step is wired after the one before it, and only
+    a step that takes earlier results (``summarise``) receives their XComs. A step that runs whatever happened
+    (``minimise_personal_data``) hangs beside the chain, after the step before it, and is a first task too.
+
+    :param checked: the task ``check_params``.
+    """
+    first: list[Any] = [checked]
+    previous: Any = checked
+    results: dict[str, Any] = {}  # each step's XComArg, by its result name
+    for step in PUBLISH_STEPS:
+        earlier = [{name: results[name] for name in step.takes}] if step.takes else []
+        made = step_task(step)(*earlier)
+        previous >> made
+        results[step.result] = made
+        if step.runs_whatever_happened:
+            first.append(made)
+        else:
+            previous = made
+    return first
 
 
 @dag(
@@ -89,7 +143,7 @@ def _run_id() -> str:
     },
 )
 def symphonics_publish() -> None:
-    @task.branch
+    @task.branch(task_id=CHOOSE_PATH_TASK)
     def choose_path() -> list[str]:
         from include.symphonics.publish import fastpath
 
@@ -100,118 +154,26 @@ def symphonics_publish() -> None:
         run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
         return fastpath.choose_path(context["dag_run"].run_type)
 
-    @task(outlets=[LEDGER_ASSET], multiple_outputs=False)
+    @task(task_id=FAST_TASK, outlets=[LEDGER_ASSET], multiple_outputs=False)
     def fast_publish() -> dict[str, Any]:
-        from include.symphonics.publish import fastpath, steps
+        from include.symphonics.publish import fastpath, sequence
 
         context = get_current_context()
         run_params.fail_run_on_unknown_conf(context)  # also when cleared alone, after a refused choose_path
-        dag_run = context["dag_run"]
-        result = fastpath.run_fast_path(
-            context["params"],
-            run_id=dag_run.run_id,
-            run_type=steps.run_type_name(dag_run.run_type),
-            logical_date=context.get("logical_date"),
-            started_at=dag_run.start_date,
-            dag_id=dag_run.dag_id,
-            schedule=SCHEDULE,
-        )
-        context["outlet_events"][LEDGER_ASSET].extra = {
-            key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
-        }
+        result = fastpath.run_event_path(sequence.PublishRun.from_context(context, schedule=SCHEDULE))
+        context["outlet_events"][LEDGER_ASSET].extra = sequence.ledger_asset_extra(result)
         return result
 
     # Each task returns one dict, kept as one XCom (return_value): stated, not left to Airflow's inference.
-    @task(multiple_outputs=False)
+    @task(task_id=CHECK_PARAMS_TASK, multiple_outputs=False)
     def check_params() -> dict[str, Any]:
         context = get_current_context()
         run_params.fail_run_on_unknown_conf(context)
         checked = run_params.fail_run_on_invalid(run_params.publish_params, context["params"])
         return dict(checked.as_dict())
 
-    @task(multiple_outputs=False)
-    def extract() -> dict[str, Any]:
-        from include.symphonics.publish import steps
-
-        context = get_current_context()
-        dag_run = context["dag_run"]
-        return steps.run_extract(
-            context["params"],
-            run_id=_run_id(),
-            run_type=steps.run_type_name(dag_run.run_type),
-            logical_date=context.get("logical_date"),
-            schedule=SCHEDULE,
-        )
-
-    @task(multiple_outputs=False)
-    def prevalidate() -> dict[str, int]:
-        from include.symphonics.publish import steps
-
-        return steps.run_prevalidate(run_id=_run_id(), params=get_current_context()["params"])
-
-    @task(multiple_outputs=False)
-    def validate_with_partner() -> dict[str, Any]:
-        from include.symphonics.publish import steps
-
-        return steps.run_partner_validation(run_id=_run_id(), params=get_current_context()["params"])
-
-    @task(multiple_outputs=False)
-    def publish() -> dict[str, Any]:
-        from include.symphonics.publish import steps
-
-        context = get_current_context()
-        return steps.run_publish(
-            context["params"],
-            run_id=_run_id(),
-            run_type=steps.run_type_name(context["dag_run"].run_type),
-            logical_date=context.get("logical_date"),
-            schedule=SCHEDULE,
-        )
-
-    @task(multiple_outputs=False, outlets=[LEDGER_ASSET])
-    def summarise(counts: Mapping[str, Any]) -> dict[str, Any]:
-        """:param counts: each step's counts by step (TaskFlow resolves the XComArgs inside the mapping)."""
-        from include.symphonics.publish import steps
-        from include.symphonics.publish.summary import RunInfo
-
-        context = get_current_context()
-        dag_run = context["dag_run"]
-        run = RunInfo(
-            dag_id=dag_run.dag_id,
-            run_id=dag_run.run_id,
-            run_type=steps.run_type_name(dag_run.run_type),
-            logical_date=context.get("logical_date"),
-            started_at=dag_run.start_date,
-        )
-        result = steps.run_summarise(
-            run,
-            context["params"],
-            counts["extracted"],
-            counts["local"],
-            counts["partner"],
-            counts["published"],
-        )
-        context["outlet_events"][LEDGER_ASSET].extra = {
-            key: result[key] for key in ("published", "updated", "invalid", "rejected", "changed_after_publish")
-        }
-        return result
-
-    # After publish whatever it did, but not after a refused run: choose_path is an upstream, and its success
-    # is the "one success" (a refused conf leaves every upstream failed, so nothing runs).
-    @task(multiple_outputs=False, trigger_rule="all_done_min_one_success")
-    def minimise_personal_data() -> dict[str, int]:
-        from include.symphonics.privacy import steps
-
-        return steps.run_minimise()
-
-    # Each step reads the ledger, not its predecessor's counts: the order is stated, only summarise reads them.
-    extracted, local, partner, published = extract(), prevalidate(), validate_with_partner(), publish()
-    checked = check_params()
-    checked >> extracted >> local >> partner >> published
-    summarise({"extracted": extracted, "local": local, "partner": partner, "published": published})
-    minimised = minimise_personal_data()
-    published >> minimised
-    choose_path() >> [fast_publish(), checked, minimised]
+    # The event path is one task; the step-by-step path is check_params, then the steps of sequence.PUBLISH_STEPS.
+    choose_path() >> [fast_publish(), *step_by_step_path(check_params())]
 
 
 symphonics_publish()

@@ -255,6 +255,33 @@ def extract_on(
     selection = "select_external_ids" if request.external_ids else "select_changed"
     statement = extraction_query(selection)
     app.read_only = True
+    after_at, after_id, until_at = _range_to_read(sync, request, settings)
+    if not inside_transaction:
+        sync.commit()
+
+    pages = _read_pages(app, statement, after_at, after_id, until_at, request, settings)
+    found: set[str] = set()
+    for rows in pages:
+        counts.pages += 1
+        counts.extracted += len(rows)
+        found.update(str(row[2]) for row in rows)
+        new, changed = _upsert_page(sync, rows, request, run_id=run_id, force=force, subject_keys=subject_keys)
+        counts.new += new
+        counts.changed += changed
+
+    _complete_counts(sync, counts, request, found)
+    return counts
+
+
+def _range_to_read(
+    sync: psycopg.Connection, request: ExtractRequest, settings: PublishSettings
+) -> tuple[Any, int, Any]:
+    """Where the extraction starts (``after_at``, ``after_id``, exclusive) and ends (``until_at``, inclusive).
+
+    :param sync: the ``sync`` database (the high-water mark of an incremental run).
+    :param request: the extraction asked for.
+    :param settings: the pipeline's settings (the overlap).
+    """
     after_at: Any = _MINUS_INFINITY
     after_id = 0
     if request.mode == "incremental":
@@ -266,26 +293,38 @@ def extract_on(
     elif request.from_at is not None:
         after_at = request.from_at
     until_at: Any = request.to_at if request.to_at is not None else _INFINITY
-    if not inside_transaction:
-        sync.commit()
+    return after_at, after_id, until_at
 
-    pages = _read_pages(app, statement, after_at, after_id, until_at, request, settings)
-    found: set[str] = set()
-    for rows in pages:
-        counts.pages += 1
-        counts.extracted += len(rows)
-        found.update(str(row[2]) for row in rows)
-        with sync.transaction():
-            new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force, subject_keys=subject_keys)
-            last_at, last_id = max((row[1], int(row[0])) for row in rows)
-            if request.mode == "incremental":
-                sync.execute(
-                    query("watermark_write"),
-                    {"pipeline": PIPELINE, "mark_at": last_at, "mark_id": last_id, "run_id": run_id},
-                )
-        counts.new += new
-        counts.changed += changed
 
+def _upsert_page(
+    sync: psycopg.Connection,
+    rows: list[tuple[Any, ...]],
+    request: ExtractRequest,
+    *,
+    run_id: str,
+    force: bool,
+    subject_keys: SubjectKeys,
+) -> tuple[int, int]:
+    """One page into the ledger, and an incremental run's high-water mark, in one transaction (or savepoint).
+
+    :return: the rows new to the ledger and the rows changed (or forced).
+    """
+    with sync.transaction():
+        new, changed = _stage_and_upsert(sync, rows, run_id=run_id, force=force, subject_keys=subject_keys)
+        last_at, last_id = max((row[1], int(row[0])) for row in rows)
+        if request.mode == "incremental":
+            sync.execute(
+                query("watermark_write"),
+                {"pipeline": PIPELINE, "mark_at": last_at, "mark_id": last_id, "run_id": run_id},
+            )
+    return new, changed
+
+
+def _complete_counts(sync: psycopg.Connection, counts: ExtractCounts, request: ExtractRequest, found: set[str]) -> None:
+    """The counts once every page is in: the mark, the unchanged rows, the requested ids not found; logged.
+
+    :param found: the external ids the pages held.
+    """
     final = read_mark(sync)
     counts.mark = None if final is None else f"{final[0].isoformat()}#{final[1]}"
     counts.skipped = counts.extracted - counts.new - counts.changed
@@ -307,4 +346,3 @@ def extract_on(
         counts.skipped,
         counts.mark,
     )
-    return counts

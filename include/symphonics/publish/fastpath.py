@@ -5,10 +5,11 @@ a second; as six tasks (``check_params`` → ``extract`` → ``prevalidate`` →
 ``publish`` → ``summarise``, and ``minimise_personal_data``) it took 12-13 s on the LocalExecutor, each task
 paying a process start, a DAG parse and a scheduler round trip. And while it ran, the next completion waited
 (one run at a time). So the DAG's first task, ``choose_path``, sends an asset-triggered run to one task,
-``fast_publish``, which calls the same step functions, in the same order, on the same run id: the claim, the
-ledger's states, exactly-once, the call budget (counted from the call log) and the kill switch are those of the
-steps, not of the task layout. A retry of ``fast_publish`` runs the steps again, which is what retrying the
-tasks one by one does (each step is idempotent on the ledger).
+``fast_publish``, which calls the same steps (:data:`.sequence.PUBLISH_STEPS`, the list the DAG's tasks are made
+from), in the same order, on the same run id: the claim, the ledger's states, exactly-once, the call budget
+(counted from the call log) and the kill switch are those of the steps, not of the task layout. A retry of
+``fast_publish`` runs the steps again, which is what retrying the tasks one by one does (each step is idempotent
+on the ledger).
 
 Every other run (scheduled, manual, backfill, a dry run, a run with params) takes the six tasks, so an operator
 still sees and clears each step. ``SYMPHONICS_PUBLISH_FAST_PATH=false`` sends asset-triggered runs there too.
@@ -22,12 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from include.symphonics.core.config import env_flag
+from include.symphonics.publish.sequence import FAST_TASK, STEP_BY_STEP_TASKS, PublishRun, run_steps
 
 log = logging.getLogger(__name__)
-
-#: The task that does the whole run on the event path, and the first tasks of the step-by-step path.
-FAST_TASK = "fast_publish"
-STEP_BY_STEP_TASKS = ("check_params", "minimise_personal_data")
 
 #: Run types (``DagRunType`` values) that take the event path.
 FAST_PATH_RUN_TYPES = frozenset({"asset_triggered"})
@@ -63,7 +61,7 @@ def run_fast_path(
     dag_id: str,
     schedule: str,
 ) -> dict[str, Any]:
-    """Task ``fast_publish``: the six tasks' bodies in their order, in one process.
+    """Task ``fast_publish``: the steps of :data:`.sequence.PUBLISH_STEPS` in their order, in one process.
 
     The personal data of finished rows is minimised after the publish step whatever it did, as the task
     ``minimise_personal_data`` does on the other path.
@@ -77,24 +75,27 @@ def run_fast_path(
     :param schedule: the DAG's schedule (a backfill's range; unused on this path but passed as the task does).
     :return: the summary (as ``summarise`` returns it), with ``minimised`` and ``path``.
     """
-    from include.symphonics import params as run_params
-    from include.symphonics.privacy import steps as privacy_steps
-    from include.symphonics.publish import steps
-    from include.symphonics.publish.summary import RunInfo
+    run = PublishRun(
+        params=params,
+        run_id=run_id,
+        run_type=run_type,
+        logical_date=logical_date,
+        started_at=started_at,
+        dag_id=dag_id,
+        schedule=schedule,
+    )
+    return run_event_path(run)
 
-    run_params.fail_run_on_invalid(run_params.publish_params, params)
-    try:
-        extracted = steps.run_extract(
-            params, run_id=run_id, run_type=run_type, logical_date=logical_date, schedule=schedule
-        )
-        local = steps.run_prevalidate(run_id=run_id, params=params)
-        partner = steps.run_partner_validation(run_id=run_id, params=params)
-        published = steps.run_publish(
-            params, run_id=run_id, run_type=run_type, logical_date=logical_date, schedule=schedule
-        )
-    finally:
-        minimised = privacy_steps.run_minimise()
-    run = RunInfo(dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date, started_at=started_at)
-    result = steps.run_summarise(run, params, extracted, local, partner, published)
+
+def run_event_path(run: PublishRun) -> dict[str, Any]:
+    """:func:`run_fast_path` for a run already gathered (the task's context).
+
+    :param run: the run.
+    :return: as :func:`run_fast_path`.
+    """
+    from include.symphonics import params as run_params
+
+    run_params.fail_run_on_invalid(run_params.publish_params, run.params)
+    results = run_steps(run)
     log.info("event path: the run's steps in one task (%s)", FAST_TASK)
-    return {**result, "minimised": minimised["minimised"], "path": FAST_TASK}
+    return {**results["summary"], "minimised": results["minimised"]["minimised"], "path": FAST_TASK}

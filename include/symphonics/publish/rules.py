@@ -58,13 +58,9 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
 
     :param source: the extracted record (``sql/publish/build_sources.sql``).
     """
-    if source.get("status") != "completed":
-        return LocalVerdict(LedgerState.OUT_OF_SCOPE, Reason.NOT_COMPLETED.value, f"status is {source.get('status')}")
-    if not source.get("completion_date"):
-        return _invalid(Reason.MISSING_COMPLETION_DATE.value, "completed without a completion date")
-    installer = source.get("installer") or {}
-    if not installer.get("company_id"):
-        return _invalid(Reason.COMPANY_NOT_ONBOARDED.value, "the installer's company has no Symphonics id")
+    failed = _scope_rules_failed(source)
+    if failed is not None:
+        return failed
 
     installation = source.get("installation") or {}
     raw_pdl = installation.get("pdl")
@@ -80,6 +76,30 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
     if phone is None:
         return _invalid(Reason.INVALID_PHONE.value, "the customer's phone is not a valid number")
 
+    failed = _evidence_rules_failed(source) or _partner_field_rules_failed(source, usable_address=usable_address)
+    if failed is not None:
+        return failed
+    return LocalVerdict(
+        LedgerState.PREVALIDATED,
+        payload=build_payload(source, phone_e164=phone, pdl=pdl),
+        needs_lookup=pdl is None,
+    )
+
+
+def _scope_rules_failed(source: Mapping[str, Any]) -> LocalVerdict | None:
+    """The first rules: a completed intervention, with its date, by an onboarded company; None when they pass."""
+    if source.get("status") != "completed":
+        return LocalVerdict(LedgerState.OUT_OF_SCOPE, Reason.NOT_COMPLETED.value, f"status is {source.get('status')}")
+    if not source.get("completion_date"):
+        return _invalid(Reason.MISSING_COMPLETION_DATE.value, "completed without a completion date")
+    installer = source.get("installer") or {}
+    if not installer.get("company_id"):
+        return _invalid(Reason.COMPANY_NOT_ONBOARDED.value, "the installer's company has no Symphonics id")
+    return None
+
+
+def _evidence_rules_failed(source: Mapping[str, Any]) -> LocalVerdict | None:
+    """The documents and photos the contract requires, photos with coordinates; None when they pass."""
     document_types = {document.get("type") for document in source.get("documents") or []}
     missing_documents = [kind for kind in REQUIRED_DOCUMENTS if kind not in document_types]
     if missing_documents:
@@ -92,10 +112,20 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
         return _invalid(Reason.MISSING_PHOTO.value, f"missing photo(s): {', '.join(missing_photos)}")
     if any(photo.get("latitude") is None or photo.get("longitude") is None for photo in photos):
         return _invalid(Reason.PHOTO_WITHOUT_COORDINATES.value, "a photo has no coordinates")
+    return None
 
-    # Beyond the contract's table: fields the partner's create refuses, checked last.
+
+def _partner_field_rules_failed(source: Mapping[str, Any], *, usable_address: bool) -> LocalVerdict | None:
+    """Beyond the contract's table: fields the partner's create refuses, checked last; None when they pass.
+
+    :param usable_address: whether the installation's address can be sent (checked once by the caller).
+    """
+    photos = source.get("photos") or []
+    customer = source.get("customer") or {}
+    installer = source.get("installer") or {}
     if any(not photo.get("timestamp") for photo in photos):
         return _invalid(Reason.PHOTO_WITHOUT_TIMESTAMP.value, "a photo has no timestamp")
+    # Every photo has coordinates here: _evidence_rules_failed ran first.
     if not all(coordinates_in_range(photo["latitude"], photo["longitude"]) for photo in photos):
         return _invalid(Reason.INVALID_COORDINATES.value, "a photo's coordinates are not a point on Earth")
     if not (str(customer.get("first_name") or "").strip() and str(customer.get("last_name") or "").strip()):
@@ -106,12 +136,7 @@ def check_local_rules(source: Mapping[str, Any]) -> LocalVerdict:
         return _invalid(Reason.INVALID_INSTALLER_EMAIL.value, "the installer's e-mail is malformed")
     if not usable_address:
         return _invalid(Reason.INVALID_ADDRESS.value, "the address needs a street, a 5-digit postal code and a city")
-    raw_pce = installation.get("pce")
+    raw_pce = (source.get("installation") or {}).get("pce")
     if raw_pce is not None and raw_pce.strip() and not PDL_DIGITS.match("".join(raw_pce.split())):
         return _invalid(Reason.INVALID_PCE.value, "the PCE is not 14 digits")
-
-    return LocalVerdict(
-        LedgerState.PREVALIDATED,
-        payload=build_payload(source, phone_e164=phone, pdl=pdl),
-        needs_lookup=pdl is None,
-    )
+    return None
