@@ -206,6 +206,10 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"items": body}
 
 
+def _header_request_id(response: requests.Response) -> str | None:
+    return response.headers.get("X-Request-Id") or response.headers.get("X-Request-ID")
+
+
 def _error_fields(body: dict[str, Any]) -> tuple[str | None, str | None, Any, str | None]:
     """(code, message, details, request_id) from the partner's error format, or the flat validation one."""
     error = body.get("error")
@@ -262,6 +266,36 @@ class _Reply:
     status: int
     body: dict[str, Any]
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class _Trip:
+    """One request's way to the partner and back: the reply or the transport failure, and how long it took."""
+
+    called_at: datetime
+    latency_ms: float
+    response: requests.Response | None
+    failure: Exception | None
+
+    @property
+    def status(self) -> int | None:
+        """The reply's status, ``None`` when there was no reply."""
+        return self.response.status_code if self.response is not None else None
+
+    def error_code_and_request_id(self) -> tuple[str | None, str | None]:
+        """The error and the request id the log line and the call row name this trip by.
+
+        The error is a refusal's code in the partner's body (else its status) or the transport failure's type;
+        the request id is the reply's header, else its error body's.
+        """
+        response = self.response
+        if response is None:
+            return (type(self.failure).__name__ if self.failure is not None else None), None
+        request_id = _header_request_id(response)
+        if response.status_code < 400:
+            return None, request_id
+        code, _message, _details, body_request_id = _error_fields(_json(response))
+        return code or str(response.status_code), request_id or body_request_id
 
 
 class SymphonicsClient:
@@ -575,7 +609,7 @@ class SymphonicsClient:
                 status=response.status_code,
                 code=code,
                 details=details,
-                request_id=request_id or self._request_id(response),
+                request_id=request_id or _header_request_id(response),
             )
         return self._sort_reply(response, ()).body
 
@@ -596,12 +630,56 @@ class SymphonicsClient:
 
         :param wait_for_quota: ``False``: raise :class:`QuotaBusy` rather than wait for a slot.
         """
+        self._take_slot(priority, wait_for_quota)
+        headers, data = self._encode(token, body, form)
+        masked = mask_path(path)
+        trip = self._exchange(method, path, headers, data)
+        self._count_trip(operation, trip)
+        error_code, request_id = trip.error_code_and_request_id()
+        log.info(
+            "Symphonics %s %s -> %s in %.0f ms (attempt %d, request_id %s)",
+            method,
+            masked,
+            trip.status if trip.status is not None else error_code,
+            trip.latency_ms,
+            attempt,
+            request_id or "-",
+        )
+        self.recorder.record(
+            ApiCall(
+                called_at=trip.called_at,
+                client_id=self.settings.client_id,
+                priority_class=priority,
+                operation=operation,
+                method=method,
+                path=masked,
+                status=trip.status,
+                error_code=error_code,
+                latency_ms=trip.latency_ms,
+                attempt=attempt,
+                request_id=request_id,
+                token_request=form is not None,
+                context=self._run_context(),
+            )
+        )
+        if trip.response is None:
+            kind = "timed out" if isinstance(trip.failure, requests.Timeout) else "failed to connect or lost the reply"
+            raise SymphonicsUnavailable(f"Symphonics {method} {masked} {kind} ({error_code})")
+        self._observe_limits(trip.response)
+        return trip.response
+
+    def _take_slot(self, priority: str, wait_for_quota: bool) -> None:
         # The guard is asked before the quota (a refused call takes no slot) and again after every wait for a
         # slot, before the slot is taken (the wait may be long and the switch turned on meanwhile: a request
         # that will not leave must not spend a slot); admitting the request counts it against the budget.
         self.guard.check()
         self.quota.acquire(priority, before_take=self.guard.check, wait=wait_for_quota)
         self.guard.admit()
+
+    def _encode(
+        self, token: AccessToken | None, body: Mapping[str, Any] | None, form: dict[str, str] | None
+    ) -> tuple[dict[str, str], bytes | dict[str, str] | None]:
+        """The request's headers and data: a form, or a JSON body (gzipped when configured and large enough)."""
         headers: dict[str, str] = {}
         data: bytes | dict[str, str] | None = form
         if token is not None:
@@ -612,7 +690,10 @@ class SymphonicsClient:
             if self.settings.compress_requests and len(data) > self.settings.compress_threshold:
                 data = gzip.compress(data)
                 headers["Content-Encoding"] = "gzip"
-        masked = mask_path(path)
+        return headers, data
+
+    def _exchange(self, method: str, path: str, headers: dict[str, str], data: bytes | dict[str, str] | None) -> _Trip:
+        """Send the request once, timed; a transport failure is kept in the trip, not raised."""
         called_at = datetime.now(UTC)
         started = time.perf_counter()
         response: requests.Response | None = None
@@ -623,53 +704,17 @@ class SymphonicsClient:
             )
         except _TRANSPORT_ERRORS as exc:
             failure = exc
-        latency_ms = (time.perf_counter() - started) * 1000
-        status = response.status_code if response is not None else None
-        outcome = status if status is not None else ("timeout" if isinstance(failure, requests.Timeout) else "error")
+        return _Trip(called_at, (time.perf_counter() - started) * 1000, response, failure)
+
+    def _count_trip(self, operation: str, trip: _Trip) -> None:
+        status = trip.status
+        outcome = (
+            status if status is not None else ("timeout" if isinstance(trip.failure, requests.Timeout) else "error")
+        )
         self.metrics.incr(metric("partner", "requests", operation, outcome))
-        self.metrics.timing(metric("partner", "latency", operation), latency_ms)
+        self.metrics.timing(metric("partner", "latency", operation), trip.latency_ms)
         if status == 429:
             self.metrics.incr(metric("partner", "rate_limited", operation))
-        request_id = self._request_id(response) if response is not None else None
-        error_code = type(failure).__name__ if failure is not None else None
-        if response is not None and status is not None and status >= 400:
-            error_code = _error_fields(_json(response))[0] or str(status)
-            request_id = request_id or _error_fields(_json(response))[3]
-        log.info(
-            "Symphonics %s %s -> %s in %.0f ms (attempt %d, request_id %s)",
-            method,
-            masked,
-            status if status is not None else error_code,
-            latency_ms,
-            attempt,
-            request_id or "-",
-        )
-        self.recorder.record(
-            ApiCall(
-                called_at=called_at,
-                client_id=self.settings.client_id,
-                priority_class=priority,
-                operation=operation,
-                method=method,
-                path=masked,
-                status=status,
-                error_code=error_code,
-                latency_ms=latency_ms,
-                attempt=attempt,
-                request_id=request_id,
-                token_request=form is not None,
-                context=self._run_context(),
-            )
-        )
-        if response is None:
-            kind = "timed out" if isinstance(failure, requests.Timeout) else "failed to connect or lost the reply"
-            raise SymphonicsUnavailable(f"Symphonics {method} {masked} {kind} ({error_code})")
-        self._observe_limits(response)
-        return response
-
-    @staticmethod
-    def _request_id(response: requests.Response) -> str | None:
-        return response.headers.get("X-Request-Id") or response.headers.get("X-Request-ID")
 
     def _observe_limits(self, response: requests.Response) -> None:
         """Let the partner's rate-limit headers and ``Retry-After`` tighten the shared quota of every process.
@@ -715,7 +760,7 @@ class SymphonicsClient:
         status = response.status_code
         body = _json(response)
         if status < 400 or status in accept:
-            return _Reply(status, body, self._request_id(response))
+            return _Reply(status, body, _header_request_id(response))
         code, message, details, request_id = _error_fields(body)
         error_type = error_type_for_status(status)
         error: SymphonicsError = error_type(
@@ -724,7 +769,7 @@ class SymphonicsClient:
             status=status,
             code=code,
             details=details,
-            request_id=request_id or self._request_id(response),
+            request_id=request_id or _header_request_id(response),
         )
         if isinstance(error, TransientSymphonicsError):
             error.retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -42,9 +42,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
+
+import psycopg
 
 from include.symphonics.client.errors import QuotaBusy, QuotaExhausted
 from include.symphonics.client.pg import SyncDatabase
@@ -106,11 +108,29 @@ def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) ->
     :param now: epoch seconds.
     """
     policy = policy.with_partner_limits(state.partner_per_minute, state.partner_per_day)
+    next_day = _start_day(policy, state, now)
+    spent = _day_spent(policy, state, priority, next_day)
+    if spent is not None:
+        return spent
+    floor = _partner_floor_wait(policy, state, now)
+    if isinstance(floor, Decision):
+        return floor
+    waits = [wait for wait in (floor, _minute_wait(policy, state, now)) if wait is not None]
+    if waits:
+        return Decision(False, wait=max(0.0, *waits))
+    return _grant(policy, state, priority, now)
+
+
+def _start_day(policy: QuotaPolicy, state: QuotaState, now: float) -> float:
+    """Reset the day's counters when ``now`` is in a new day; return when the next one starts."""
     day_start = policy.day_start(now)
     if state.day_start != day_start:
         state.day_start, state.day_used, state.class_used = day_start, 0, {}
-    next_day = day_start + policy.day_length
+    return day_start + policy.day_length
 
+
+def _day_spent(policy: QuotaPolicy, state: QuotaState, priority: str, next_day: float) -> Decision | None:
+    """The refusal when the class's share is spent, or the day's rest is other classes' reserves."""
     used = state.class_used.get(priority, 0)
     if used >= policy.class_cap(priority):
         return Decision(
@@ -129,31 +149,41 @@ def decide(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) ->
             ),
             resets_at=next_day,
         )
+    return None
 
-    waits: list[float] = []
+
+def _partner_floor_wait(policy: QuotaPolicy, state: QuotaState, now: float) -> Decision | float | None:
+    """The wait the partner's floor asks for (a passed floor is dropped), or the refusal when it is too long."""
     if state.server_reset_at is not None and state.server_reset_at <= now:
         state.server_remaining = state.server_reset_at = None
-    if state.server_remaining is not None and state.server_reset_at is not None and state.server_remaining <= 0:
-        server_wait = state.server_reset_at - now
-        if server_wait > policy.max_wait:
-            return Decision(
-                False,
-                exhausted=(
-                    f"the partner asked us to wait {server_wait:.0f} s (Retry-After or X-RateLimit-Reset), more "
-                    f"than the {policy.max_wait:g} s a run may wait"
-                ),
-                resets_at=state.server_reset_at,
-                partner_floor=True,
-            )
-        waits.append(server_wait)
+    if state.server_remaining is None or state.server_reset_at is None or state.server_remaining > 0:
+        return None
+    server_wait = state.server_reset_at - now
+    if server_wait > policy.max_wait:
+        return Decision(
+            False,
+            exhausted=(
+                f"the partner asked us to wait {server_wait:.0f} s (Retry-After or X-RateLimit-Reset), more "
+                f"than the {policy.max_wait:g} s a run may wait"
+            ),
+            resets_at=state.server_reset_at,
+            partner_floor=True,
+        )
+    return server_wait
 
+
+def _minute_wait(policy: QuotaPolicy, state: QuotaState, now: float) -> float | None:
+    """The wait until the sliding minute has room (sends older than the window are dropped), or ``None``."""
     window = policy.minute_length + policy.window_margin
     state.recent_sends = sorted(sent for sent in state.recent_sends if sent > now - window)
     if len(state.recent_sends) >= policy.requests_per_minute:
-        waits.append(state.recent_sends[-policy.requests_per_minute] + window - now)
+        return state.recent_sends[-policy.requests_per_minute] + window - now
+    return None
 
-    if waits:
-        return Decision(False, wait=max(0.0, *waits))
+
+def _grant(policy: QuotaPolicy, state: QuotaState, priority: str, now: float) -> Decision:
+    """Take the slot: count it in the minute, the day, the class and the partner's floor."""
+    used = state.class_used.get(priority, 0)
     state.recent_sends.append(now)
     state.day_used += 1
     state.class_used[priority] = used + 1
@@ -240,6 +270,61 @@ def _ts(epoch: float | None) -> datetime | None:
 _SQL = SqlFolder("client")
 
 
+def _read_state(conn: psycopg.Connection, client_id: str) -> QuotaState:
+    """The counters of ``client_id``, their row created if need be and locked until the transaction ends."""
+    conn.execute(_SQL.query("quota_window_ensure"), {"client_id": client_id})
+    row = conn.execute(_SQL.query("quota_window_lock"), {"client_id": client_id}).fetchone()
+    assert row is not None
+    recent, day_start, day_used, server_remaining, server_reset_at, per_minute, per_day = row
+    state = QuotaState(
+        recent_sends=list(recent or []),
+        day_start=day_start.timestamp() if day_start else 0.0,
+        day_used=day_used,
+        server_remaining=server_remaining,
+        server_reset_at=server_reset_at.timestamp() if server_reset_at else None,
+        partner_per_minute=per_minute,
+        partner_per_day=per_day,
+    )
+    if day_start is not None:
+        state.class_used = {
+            name: used
+            for name, used in conn.execute(
+                _SQL.query("quota_class_usage_read"), {"client_id": client_id, "day_start": day_start}
+            )
+        }
+    return state
+
+
+def _write_state(
+    conn: psycopg.Connection, client_id: str, state: QuotaState, class_used_before: dict[str, int]
+) -> None:
+    """Write the counters of ``client_id`` back: the row, and each class whose count changed."""
+    conn.execute(
+        _SQL.query("quota_window_write"),
+        {
+            "client_id": client_id,
+            "recent_sends": state.recent_sends,
+            "day_start": _ts(state.day_start),
+            "day_used": state.day_used,
+            "server_remaining": state.server_remaining,
+            "server_reset_at": _ts(state.server_reset_at),
+            "partner_per_minute": state.partner_per_minute,
+            "partner_per_day": state.partner_per_day,
+        },
+    )
+    for name, used in state.class_used.items():
+        if used != class_used_before.get(name):
+            conn.execute(
+                _SQL.query("quota_class_usage_write"),
+                {
+                    "client_id": client_id,
+                    "day_start": _ts(state.day_start),
+                    "priority_class": name,
+                    "used": used,
+                },
+            )
+
+
 class PostgresQuotaStore:
     """The counters in ``symphonics.quota_windows`` and ``symphonics.quota_class_usage`` of the ``sync`` DB.
 
@@ -251,73 +336,12 @@ class PostgresQuotaStore:
 
     def transact(self, client_id: str, policy: QuotaPolicy, step: Callable[[QuotaState], T]) -> T:
         with self._db.transaction() as conn:
-            conn.execute(_SQL.query("quota_window_ensure"), {"client_id": client_id})
-            row = conn.execute(_SQL.query("quota_window_lock"), {"client_id": client_id}).fetchone()
-            assert row is not None
-            recent, day_start, day_used, server_remaining, server_reset_at, per_minute, per_day = row
-            state = QuotaState(
-                recent_sends=list(recent or []),
-                day_start=day_start.timestamp() if day_start else 0.0,
-                day_used=day_used,
-                server_remaining=server_remaining,
-                server_reset_at=server_reset_at.timestamp() if server_reset_at else None,
-                partner_per_minute=per_minute,
-                partner_per_day=per_day,
-            )
-            if day_start is not None:
-                state.class_used = {
-                    name: used
-                    for name, used in conn.execute(
-                        _SQL.query("quota_class_usage_read"), {"client_id": client_id, "day_start": day_start}
-                    )
-                }
-            before = (
-                list(state.recent_sends),
-                state.day_start,
-                state.day_used,
-                dict(state.class_used),
-                state.server_remaining,
-                state.server_reset_at,
-                state.partner_per_minute,
-                state.partner_per_day,
-            )
+            state = _read_state(conn, client_id)
+            # A copy to compare with: a step that changed nothing (a refusal, a stale header) writes nothing.
+            before = replace(state, recent_sends=list(state.recent_sends), class_used=dict(state.class_used))
             result = step(state)
-            after = (
-                state.recent_sends,
-                state.day_start,
-                state.day_used,
-                state.class_used,
-                state.server_remaining,
-                state.server_reset_at,
-                state.partner_per_minute,
-                state.partner_per_day,
-            )
-            if after == before:
-                return result
-            conn.execute(
-                _SQL.query("quota_window_write"),
-                {
-                    "client_id": client_id,
-                    "recent_sends": state.recent_sends,
-                    "day_start": _ts(state.day_start),
-                    "day_used": state.day_used,
-                    "server_remaining": state.server_remaining,
-                    "server_reset_at": _ts(state.server_reset_at),
-                    "partner_per_minute": state.partner_per_minute,
-                    "partner_per_day": state.partner_per_day,
-                },
-            )
-            for name, used in state.class_used.items():
-                if used != before[3].get(name):
-                    conn.execute(
-                        _SQL.query("quota_class_usage_write"),
-                        {
-                            "client_id": client_id,
-                            "day_start": _ts(state.day_start),
-                            "priority_class": name,
-                            "used": used,
-                        },
-                    )
+            if state != before:
+                _write_state(conn, client_id, state, before.class_used)
             return result
 
     def close(self) -> None:

@@ -58,6 +58,37 @@ class _Runtime:
     flusher: RefusalFlusher
 
 
+@dataclass(frozen=True)
+class _Incoming:
+    """One request being received: what each check needs to answer it and describe a refusal."""
+
+    request: Request
+    runtime: _Runtime
+    received_at: datetime
+    request_id: str
+    declared_size: int | None
+
+    def rejection(self, reason: str, status_code: int, **fields: Any) -> store.Rejection:
+        """The row describing this request's refusal.
+
+        :param reason: why it is refused.
+        :param status_code: the answer's status.
+        :param fields: the row's other fields (``body_size`` defaults to the declared size).
+        """
+        headers = self.request.headers
+        return store.Rejection(
+            received_at=self.received_at,
+            request_id=self.request_id,
+            reason=reason,
+            status_code=status_code,
+            remote_addr=_clip(self.request.client.host) if self.request.client else None,
+            body_size=fields.pop("body_size", self.declared_size),
+            content_type=_clip(headers.get("content-type")),
+            user_agent=_clip(headers.get("user-agent")),
+            **fields,
+        )
+
+
 class _SlowBody(Exception):
     """The body did not arrive in full before the deadline."""
 
@@ -75,6 +106,11 @@ def _error(
     if status_code == 503:
         headers = {"Retry-After": _RETRY_AFTER_SECONDS, **(headers or {})}
     return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _declared_size(request: Request) -> int | None:
+    declared = request.headers.get("content-length")
+    return int(declared) if declared is not None and declared.isdigit() else None
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -213,7 +249,7 @@ class WebhookReceiver:
         return _error(rejection.status_code, code, message, rejection.request_id, **extra)
 
     async def receive(self, request: Request) -> JSONResponse:
-        """``POST``: verify, validate and store one webhook event.
+        """``POST``: verify, validate and store one webhook event, in the order of the module's docstring.
 
         :param request: the incoming request.
         """
@@ -224,90 +260,162 @@ class WebhookReceiver:
         except WebhookConfigurationError as exc:
             log.error("webhook receiver not configured: %s", exc)
             return _error(503, "SERVICE_UNAVAILABLE", "The receiver is not configured", request_id)
-        limit = runtime.settings.max_body_bytes
-        headers = request.headers
-        declared = headers.get("content-length")
-        declared_size = int(declared) if declared is not None and declared.isdigit() else None
+        incoming = _Incoming(request, runtime, received_at, request_id, _declared_size(request))
+        header = self._check_headers(incoming)
+        if isinstance(header, JSONResponse):
+            return header
+        body = await self._read_body(incoming)
+        if isinstance(body, JSONResponse):
+            return body
+        secret_used = self._verify_signature(incoming, body, header)
+        if isinstance(secret_used, JSONResponse):
+            return secret_used
+        # From here on the sender is the partner: its body is kept with a rejection, to explain it.
+        event = await self._parse(incoming, body)
+        if isinstance(event, JSONResponse):
+            return event
+        late = await self._refuse_late(incoming, event, secret_used, len(body))
+        if late is not None:
+            return late
+        return await self._store_event(incoming, event, secret_used)
 
-        def rejection(reason: str, status_code: int, **fields: Any) -> store.Rejection:
-            return store.Rejection(
-                received_at=received_at,
-                request_id=request_id,
-                reason=reason,
-                status_code=status_code,
-                remote_addr=_clip(request.client.host) if request.client else None,
-                body_size=fields.pop("body_size", declared_size),
-                content_type=_clip(headers.get("content-type")),
-                user_agent=_clip(headers.get("user-agent")),
-                **fields,
-            )
+    def _check_headers(self, incoming: _Incoming) -> JSONResponse | str:
+        """The checks that read nothing: the declared size (413), the content type (415), a signature (401).
 
-        too_large = f"The body exceeds {limit} bytes"
-        if declared_size is not None and declared_size > limit:
-            return self._refuse_unsigned(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
+        :param incoming: the request being received.
+        :return: the refusal, or the signature header (well formed, to verify once the body is read).
+        """
+        runtime, headers = incoming.runtime, incoming.request.headers
+        if incoming.declared_size is not None and incoming.declared_size > runtime.settings.max_body_bytes:
+            return self._refuse_too_large(incoming)
         if not _is_json(headers.get("content-type")):
             return self._refuse_unsigned(
                 runtime,
-                rejection("wrong_content_type", 415),
+                incoming.rejection("wrong_content_type", 415),
                 "Content-Type must be application/json",
                 "UNSUPPORTED_MEDIA_TYPE",
             )
         header = headers.get(signature.SIGNATURE_HEADER)
         if not signature.well_formed(header):
             reason = "missing_signature" if header is None else "bad_signature"
-            return self._refuse_unsigned(runtime, rejection(reason, 401), "Invalid signature", "UNAUTHORIZED")
+            return self._refuse_unsigned(runtime, incoming.rejection(reason, 401), "Invalid signature", "UNAUTHORIZED")
         assert header is not None  # well_formed() said so
+        return header
+
+    def _refuse_too_large(self, incoming: _Incoming) -> JSONResponse:
+        limit = incoming.runtime.settings.max_body_bytes
+        return self._refuse_unsigned(
+            incoming.runtime,
+            incoming.rejection("too_large", 413),
+            f"The body exceeds {limit} bytes",
+            "PAYLOAD_TOO_LARGE",
+        )
+
+    async def _read_body(self, incoming: _Incoming) -> JSONResponse | bytes:
+        """Read the body up to the limit (413) within the deadline (408).
+
+        :param incoming: the request being received.
+        :return: the refusal (or a 400 when the sender left), or the whole body.
+        """
+        runtime, request_id = incoming.runtime, incoming.request_id
         deadline = runtime.settings.body_deadline_seconds
         try:
-            body = await self._read_limited(request, limit, deadline)
+            body = await self._read_limited(incoming.request, runtime.settings.max_body_bytes, deadline)
         except ClientDisconnect:
             log.info("webhook %s: the sender disconnected before the end of the body", request_id)
             return _error(400, "INVALID_REQUEST", "Incomplete body", request_id)
         except _SlowBody:
             return self._refuse_unsigned(
                 runtime,
-                rejection("slow_body", 408, detail=f"body not received within {deadline:g} s"),
+                incoming.rejection("slow_body", 408, detail=f"body not received within {deadline:g} s"),
                 f"The body did not arrive within {deadline:g} s",
                 "REQUEST_TIMEOUT",
             )
         if body is None:
-            return self._refuse_unsigned(runtime, rejection("too_large", 413), too_large, "PAYLOAD_TOO_LARGE")
-        size = len(body)
+            return self._refuse_too_large(incoming)
+        return body
 
-        secret_used = signature.matching_secret(body, header, runtime.secrets)
+    def _verify_signature(self, incoming: _Incoming, body: bytes, header: str) -> JSONResponse | str:
+        """Verify the signature over the body (401).
+
+        :param incoming: the request being received.
+        :param body: the whole body.
+        :param header: the signature header.
+        :return: the refusal, or the secret the body is signed with.
+        """
+        secret_used = signature.matching_secret(body, header, incoming.runtime.secrets)
         if secret_used is None:
             return self._refuse_unsigned(
-                runtime, rejection("bad_signature", 401, body_size=size), "Invalid signature", "UNAUTHORIZED"
+                incoming.runtime,
+                incoming.rejection("bad_signature", 401, body_size=len(body)),
+                "Invalid signature",
+                "UNAUTHORIZED",
             )
-        # From here on the sender is the partner: its body is kept with a rejection, to explain it.
-        signed_body = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        return secret_used
+
+    async def _parse(self, incoming: _Incoming, body: bytes) -> JSONResponse | WebhookEvent:
+        """Parse the JSON and its fields (400).
+
+        :param incoming: the request being received.
+        :param body: the whole body, validly signed.
+        :return: the refusal (kept with the body), or the event.
+        """
         try:
-            event = parse_event(body)
+            return parse_event(body)
         except MalformedEvent as exc:
+            signed_body = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
             return await self._refuse_signed(
-                runtime,
-                rejection(
-                    "malformed", 400, body_size=size, signature_valid=True, signed_body=signed_body, detail=str(exc)
+                incoming.runtime,
+                incoming.rejection(
+                    "malformed",
+                    400,
+                    body_size=len(body),
+                    signature_valid=True,
+                    signed_body=signed_body,
+                    detail=str(exc),
                 ),
                 str(exc),
                 "INVALID_REQUEST",
             )
 
-        skew = (received_at - event.event_at).total_seconds()
-        tolerance = runtime.settings.tolerance_seconds
-        if abs(skew) > tolerance:
-            reason, when = ("stale", "older") if skew > 0 else ("future", "further ahead")
-            detail = f"timestamp {when} than {tolerance:g} s"
-            return await self._refuse_signed(
-                runtime,
-                rejection(reason, 422, body_size=size, signature_valid=True, detail=detail),
-                "The event's timestamp is outside the accepted window",
-                "VALIDATION_ERROR",
-                late_event=(event, secret_used),
-                details=[{"field": "timestamp", "message": f"{detail}: recorded as late, status will be polled"}],
-            )
+    async def _refuse_late(
+        self, incoming: _Incoming, event: WebhookEvent, secret_used: str, size: int
+    ) -> JSONResponse | None:
+        """Check the event time (422): a late event is stored, flagged and its intervention queued for a poll.
+
+        :param incoming: the request being received.
+        :param event: the parsed event.
+        :param secret_used: the secret the body is signed with.
+        :param size: the body's size.
+        :return: the refusal, or ``None`` when the event is on time.
+        """
+        skew = (incoming.received_at - event.event_at).total_seconds()
+        tolerance = incoming.runtime.settings.tolerance_seconds
+        if abs(skew) <= tolerance:
+            return None
+        reason, when = ("stale", "older") if skew > 0 else ("future", "further ahead")
+        detail = f"timestamp {when} than {tolerance:g} s"
+        return await self._refuse_signed(
+            incoming.runtime,
+            incoming.rejection(reason, 422, body_size=size, signature_valid=True, detail=detail),
+            "The event's timestamp is outside the accepted window",
+            "VALIDATION_ERROR",
+            late_event=(event, secret_used),
+            details=[{"field": "timestamp", "message": f"{detail}: recorded as late, status will be polled"}],
+        )
+
+    async def _store_event(self, incoming: _Incoming, event: WebhookEvent, secret_used: str) -> JSONResponse:
+        """Store the event, once (200), or answer 503 when the database does not take the write.
+
+        :param incoming: the request being received.
+        :param event: the event, valid and on time.
+        :param secret_used: the secret the body is signed with.
+        """
+        request_id = incoming.request_id
         try:
-            stored = await run_in_threadpool(store.record_event, runtime.pool, event, received_at, secret_used)
+            stored = await run_in_threadpool(
+                store.record_event, incoming.runtime.pool, event, incoming.received_at, secret_used
+            )
         except store.StoreUnavailable as exc:
             log.error("webhook %s not stored: %s", request_id, exc)
             self.metrics.incr(metric("webhooks", "unavailable"))

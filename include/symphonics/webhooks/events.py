@@ -122,6 +122,23 @@ def parse_event(body: bytes) -> WebhookEvent:
     :param body: the exact body bytes.
     :raises MalformedEvent: when it is not JSON, not an object, or misses a required field.
     """
+    raw, payload = _json_object(body)
+    event_type = payload.get("event")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedEvent("event must be a non-empty string")
+    event_type = _storable(event_type, "event", _MAX_EVENT_CHARS)
+    event_at = parse_timestamp(payload.get("timestamp"))
+    if event_type not in _FIELDS:
+        return _unknown_event(event_type, event_at, raw, payload.get("data"))
+    return _known_event(event_type, event_at, raw, payload.get("data"))
+
+
+def _json_object(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The body decoded, and the JSON object it holds.
+
+    :param body: the exact body bytes.
+    :raises MalformedEvent: when it is not UTF-8, not JSON or not an object.
+    """
     try:
         raw = body.decode("utf-8")
         payload = json.loads(raw)
@@ -131,41 +148,55 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise MalformedEvent("the body is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedEvent("the body must be a JSON object")
-    event_type = payload.get("event")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedEvent("event must be a non-empty string")
-    event_type = _storable(event_type, "event", _MAX_EVENT_CHARS)
-    event_at = parse_timestamp(payload.get("timestamp"))
-    data = payload.get("data")
+    return raw, payload
+
+
+def _unknown_event(event_type: str, event_at: datetime, raw: str, data: Any) -> WebhookEvent:
+    """An event of a type the document does not name: kept whole, its ids taken when they are usable.
+
+    :param event_type: the ``event`` field.
+    :param event_at: the event time, in UTC.
+    :param raw: the decoded body.
+    :param data: the ``data`` field, whatever it is.
+    """
+    ids: dict[str, str | None] = {"intervention_id": None, "external_id": None}
+    if isinstance(data, dict):
+        for key in ids:
+            try:
+                ids[key] = _text(data, key, required=False)
+            except MalformedEvent:
+                ids[key] = None  # an unknown event's odd fields are kept in raw_body, not refused
+    try:
+        canonical_data = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        canonical_data = raw
     moment = event_at.isoformat(timespec="microseconds")
+    return WebhookEvent(
+        event_type=event_type,
+        event_at=event_at,
+        raw_body=raw,
+        unknown_event=True,
+        dedup_key=_digest([event_type, ids["intervention_id"], moment, canonical_data]),
+        **ids,
+    )
 
-    if event_type not in _FIELDS:
-        ids: dict[str, str | None] = {"intervention_id": None, "external_id": None}
-        if isinstance(data, dict):
-            for key in ids:
-                try:
-                    ids[key] = _text(data, key, required=False)
-                except MalformedEvent:
-                    ids[key] = None  # an unknown event's odd fields are kept in raw_body, not refused
-        try:
-            canonical_data = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-        except (ValueError, RecursionError):
-            canonical_data = raw
-        return WebhookEvent(
-            event_type=event_type,
-            event_at=event_at,
-            raw_body=raw,
-            unknown_event=True,
-            dedup_key=_digest([event_type, ids["intervention_id"], moment, canonical_data]),
-            **ids,
-        )
 
+def _known_event(event_type: str, event_at: datetime, raw: str, data: Any) -> WebhookEvent:
+    """An event of a type the document names: its documented fields are required.
+
+    :param event_type: the ``event`` field, one of :data:`KNOWN_EVENT_TYPES`.
+    :param event_at: the event time, in UTC.
+    :param raw: the decoded body.
+    :param data: the ``data`` field.
+    :raises MalformedEvent: when ``data`` is not an object or a field is missing or not a string.
+    """
     if not isinstance(data, dict):
         raise MalformedEvent("data must be an object")
     required, optional = _FIELDS[event_type]
     fields = {key: _text(data, key, required=True) for key in required}
     fields.update({key: _text(data, key, required=False) for key in optional})
     identity = [fields.get(key) for key in ("previous_status", "new_status", "document_type", "verification_status")]
+    moment = event_at.isoformat(timespec="microseconds")
     return WebhookEvent(
         event_type=event_type,
         event_at=event_at,
