@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from include.symphonics.db import migrate, roles
 from include.symphonics.reconcile import snapshot
+from include.symphonics.reconcile.sqlfiles import text_of
 from tests.fixtures.roles import as_login, login_in
 from tests.fixtures.stack import TestStack
 
@@ -230,3 +231,80 @@ def test_a_night_older_than_the_newest_build_is_refused_and_a_built_night_kept(
         snapshot.build_snapshot(pipeline, first_day, first_as_of, stale_days=STALE_DAYS, run_id="b")
     again = snapshot.build_snapshot(pipeline, second_day, second_as_of, stale_days=STALE_DAYS, run_id="c")
     assert (again.inserted, again.rows) == (0, built.rows)
+
+
+def _ledger(url: str) -> None:
+    """The ledger the generated history leads to (bench/sql/generate_operation.sql's first statement)."""
+    statement = (ROOT / "bench" / "sql" / "generate_operation.sql").read_text().split(";\n\n")[0]
+    with psycopg.connect(url) as conn:
+        conn.execute(statement, {})
+
+
+def _check(conn: psycopg.Connection[Any], day: date) -> dict[str, bool]:
+    return conn.execute(text_of("check_snapshot"), {"snapshot_date": day}).fetchone()  # type: ignore[return-value]
+
+
+def test_the_nightly_checks_read_the_nights_changes_and_agree_with_the_view(
+    make_scratch_database: Callable[[], str], pipeline_login: tuple[str, str]
+) -> None:
+    url = make_scratch_database()
+    migrate.upgrade(url)
+    _generate(url)
+    _ledger(url)
+    pipeline = as_login(url, *pipeline_login)
+    nights = _nights()
+    for day, as_of in nights:
+        snapshot.build_snapshot(pipeline, day, as_of, stale_days=STALE_DAYS, run_id=f"night-{day}")
+
+    since = datetime.now(pendulum.UTC) - timedelta(days=1)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        for day, _ in nights:
+            assert all(_check(conn, day).values()), day
+            facts = conn.execute(text_of("alert_facts"), {"snapshot_date": day, "since": since}).fetchone()
+            counted = conn.execute(
+                "SELECT count(*) FILTER (WHERE category IN ('approved', 'rejected', 'document_rejected')) AS decided, "
+                "count(*) FILTER (WHERE category IN ('rejected', 'document_rejected')) AS rejected, count(*) AS rows "
+                "FROM analytics.reconciliation_snapshots WHERE snapshot_date = %s",
+                (day,),
+            ).fetchone()
+            build = conn.execute(
+                "SELECT row_count, category_rows FROM analytics.snapshot_builds WHERE snapshot_date = %s", (day,)
+            ).fetchone()
+            assert facts is not None
+            assert counted is not None
+            assert build is not None
+            # The counts kept with each build are the view's, night after night (migration 0023).
+            assert (facts["decided"], facts["rejected"]) == (counted["decided"], counted["rejected"]), day
+            assert build["row_count"] == sum(build["category_rows"].values()) == counted["rows"], day
+        assert counted["decided"] > 0
+        assert counted["rejected"] > 0
+
+        # The last night's check catches what moved since the night before and disagrees with the snapshot.
+        last_day, last_as_of = nights[-1]
+        moved = conn.execute(
+            "SELECT external_id FROM analytics.reconciliation_snapshots WHERE snapshot_date = %s "
+            "AND ledger_state = 'published' ORDER BY external_id LIMIT 1",
+            (last_day,),
+        ).fetchone()
+        assert moved is not None
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "UPDATE symphonics.interventions_ledger SET state = 'updated', state_changed_at = %s "
+                "WHERE external_id = %s",
+                (last_as_of - timedelta(minutes=1), moved["external_id"]),
+            )
+            checks = _check(conn, last_day)
+            assert checks["every_ledger_row_in_snapshot"] is False
+            assert checks["every_snapshot_row_in_ledger"] is True
+        # A row of the night's that no ledger row stands for, a partner category without an id.
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "INSERT INTO analytics.snapshot_changes (external_id, valid_from, present, category, ledger_state, "
+                "rejected_documents) VALUES ('GHOST-1', %s, true, 'approved', 'published', '{}')",
+                (last_day,),
+            )
+            checks = _check(conn, last_day)
+            assert checks["every_snapshot_row_in_ledger"] is False
+            assert checks["partner_rows_have_an_id"] is False
+            assert checks["every_ledger_row_in_snapshot"] is True
+        assert all(_check(conn, last_day).values())

@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import pendulum
 import psycopg
+from psycopg.types.json import Jsonb
 
 from include.symphonics.reconcile.sqlfiles import query
 
@@ -141,39 +143,7 @@ def build_snapshot(
                 log.info("snapshot %s was built as of %s: kept as it is", snapshot_date, built_as_of)
             as_of = built_as_of
         else:
-            latest = conn.execute(query("snapshot_build_latest")).fetchone()
-            if latest is not None and latest[0] > snapshot_date:
-                raise SnapshotOrderError(
-                    f"snapshot {snapshot_date} was never built and is older than the newest build ({latest[0]}): "
-                    "snapshots are built in date order (a past night is read from analytics.reconciliation_snapshots)"
-                )
-            known_row = conn.execute(query("transaction_time")).fetchone()
-            known_at = known_row[0] if known_row else None
-            inserted = conn.execute(
-                query("snapshot_changes_insert"),
-                {
-                    "snapshot_date": snapshot_date,
-                    "as_of": as_of,
-                    "known_at": known_at,
-                    "since_as_of": latest[1] if latest else None,
-                    "since_known_at": latest[2] if latest else None,
-                },
-            ).rowcount
-            count = conn.execute(
-                query("snapshot_rows"), {"snapshot_date": snapshot_date, "previous_rows": latest[3] if latest else 0}
-            ).fetchone()
-            rows = int(count[0]) if count else 0
-            conn.execute(
-                query("snapshot_build_write"),
-                {
-                    "snapshot_date": snapshot_date,
-                    "as_of": as_of,
-                    "known_at": known_at,
-                    "stale_days": stale_days,
-                    "row_count": rows,
-                    "run_id": run_id,
-                },
-            )
+            inserted, rows = _write_build(conn, snapshot_date, as_of, stale_days=stale_days, run_id=run_id)
     log.info(
         "snapshot %s as of %s: %s row(s), %s change row(s) added; %s ledger transition(s) recorded",
         snapshot_date,
@@ -183,3 +153,69 @@ def build_snapshot(
         ledger_rows,
     )
     return SnapshotResult(snapshot_date, as_of, int(rows), inserted, ledger_rows)
+
+
+def _write_build(
+    conn: psycopg.Connection[Any], snapshot_date: date, as_of: datetime, *, stale_days: int, run_id: str | None
+) -> tuple[int, int]:
+    """Insert a new date's change rows and its build (with its rows per category); return both counts.
+
+    :param conn: the transaction's connection.
+    :param snapshot_date: the date, never built.
+    :param as_of: the instant it describes.
+    :param stale_days: the stale threshold kept with the build.
+    :param run_id: the Airflow run.
+    :raises SnapshotOrderError: when the date is older than the newest build.
+    """
+    latest = conn.execute(query("snapshot_build_latest")).fetchone()
+    if latest is not None and latest[0] > snapshot_date:
+        raise SnapshotOrderError(
+            f"snapshot {snapshot_date} was never built and is older than the newest build ({latest[0]}): "
+            "snapshots are built in date order (a past night is read from analytics.reconciliation_snapshots)"
+        )
+    known_row = conn.execute(query("transaction_time")).fetchone()
+    known_at = known_row[0] if known_row else None
+    inserted = conn.execute(
+        query("snapshot_changes_insert"),
+        {
+            "snapshot_date": snapshot_date,
+            "as_of": as_of,
+            "known_at": known_at,
+            "since_as_of": latest[1] if latest else None,
+            "since_known_at": latest[2] if latest else None,
+        },
+    ).rowcount
+    category_rows = _category_rows(conn, snapshot_date, latest[4] if latest else {})
+    rows = sum(category_rows.values())
+    conn.execute(
+        query("snapshot_build_write"),
+        {
+            "snapshot_date": snapshot_date,
+            "as_of": as_of,
+            "known_at": known_at,
+            "stale_days": stale_days,
+            "row_count": rows,
+            "category_rows": Jsonb(category_rows),
+            "run_id": run_id,
+        },
+    )
+    return inserted, rows
+
+
+def _category_rows(
+    conn: psycopg.Connection[Any], snapshot_date: date, previous: dict[str, int] | None
+) -> dict[str, int]:
+    """The new date's rows per stored category: the previous build's plus the date's changes, or (the previous
+    build made before migration 0023 has none) counted once through the store.
+
+    :param conn: the transaction's connection, the date's change rows written.
+    :param snapshot_date: the date.
+    :param previous: the previous build's counts (``{}`` at the first build, ``None`` when it has none).
+    """
+    if previous is None:
+        row = conn.execute(query("snapshot_category_rows_full"), {"snapshot_date": snapshot_date}).fetchone()
+    else:
+        row = conn.execute(
+            query("snapshot_category_rows"), {"snapshot_date": snapshot_date, "previous_counts": Jsonb(previous)}
+        ).fetchone()
+    return {str(category): int(count) for category, count in (row[0] if row else {}).items()}

@@ -15,19 +15,20 @@ INSERT INTO analytics.snapshot_changes (
     app_updated_at, ledger_state, ledger_reason, symphonics_id, partner_status, partner_status_at, partner_notes,
     rejected_documents, published_at, approved_at, installer_id, installer_masked, company_id, postal_code
 )
-WITH since AS (
-    SELECT coalesce(%(since_as_of)s::timestamptz, '-infinity') AS as_of,
-           coalesce(%(since_known_at)s::timestamptz - interval '1 hour', '-infinity') AS known_at
-), candidates AS (
+-- The bounds are written as constants (no CTE of them): the planner then reads the changes through the indexes on
+-- recorded_at/occurred_at and copied_at/app_updated_at; joined to a CTE, it read the whole history every night.
+WITH candidates AS (
     SELECT h.external_id
-      FROM symphonics.status_history AS h, since
-     WHERE (h.recorded_at > since.known_at AND h.recorded_at <= %(known_at)s)
-        OR (h.occurred_at > since.as_of AND h.occurred_at <= %(as_of)s)
+      FROM symphonics.status_history AS h
+     WHERE (h.recorded_at > coalesce(%(since_known_at)s::timestamptz - interval '1 hour', '-infinity')
+            AND h.recorded_at <= %(known_at)s)
+        OR (h.occurred_at > coalesce(%(since_as_of)s::timestamptz, '-infinity') AND h.occurred_at <= %(as_of)s)
      UNION
     SELECT a.external_id
-      FROM symphonics.app_interventions_copy AS a, since
-     WHERE (a.copied_at > since.known_at AND a.copied_at <= %(known_at)s)
-        OR (a.app_updated_at > since.as_of AND a.app_updated_at <= %(as_of)s)
+      FROM symphonics.app_interventions_copy AS a
+     WHERE (a.copied_at > coalesce(%(since_known_at)s::timestamptz - interval '1 hour', '-infinity')
+            AND a.copied_at <= %(known_at)s)
+        OR (a.app_updated_at > coalesce(%(since_as_of)s::timestamptz, '-infinity') AND a.app_updated_at <= %(as_of)s)
 ), history AS (
     SELECT id, external_id, symphonics_id, event_kind, document_type, to_status, source, notes, occurred_at
       FROM symphonics.status_history
